@@ -1,0 +1,1 @@
+"""Netlist IR (validated names, formatted numbers) and dialect writers (one module per dialect)."""

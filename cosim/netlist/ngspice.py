@@ -1,0 +1,134 @@
+"""ngspice dialect writer: the one place that turns the netlist IR into ngspice text."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from cosim.errors import NetlistError
+from cosim.netlist import ir
+
+
+def number(value: float) -> str:
+    """Shortest text that reads back as exactly the same float (no SPICE suffixes, so no 'm' vs 'M')."""
+    return repr(float(value))
+
+
+def waveform(w: ir.Waveform) -> str:
+    if isinstance(w, ir.Dc):
+        return f"DC {number(w.value)}"
+    if isinstance(w, ir.Pulse):
+        fields = (w.v1, w.v2, w.delay_s, w.rise_s, w.fall_s, w.width_s, w.period_s)
+        return "DC 0 PULSE(" + " ".join(map(number, fields)) + ")"
+    if isinstance(w, ir.Pwl):
+        pairs = " ".join(f"{number(t)} {number(v)}" for t, v in zip(w.times_s, w.values))
+        return f"DC 0 PWL({pairs})"
+    if isinstance(w, ir.Sine):
+        fields = (w.offset, w.amplitude, w.frequency_Hz, w.delay_s, w.damping_per_s, w.phase_deg)
+        return "DC 0 SIN(" + " ".join(map(number, fields)) + ")"
+    raise NetlistError(f"unsupported waveform {w!r}")
+
+
+def params(values: dict[str, float]) -> str:
+    return " ".join(f"{k}={number(v)}" for k, v in values.items())
+
+
+@singledispatch
+def line(item: object) -> str:
+    raise NetlistError(f"the ngspice writer cannot express {item!r}")
+
+
+@line.register
+def _(e: ir.Resistor) -> str:
+    return f"{e.name} {e.n1} {e.n2} {number(e.value_ohm)}"
+
+
+@line.register
+def _(e: ir.Capacitor) -> str:
+    ic = "" if e.ic_V is None else f" ic={number(e.ic_V)}"
+    return f"{e.name} {e.n1} {e.n2} {number(e.value_F)}{ic}"
+
+
+@line.register(ir.VoltageSource)
+@line.register(ir.CurrentSource)
+def _(e) -> str:
+    return f"{e.name} {e.npos} {e.nneg} {waveform(e.waveform)}"
+
+
+@line.register
+def _(e: ir.BehavioralSource) -> str:
+    return f"{e.name} {e.npos} {e.nneg} {e.kind}={e.expression}"
+
+
+@line.register
+def _(e: ir.Switch) -> str:
+    return f"{e.name} {e.n1} {e.n2} {e.cpos} {e.cneg} {e.model}"
+
+
+@line.register
+def _(e: ir.OsdiDevice) -> str:
+    return " ".join([e.name, *e.terminals, e.model, params(e.params)]).rstrip()
+
+
+@line.register
+def _(e: ir.SubcircuitInstance) -> str:
+    return " ".join([e.name, *e.terminals, e.subckt, params(e.params)]).rstrip()
+
+
+@line.register
+def _(d: ir.Model) -> str:
+    return f".model {d.name} {d.kind}({params(d.params)})"
+
+
+@line.register
+def _(d: ir.Param) -> str:
+    return f".param {d.name}={number(d.value)}"
+
+
+@line.register
+def _(d: ir.Options) -> str:
+    parts = [k if v is True else f"{k}={v if isinstance(v, str) else number(v)}" for k, v in d.values.items()]
+    return ".options " + " ".join(parts)
+
+
+@line.register
+def _(d: ir.Include) -> str:
+    return f".include {d.path}"
+
+
+@line.register
+def _(d: ir.OsdiLoad) -> str:
+    return f".control\npre_osdi {d.path}\n.endc"
+
+
+@line.register
+def _(d: ir.Tran) -> str:
+    tail = " uic" if d.uic else ""
+    return f".tran {number(d.step_s)} {number(d.stop_s)} {number(d.start_s)} {number(d.tmax_s)}{tail}"
+
+
+@line.register
+def _(d: ir.Save) -> str:
+    return ".save " + " ".join(d.vectors)
+
+
+@line.register
+def _(d: ir.SubcircuitDef) -> str:
+    head = " ".join([".subckt", d.name, *d.pins, params(d.params)]).rstrip()
+    body = [line(m) for m in d.models] + [_subckt_element(d, e) for e in d.elements]
+    return "\n".join([head, *body, f".ends {d.name}"])
+
+
+def _subckt_element(d: ir.SubcircuitDef, e: ir.Element) -> str:
+    """Inside a subcircuit, a capacitor named in `ic_params` takes its initial condition from that parameter."""
+    for param, cap in d.ic_params.items():
+        if isinstance(e, ir.Capacitor) and e.name.lower() == cap.lower():
+            return f"{e.name} {e.n1} {e.n2} {number(e.value_F)} ic={{{param}}}"
+    return line(e)
+
+
+def write(netlist: ir.Netlist) -> str:
+    """The whole netlist as ngspice text: title, OSDI loads, directives, elements, `.end`."""
+    netlist.validate()
+    first = [i for i in netlist if isinstance(i, ir.OsdiLoad)]
+    rest = [i for i in netlist if not isinstance(i, ir.OsdiLoad)]
+    return "\n".join([netlist.title, *map(line, first), *map(line, rest), ".end", ""])

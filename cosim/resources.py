@@ -1,0 +1,37 @@
+"""Find the data that ships with cosim (device models, reference netlists, experiment specs).
+
+In the source tree they live at the top level (`device_models/`, `netlists/`, `sweeps/`); an installed
+package carries them as `cosim.device_models`, `cosim.netlists` and `cosim.sweeps`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from cosim.errors import ConfigError
+
+KINDS = ("device_models", "netlists", "sweeps")
+
+
+def data_dir(kind: str) -> Path:
+    if kind not in KINDS:
+        raise ConfigError(f"unknown data folder {kind!r}; allowed: {', '.join(KINDS)}")
+    try:
+        path = Path(str(resources.files(f"cosim.{kind}")))
+        if path.is_dir():
+            return path
+    except ModuleNotFoundError:
+        pass
+    source_tree = Path(__file__).resolve().parents[1] / kind
+    if source_tree.is_dir():
+        return source_tree
+    raise ConfigError(f"cosim's {kind} folder is missing from this installation; reinstall with `pip install .`")
+
+
+def data_file(kind: str, name: str) -> Path:
+    path = data_dir(kind) / name
+    if not path.is_file():
+        available = sorted(p.name for p in data_dir(kind).iterdir() if p.is_file())
+        raise ConfigError(f"no file {name!r} in cosim's {kind}; available: {', '.join(available)}")
+    return path

@@ -1,0 +1,1 @@
+"""Talks to ngspice and knows nothing about learning: engines, OSDI compile cache, raw reader."""

@@ -1,0 +1,71 @@
+"""BatchEngine: a fresh `ngspice -b -r` process per run, in a temporary folder.
+
+Slower than the shared library, but it runs exactly the file a user could run by hand, which makes it
+the cross-check for the shared engine and for exported netlists.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+from cosim.errors import SimulationError, SimulationTimeout
+from cosim.netlist import ir, ngspice
+from cosim.spice import install, rawfile
+from cosim.spice.engine import Engine, Waveforms
+from cosim.spice.messages import Transcript
+
+
+class BatchEngine(Engine):
+    backend = "batch"
+
+    def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0) -> None:
+        super().__init__(seed=seed, num_threads=num_threads, timeout_s=timeout_s)
+        self.executable = install.executable()
+
+    def _load_text(self, text: str) -> None:
+        """Nothing to load ahead: each run writes the whole circuit."""
+
+    def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None:
+        """Alterations live in the IR (see Engine.netlist) and are written with the next run."""
+
+    def run_file(self, circuit: Path, timeout_s: float | None = None) -> tuple[list[rawfile.Plot], Transcript]:
+        """Run a netlist file as `ngspice -b -r` would from a shell; return its plots and messages."""
+        circuit = Path(circuit).resolve()
+        with tempfile.TemporaryDirectory(prefix="cosim-batch-") as tmp:
+            # ngspice reads .spiceinit from its working folder: the thread count the user asked for.
+            Path(tmp, ".spiceinit").write_text(f"set num_threads={int(self.num_threads)}\n")
+            raw = Path(tmp) / "out.raw"
+            try:
+                proc = subprocess.run(
+                    [self.executable, "-b", "-r", str(raw), str(circuit)],
+                    cwd=tmp, capture_output=True, text=True, timeout=timeout_s or self.timeout_s,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise SimulationTimeout(f"ngspice -b on {circuit.name} did not finish within {exc.timeout:g} s") from exc
+            transcript = Transcript()
+            for stream, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+                for line in text.splitlines():
+                    transcript.add(stream, line)
+            if not raw.exists():
+                errors = transcript.errors() or [f"exit code {proc.returncode}, no raw file written"]
+                transcript.lines.append(("error", "; ".join(errors)))
+                return [], transcript
+            return rawfile.read(raw), transcript
+
+    def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+        net = self.standalone_netlist(analysis, vectors)
+        with tempfile.TemporaryDirectory(prefix="cosim-net-") as tmp:
+            circuit = Path(tmp) / "circuit.cir"
+            circuit.write_text(ngspice.write(net))
+            plots, transcript = self.run_file(circuit)
+            errors = transcript.errors()
+            if errors or not plots:
+                raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure())
+        found = plots[-1].vectors()
+        missing = [v for v in vectors if v not in found]
+        if missing:
+            raise SimulationError(f"ngspice wrote no vector {missing}; check the node or source names")
+        return {"time": found["time"], **{v: found[v] for v in vectors}}

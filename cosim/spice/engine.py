@@ -1,0 +1,139 @@
+"""What every engine offers: load a circuit once, alter it per step, run `tran … uic`, return numpy vectors.
+
+Alterations go through the IR (so they are validated like the netlist itself) and are remembered, so that
+the circuit as simulated can always be written out again: for a failing step, an export or a batch run.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from cosim.errors import ConvergenceError, NetlistError, SimulationError
+from cosim.netlist import ir, ngspice
+
+Waveforms = dict[str, np.ndarray]
+
+
+def failed_netlist_dir() -> Path:
+    """Where failing netlists are kept for the user to inspect ($COSIM_FAILED_DIR, default a temp folder)."""
+    base = os.environ.get("COSIM_FAILED_DIR") or Path(os.environ.get("TMPDIR", "/tmp")) / "cosim-failed"
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Engine(abc.ABC):
+    """Common state of the shared-library and batch engines."""
+
+    backend: str = "abstract"
+
+    def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0) -> None:
+        self.seed = seed
+        self.num_threads = num_threads or (os.cpu_count() or 1)
+        self.timeout_s = float(timeout_s)
+        self._netlist: ir.Netlist | None = None
+        self._changes: dict[str, dict[str, object]] = {}
+        self.steps = 0
+
+    # --- circuit -----------------------------------------------------------------------------------
+
+    def load(self, netlist: ir.Netlist) -> None:
+        """Validate and load `netlist`; previous circuits and alterations are forgotten."""
+        if not isinstance(netlist, ir.Netlist):
+            raise NetlistError(f"load() takes a Netlist, got {type(netlist).__name__}")
+        netlist.validate()
+        self._netlist = netlist
+        self._changes = {}
+        self._load_text(ngspice.write(self._circuit_only(netlist)))
+
+    @property
+    def netlist(self) -> ir.Netlist:
+        """The circuit as it will be simulated next: the loaded netlist with every alteration applied."""
+        net = self._require()
+        for name, changes in self._changes.items():
+            net = net.replaced(name, **changes)
+        return net
+
+    def alter(self, name: str, **changes: object) -> None:
+        """Change fields of one element (`value_ohm`, `ic_V`, `waveform`, …) or a subcircuit instance's
+        state parameters before the next run."""
+        element = self._require().element(name)
+        merged = {**self._changes.get(element.name, {}), **changes}
+        ir._apply_changes(element, merged)  # validates the values exactly as the IR would
+        self._apply_alter(element, changes)
+        self._changes[element.name] = merged
+
+    def set_initial_state(self, values: Mapping[str, float], param: str) -> None:
+        """Set one state parameter (e.g. a memristor's x0) on many subcircuit instances at once."""
+        for name, value in values.items():
+            self.alter(name, **{param: value})
+
+    # --- simulation --------------------------------------------------------------------------------
+
+    def tran(
+        self,
+        step_s: float,
+        stop_s: float,
+        vectors: Sequence[str],
+        *,
+        tmax_s: float | None = None,
+        start_s: float = 0.0,
+        last_only: bool = False,
+    ) -> Waveforms:
+        """Run a transient from the stored state (`uic`) and return `time` plus the requested vectors."""
+        analysis = ir.Tran(step_s, stop_s, start_s, tmax_s, uic=True)
+        vectors = tuple(dict.fromkeys(ir.check_vector(v) for v in vectors))
+        self._require()
+        result = self._run(analysis, vectors)
+        self.steps += 1
+        if last_only:
+            return {k: v[-1:] for k, v in result.items()}
+        return result
+
+    # --- for subclasses ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _load_text(self, text: str) -> None: ...
+
+    @abc.abstractmethod
+    def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None: ...
+
+    @abc.abstractmethod
+    def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms: ...
+
+    def _require(self) -> ir.Netlist:
+        if self._netlist is None:
+            raise NetlistError("no circuit loaded: call load(netlist) first")
+        return self._netlist
+
+    @staticmethod
+    def _circuit_only(netlist: ir.Netlist) -> ir.Netlist:
+        """Analyses and save lists are the engine's business, not the loaded circuit's."""
+        return ir.Netlist(netlist.title, [i for i in netlist if not isinstance(i, (ir.Tran, ir.Save))])
+
+    def standalone_netlist(self, analysis: ir.Tran, vectors: Sequence[str] = ()) -> ir.Netlist:
+        """The current circuit plus an analysis (and save list): a file that reproduces the next run."""
+        net = self._circuit_only(self.netlist)
+        options = {"seed": float(self.seed)} if self.seed is not None else {}
+        if options:
+            net.add(ir.Options(options))
+        net.add(analysis)
+        if vectors:
+            net.add(ir.Save(tuple(vectors)))
+        return net
+
+    def _failure(self, analysis: ir.Tran, vectors: Sequence[str], output: str, errors: list[str],
+                 convergence: bool) -> SimulationError:
+        """The typed error for a failed run, with a netlist that reproduces it kept on disk."""
+        path = failed_netlist_dir() / f"failed-{os.getpid()}-{time.time_ns()}.cir"
+        path.write_text(ngspice.write(self.standalone_netlist(analysis, vectors)))
+        summary = "; ".join(errors)[:500]
+        if convergence:
+            return ConvergenceError(f"ngspice did not converge: {summary}", output, path)
+        return SimulationError(f"ngspice failed: {summary} (netlist kept at {path})", output)

@@ -1,0 +1,276 @@
+"""SharedEngine: ngspice as a shared library in this process, the fast path of the training loop.
+
+The circuit is parsed once; each step alters sources and state capacitors, runs `tran … uic` with an
+explicit tmax in ngspice's background thread (so a hung run can be stopped by a timeout), copies the
+requested vectors into numpy and destroys the plot. The command history that ngspice keeps is cleared
+periodically so memory stays flat over long runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Mapping
+
+import numpy as np
+
+from cosim.errors import NetlistError, SimulationError, SimulationTimeout
+from cosim.netlist import ir, ngspice
+from cosim.netlist.ngspice import number
+from cosim.spice import install
+from cosim.spice.engine import Engine, Waveforms
+from cosim.spice.messages import Transcript
+
+log = logging.getLogger(__name__)
+logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # it warns about every ngspice newer than 34
+
+# ngspice truncates command lines past about 1 kB (a long `alter @v1[pwl] = [...]` silently loses points);
+# longer alterations are applied by reloading the circuit with the new values instead.
+_MAX_COMMAND = 1000
+
+
+def _library():
+    """The process-wide ngspice instance (libngspice holds global state: one per process)."""
+    global _LIBRARY
+    if _LIBRARY is None:
+        _LIBRARY = _make_library()
+    return _LIBRARY
+
+
+_LIBRARY = None
+
+
+def _make_library():
+    path = install.library_path()
+    try:
+        from PySpice.Spice.NgSpice.Shared import NgSpiceShared, ffi
+    except ImportError as exc:  # pragma: no cover - PySpice is a hard dependency
+        raise SimulationError(f"PySpice is not importable: {exc}") from exc
+
+    class QuietNgSpice(NgSpiceShared):
+        """NgSpiceShared whose callbacks sort messages by meaning instead of by stream."""
+
+        LIBRARY_PATH = path.replace("{", "{{").replace("}", "}}")
+
+        def __init__(self) -> None:
+            self.transcript = Transcript()
+            self.finished = threading.Event()
+            self.exited = False
+            super().__init__(ngspice_id=0, send_data=False)
+
+        @staticmethod
+        def _send_char(message_c, ngspice_id, user_data):
+            self = ffi.from_handle(user_data)
+            message = ffi.string(message_c).decode("utf-8", "replace")
+            stream, _, text = message.partition(" ")
+            if stream not in ("stdout", "stderr"):
+                stream, text = "stdout", message
+            # PySpice's version detection reads _stdout during __init__.
+            self._stdout.append(text)
+            self.transcript.add(stream, text)
+            return 0
+
+        @staticmethod
+        def _background_thread_running(no_run, ngspice_id, user_data):
+            # ngspice passes True when the background thread is *not* running (it has finished).
+            if no_run:
+                ffi.from_handle(user_data).finished.set()
+            return 0
+
+        @staticmethod
+        def _exit(exit_status, immediate_unloading, quit_exit, ngspice_id, user_data):
+            ffi.from_handle(user_data).exited = True
+            return exit_status
+
+        def command(self, text: str) -> Transcript:
+            if self.exited:
+                raise SimulationError("ngspice has exited in this process; start a new process")
+            self.transcript = Transcript()
+            if self._ngspice_shared.ngSpice_Command(text.encode("ascii")) != 0:
+                raise SimulationError(f"ngspice refused the command {text[:80]!r}", self.transcript.text())
+            return self.transcript
+
+        def clear_history(self) -> None:
+            self._ngspice_shared.ngSpice_Command(ffi.NULL)
+
+        def load_lines(self, text: str) -> Transcript:
+            self.transcript = Transcript()
+            keep = [ffi.new("char[]", line.encode("ascii")) for line in text.splitlines()] + [ffi.NULL]
+            if self._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep)) != 0:
+                raise SimulationError("ngspice could not load the circuit", self.transcript.text())
+            return self.transcript
+
+        def vector(self, name: str, last_only: bool) -> np.ndarray | None:
+            info = self._ngspice_shared.ngGet_Vec_Info(name.encode("ascii"))
+            if info == ffi.NULL or info.v_realdata == ffi.NULL or info.v_length <= 0:
+                return None
+            n = info.v_length
+            if last_only:
+                return np.array([info.v_realdata[n - 1]])
+            return np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
+
+    return QuietNgSpice()
+
+
+class SharedEngine(Engine):
+    """Persistent libngspice engine (see module docstring)."""
+
+    backend = "spice"
+
+    def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0,
+                 history_limit: int = 400) -> None:
+        super().__init__(seed=seed, num_threads=num_threads, timeout_s=timeout_s)
+        self._ng = _library()
+        self.history_limit = history_limit
+        self._commands = 0
+        self._saved: tuple[str, ...] | None = None
+        self._reload_pending = False
+        self.version = self._ng.ngspice_version or 0
+        self._cmd(f"set num_threads={int(self.num_threads)}")
+        if seed is not None:
+            self._cmd(f"setseed {int(seed)}")
+
+    # --- Engine hooks --------------------------------------------------------------------------------
+
+    def _load_text(self, text: str) -> None:
+        for _ in range(2):  # forget earlier circuits so memory does not grow with reloads
+            self._ng.command("destroy all")
+            self._ng.command("remcirc")
+        self._saved = None
+        osdi = [line.split(None, 1)[1] for line in text.splitlines() if line.startswith("pre_osdi ")]
+        for path in osdi:  # in shared mode, models are loaded by command before the circuit
+            self._check(self._ng.command(f"osdi {path}"), f"loading the OSDI model {path}")
+        transcript = self._ng.load_lines(_strip_control_blocks(text))
+        self._check(transcript, "loading the circuit")
+
+    def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None:
+        commands = _alter_commands(element, changes, self._require())
+        if self._reload_pending or any(len(c) > _MAX_COMMAND for c in commands):
+            self._reload_pending = True  # Engine.netlist already holds every change
+            return
+        for command in commands:
+            self._cmd(command)
+
+    def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+        if self._reload_pending:
+            self._load_text(ngspice.write(self._circuit_only(self.netlist)))
+            self._reload_pending = False
+        self._save(vectors)
+        command = (f"bg_tran {number(analysis.step_s)} {number(analysis.stop_s)} {number(analysis.start_s)} "
+                   f"{number(analysis.tmax_s)} uic")
+        self._ng.finished.clear()
+        transcript = self._ng.command(command)
+        self._count()
+        if not self._ng.finished.wait(self.timeout_s):
+            self._ng.command("bg_halt")
+            self._ng.finished.wait(10)
+            self._ng.command("destroy all")
+            raise SimulationTimeout(f"transient did not finish within {self.timeout_s:g} s and was stopped")
+        errors = transcript.errors()
+        if errors:
+            self._ng.command("destroy all")
+            raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure())
+        result = {"time": self._vector("time")}
+        for v in vectors:
+            result[v] = self._vector(v)
+        self._ng.command("destroy all")
+        return result
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _vector(self, name: str) -> np.ndarray:
+        data = self._ng.vector(name, last_only=False)
+        if data is None:
+            raise SimulationError(f"ngspice has no vector {name!r}; check the node or source name")
+        return data
+
+    def _save(self, vectors: tuple[str, ...]) -> None:
+        """Store only the requested vectors: ngspice's cost grows with saved names × nodes."""
+        if vectors == self._saved:
+            return
+        self._cmd("delete all")
+        chunk: list[str] = []
+        for v in vectors:
+            if sum(len(c) + 1 for c in chunk) + len(v) > _MAX_COMMAND - 10:
+                self._cmd("save " + " ".join(chunk))
+                chunk = []
+            chunk.append(v)
+        if chunk:
+            self._cmd("save " + " ".join(chunk))
+        self._saved = vectors
+
+    def _cmd(self, command: str) -> None:
+        self._check(self._ng.command(command), command[:60])
+        self._count()
+
+    def _count(self) -> None:
+        self._commands += 1
+        if self._commands >= self.history_limit:
+            self._ng.clear_history()
+            self._commands = 0
+
+    @staticmethod
+    def _check(transcript: Transcript, doing: str) -> None:
+        errors = transcript.errors()
+        if errors:
+            raise SimulationError(f"ngspice error while {doing}: {'; '.join(errors)[:500]}", transcript.text())
+
+
+def _strip_control_blocks(text: str) -> str:
+    """Drop `.control` blocks (the writer only emits `pre_osdi` there, which shared mode runs as a command)."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line.strip().lower() == ".control":
+            inside = True
+        elif line.strip().lower() == ".endc":
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _alter_commands(element: ir.Element, changes: Mapping[str, object], netlist: ir.Netlist) -> list[str]:
+    """Translate IR field changes into ngspice `alter` commands."""
+    name = element.name.lower()
+    commands = []
+    for field, value in changes.items():
+        if isinstance(element, ir.SubcircuitInstance):
+            definition = netlist.subcircuit(element.subckt)
+            cap = definition.ic_params.get(field)
+            if cap is None:
+                raise NetlistError(
+                    f"{element.name}: only state parameters {sorted(definition.ic_params)} can change after loading"
+                )
+            commands.append(f"alter c.{name}.{cap.lower()} ic={number(value)}")
+        elif isinstance(element, ir.Resistor) and field == "value_ohm":
+            commands.append(f"alter {name} resistance={number(value)}")
+        elif isinstance(element, ir.Capacitor) and field in ("ic_V", "value_F"):
+            key = "ic" if field == "ic_V" else "capacitance"
+            commands.append(f"alter {name} {key}={number(value)}")
+        elif isinstance(element, (ir.VoltageSource, ir.CurrentSource)) and field == "waveform":
+            commands.append(_waveform_alter(element, value))
+        else:
+            raise NetlistError(f"{element.name}: {field!r} cannot be altered in a loaded circuit")
+    return commands
+
+
+def _waveform_alter(element, waveform: ir.Waveform) -> str:
+    if type(waveform) is not type(element.waveform):
+        raise NetlistError(
+            f"{element.name}: a loaded {type(element.waveform).__name__} source cannot become "
+            f"{type(waveform).__name__}; build the circuit with the waveform kind you will use"
+        )
+    name = element.name.lower()
+    if isinstance(waveform, ir.Dc):
+        return f"alter {name} dc={number(waveform.value)}"
+    if isinstance(waveform, ir.Pwl):
+        values = " ".join(f"{number(t)} {number(v)}" for t, v in zip(waveform.times_s, waveform.values))
+        return f"alter @{name}[pwl] = [ {values} ]"
+    if isinstance(waveform, ir.Pulse):
+        w = waveform
+        values = " ".join(map(number, (w.v1, w.v2, w.delay_s, w.rise_s, w.fall_s, w.width_s, w.period_s)))
+        return f"alter @{name}[pulse] = [ {values} ]"
+    w = waveform
+    values = " ".join(map(number, (w.offset, w.amplitude, w.frequency_Hz, w.delay_s, w.damping_per_s, w.phase_deg)))
+    return f"alter @{name}[sin] = [ {values} ]"

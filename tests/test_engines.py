@@ -1,0 +1,163 @@
+"""The engines against real ngspice: accuracy, agreement, flat memory and typed errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cosim.errors import ConvergenceError, NetlistError, SimulationError, SimulationTimeout
+from cosim.netlist import ir
+from cosim.spice.messages import ERROR, INFO, WARNING, Transcript, classify
+
+pytestmark = pytest.mark.spice
+
+R_OHM, C_F = 1e3, 1e-6
+TAU_S = R_OHM * C_F
+
+
+def rc(v_in: float = 1.0) -> ir.Netlist:
+    return ir.Netlist("rc", [
+        ir.VoltageSource("V1", "in", "0", ir.Dc(v_in)),
+        ir.Resistor("R1", "in", "out", R_OHM),
+        ir.Capacitor("C1", "out", "0", C_F, ic_V=0.0),
+    ])
+
+
+def vm_rss_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def test_rc_charging_matches_analytic_curve(shared_engine):
+    shared_engine.load(rc())
+    w = shared_engine.tran(TAU_S / 200, 5 * TAU_S, ["v(out)", "i(v1)"])
+    expected = 1.0 - np.exp(-w["time"] / TAU_S)
+    assert np.max(np.abs(w["v(out)"] - expected)) < 1e-3 * 1.0  # 0.1 % of the 1 V step
+    # The source delivers the charging current (SPICE counts it negative).
+    assert np.allclose(-w["i(v1)"], np.exp(-w["time"] / TAU_S) / R_OHM, rtol=0, atol=1e-3 / R_OHM)
+
+
+def test_shared_and_batch_give_the_same_waveform(shared_engine, batch_engine):
+    waves = []
+    for engine in (shared_engine, batch_engine):
+        engine.load(rc())
+        engine.alter("C1", ic_V=0.25)
+        engine.alter("V1", waveform=ir.Dc(2.0))
+        waves.append(engine.tran(TAU_S / 100, 3 * TAU_S, ["v(out)", "i(v1)"]))
+    a, b = waves
+    assert a["time"].shape == b["time"].shape
+    for key in ("time", "v(out)", "i(v1)"):
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-15)
+    assert a["v(out)"][0] == pytest.approx(0.25, abs=1e-3)  # uic starts from the altered state
+
+
+def test_state_carries_between_steps_by_alter(shared_engine):
+    shared_engine.load(rc())
+    v = 0.0
+    for _ in range(3):
+        shared_engine.alter("C1", ic_V=v)
+        v = float(shared_engine.tran(TAU_S / 50, TAU_S, ["v(out)"], last_only=True)["v(out)"][0])
+    assert v == pytest.approx(1 - np.exp(-3.0), rel=1e-3)
+
+
+def test_long_pwl_is_applied_exactly(shared_engine, batch_engine):
+    """Alterations longer than ngspice's command line fall back to a reload, without losing points."""
+    times = np.arange(400) * 1e-6
+    values = np.sin(2 * np.pi * times / 1e-4)
+    net = ir.Netlist("pwl", [ir.VoltageSource("V1", "in", "0", ir.Pwl((0.0, 1e-6), (0.0, 1.0))),
+                             ir.Resistor("R1", "in", "0", 1.0)])
+    results = []
+    for engine in (shared_engine, batch_engine):
+        engine.load(net)
+        engine.alter("V1", waveform=ir.Pwl(tuple(times), tuple(values)))
+        results.append(engine.tran(1e-6, times[-1], ["v(in)"]))
+    for w in results:  # (ngspice's first output point after uic lies just past t = 0)
+        assert np.max(np.abs(np.interp(times[1:], w["time"], w["v(in)"]) - values[1:])) < 1e-9
+    np.testing.assert_allclose(results[0]["v(in)"], results[1]["v(in)"], rtol=1e-9)
+
+
+def test_memory_stays_flat_over_1000_steps(shared_engine):
+    net = rc()
+    for k in range(30):
+        net.add(ir.Resistor(f"Rl{k}", "out", "0", 1e6 + k))
+    shared_engine.load(net)
+    for step in range(100):  # warm-up: allocator pools and first plots
+        shared_engine.alter("V1", waveform=ir.Dc(0.5 + 1e-3 * step))
+        shared_engine.tran(1e-5, 1e-4, ["v(out)"], last_only=True)
+    before = vm_rss_mb()
+    for step in range(1000):
+        shared_engine.alter("C1", ic_V=(step % 10) / 10)
+        shared_engine.alter("V1", waveform=ir.Dc(1.0 + 1e-3 * step))
+        shared_engine.tran(1e-5, 1e-4, ["v(out)"], last_only=True)
+    growth = vm_rss_mb() - before
+    assert growth < 20.0, f"RSS grew by {growth:.1f} MB over 1000 steps"
+
+
+def test_unknown_model_raises_simulation_error_naming_it(shared_engine, batch_engine):
+    net = ir.Netlist("t", [ir.VoltageSource("V1", "a", "0", ir.Dc(1.0)), ir.Switch("S1", "a", "0", "a", "0", "nosuch")])
+    with pytest.raises(SimulationError, match="nosuch"):
+        shared_engine.load(net)
+    batch_engine.load(net)
+    with pytest.raises(SimulationError, match="nosuch"):
+        batch_engine.tran(1e-6, 1e-5, ["v(a)"])
+
+
+def test_floating_node_is_refused_before_ngspice(shared_engine):
+    net = rc().add(ir.Capacitor("C9", "lost", "lost2", 1e-9))
+    with pytest.raises(NetlistError, match="node 'lost' is floating"):
+        shared_engine.load(net)
+
+
+@pytest.mark.parametrize("engine_name", ["shared_engine", "batch_engine"])
+def test_divergent_circuit_raises_convergence_error_and_keeps_netlist(engine_name, request):
+    engine = request.getfixturevalue(engine_name)
+    engine.load(ir.Netlist("runaway", [
+        ir.BehavioralSource("B1", "0", "out", "I", "exp(1000*V(out))"),
+        ir.Capacitor("C1", "out", "0", 1e-12),
+    ]))
+    with pytest.raises(ConvergenceError, match="Timestep too small") as info:
+        engine.tran(1e-9, 1e-3, ["v(out)"])
+    kept = info.value.netlist_path
+    assert kept is not None and kept.exists()
+    assert "B1 0 out I=exp(1000*V(out))" in kept.read_text() and ".tran" in kept.read_text()
+
+
+def test_hung_simulation_is_stopped_by_timeout():
+    from cosim.spice.shared import SharedEngine
+
+    engine = SharedEngine(num_threads=1, timeout_s=0.5)
+    engine.load(rc())
+    with pytest.raises(SimulationTimeout):
+        engine.tran(1e-12, 10.0, ["v(out)"])  # 1e13 steps: never finishes on its own
+    engine.timeout_s = 60
+    assert engine.tran(1e-5, 1e-4, ["v(out)"], last_only=True)["v(out)"].shape == (1,)
+
+
+def test_informational_lines_do_not_raise(shared_engine):
+    net = rc()
+    net.add(ir.Options({"klu": True}))  # prints "Using KLU as Direct Linear Solver" on every run
+    shared_engine.load(net)
+    shared_engine.tran(1e-5, 1e-4, ["v(out)"])
+
+
+@pytest.mark.parametrize("line,kind", [
+    ("Using KLU as Direct Linear Solver", INFO),
+    ("Using SPARSE 1.3 as Direct Linear Solver", INFO),
+    ("Note: Starting dynamic gmin stepping", INFO),
+    ("Trying gmin =   1.0000E-03 Note: One successful gmin step", INFO),
+    ("Warning: singular matrix:  check node b", WARNING),
+    ("doAnalyses: TRAN:  Timestep too small; time = 3e-16", ERROR),
+    ("Error on line 3 or its substitute:", ERROR),
+    ("Unable to find definition of model nosuch", ERROR),
+])
+def test_message_classification(line, kind):
+    assert classify(line) == kind
+
+
+def test_error_context_lines_are_kept():
+    t = Transcript()
+    for line in ("Error on line 3 or its substitute:", "s1 a 0 a 0 nosuch", "Unable to find definition of model nosuch"):
+        t.add("stderr", line)
+    assert t.errors()[0].endswith("model nosuch")
