@@ -6,7 +6,6 @@ package carries them as `cosim.device_models`, `cosim.netlists` and `cosim.sweep
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from cosim.errors import ConfigError
@@ -17,15 +16,10 @@ KINDS = ("device_models", "netlists", "sweeps")
 def data_dir(kind: str) -> Path:
     if kind not in KINDS:
         raise ConfigError(f"unknown data folder {kind!r}; allowed: {', '.join(KINDS)}")
-    try:
-        path = Path(str(resources.files(f"cosim.{kind}")))
-        if path.is_dir():
-            return path
-    except ModuleNotFoundError:
-        pass
-    source_tree = Path(__file__).resolve().parents[1] / kind
-    if source_tree.is_dir():
-        return source_tree
+    package = Path(__file__).resolve().parent
+    for candidate in (package / kind, package.parent / kind):  # installed, then source tree
+        if candidate.is_dir():
+            return candidate
     raise ConfigError(f"cosim's {kind} folder is missing from this installation; reinstall with `pip install .`")
 
 
