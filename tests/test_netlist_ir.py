@@ -93,3 +93,11 @@ def test_replaced_validates_new_values():
     with pytest.raises(NetlistError):
         rc().replaced("R1", value_ohm=float("nan"))
     assert rc().replaced("R1", value_ohm=5.0).element("R1").value_ohm == 5.0
+
+
+def test_library_subcircuit_is_included_and_checked(tmp_path):
+    lib = ir.SubcircuitLibrary(str(tmp_path / "cell.lib"), "cell", ("a", "b"), {"x0": 0.0}, {"x0": "Cx"})
+    net = ir.Netlist("t", [lib, ir.VoltageSource("V1", "in", "0"), ir.SubcircuitInstance("X1", ("in", "0"), "cell", {"x0": 0.5})])
+    assert f".include {tmp_path}/cell.lib" in ngspice.write(net)
+    with pytest.raises(NetlistError, match="pins"):
+        ngspice.write(net.add(ir.SubcircuitInstance("X2", ("in",), "cell")))

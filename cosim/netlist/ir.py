@@ -373,6 +373,31 @@ class SubcircuitDef:
         _check_connected(self.elements, set(self.pins), f"subcircuit {self.name}")
 
 
+@dataclass(frozen=True)
+class SubcircuitLibrary:
+    """A subcircuit defined in a shipped library file (`.include`d): the IR knows its interface only.
+
+    Device models written by hand in `device_models/*.lib` are trusted sources; declaring their pins,
+    parameters and state capacitors here lets instances be validated and state be altered like any other.
+    """
+
+    path: str
+    name: str
+    pins: tuple[str, ...]
+    params: Mapping[str, float] = field(default_factory=dict)
+    ic_params: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", check_path(self.path, "library path"))
+        check_name(self.name, "subcircuit name")
+        object.__setattr__(self, "pins", tuple(check_node(p) for p in self.pins))
+        object.__setattr__(self, "params", _check_params(self.params, f"subcircuit {self.name}"))
+        for param, cap in self.ic_params.items():
+            if param not in self.params:
+                raise NetlistError(f"subcircuit {self.name}: ic parameter {param!r} is not one of its parameters")
+            check_name(cap, "capacitor name")
+
+
 # --- directives ------------------------------------------------------------------------------------
 
 
@@ -464,8 +489,8 @@ class Save:
         object.__setattr__(self, "vectors", tuple(check_vector(v) for v in self.vectors))
 
 
-Directive = Union[Param, Options, Include, OsdiLoad, Tran, Save, Model, SubcircuitDef]
-_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Save, Model, SubcircuitDef)
+Directive = Union[Param, Options, Include, OsdiLoad, Tran, Save, Model, SubcircuitDef, SubcircuitLibrary]
+_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Save, Model, SubcircuitDef, SubcircuitLibrary)
 
 
 def _check_waveform(name: str, waveform: object) -> None:
@@ -529,7 +554,7 @@ class Netlist:
     def elements(self) -> list[Element]:
         return [i for i in self.items if isinstance(i, _ELEMENT_TYPES)]
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type | tuple[type, ...]) -> list:
         return [i for i in self.items if isinstance(i, kind)]
 
     def element(self, name: str) -> Element:
@@ -538,8 +563,8 @@ class Netlist:
                 return e
         raise NetlistError(f"no element named {name!r} in the netlist")
 
-    def subcircuit(self, name: str) -> SubcircuitDef:
-        for s in self.of_type(SubcircuitDef):
+    def subcircuit(self, name: str) -> SubcircuitDef | SubcircuitLibrary:
+        for s in self.of_type((SubcircuitDef, SubcircuitLibrary)):
             if s.name.lower() == name.lower():
                 return s
         raise NetlistError(f"no subcircuit named {name!r} in the netlist")
@@ -552,7 +577,7 @@ class Netlist:
 
     def validate(self) -> None:
         """Whole-circuit checks: references resolve and no node floats."""
-        subckts = {s.name.lower(): s for s in self.of_type(SubcircuitDef)}
+        subckts = {s.name.lower(): s for s in self.of_type((SubcircuitDef, SubcircuitLibrary))}
         for x in self.of_type(SubcircuitInstance):
             definition = subckts.get(x.subckt.lower())
             if definition is None:
@@ -584,7 +609,7 @@ class Netlist:
 def _key(item: object) -> tuple[str, str] | None:
     if isinstance(item, _ELEMENT_TYPES):
         return ("element", item.name.lower())
-    if isinstance(item, (Model, SubcircuitDef, Param)):
+    if isinstance(item, (Model, SubcircuitDef, SubcircuitLibrary, Param)):
         return (type(item).__name__, item.name.lower())
     return None
 

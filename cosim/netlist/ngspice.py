@@ -96,6 +96,11 @@ def _(d: ir.Include) -> str:
 
 
 @line.register
+def _(d: ir.SubcircuitLibrary) -> str:
+    return f".include {d.path}"
+
+
+@line.register
 def _(d: ir.OsdiLoad) -> str:
     return f".control\npre_osdi {d.path}\n.endc"
 
