@@ -44,3 +44,12 @@ def test_demo_matches_ohms_law_and_energy():
     assert r.energy_J == pytest.approx(r.expected_energy_J, rel=1e-3)
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 0 and "Ohm's law" in result.output
+
+
+def test_missing_library_error_names_the_install_command(monkeypatch, tmp_path):
+    from cosim.errors import NgspiceNotFound
+    from cosim.spice import install
+
+    monkeypatch.setenv("NGSPICE_LIBRARY_PATH", str(tmp_path / "libngspice-missing.so"))
+    with pytest.raises(NgspiceNotFound, match="apt-get install -t bookworm-backports ngspice"):
+        install.library_path()
