@@ -199,14 +199,18 @@ class Capacitor:
 
 
 @dataclass(frozen=True)
-class VoltageSource:
+class _Source:
+    """An independent source; current is counted from npos through the source to nneg (SPICE convention)."""
+
     name: str
     npos: str
     nneg: str
     waveform: Waveform = field(default_factory=lambda: Dc(0.0))
+    _letter = ""
+    _kind = ""
 
     def __post_init__(self) -> None:
-        _check_prefix(self.name, "V", "voltage source")
+        _check_prefix(self.name, self._letter, self._kind)
         check_node(self.npos), check_node(self.nneg)
         _check_waveform(self.name, self.waveform)
 
@@ -216,22 +220,15 @@ class VoltageSource:
 
 
 @dataclass(frozen=True)
-class CurrentSource:
-    """Current flows from npos through the source to nneg (SPICE convention)."""
+class VoltageSource(_Source):
+    _letter = "V"
+    _kind = "voltage source"
 
-    name: str
-    npos: str
-    nneg: str
-    waveform: Waveform = field(default_factory=lambda: Dc(0.0))
 
-    def __post_init__(self) -> None:
-        _check_prefix(self.name, "I", "current source")
-        check_node(self.npos), check_node(self.nneg)
-        _check_waveform(self.name, self.waveform)
-
-    @property
-    def nodes(self) -> tuple[str, ...]:
-        return (self.npos, self.nneg)
+@dataclass(frozen=True)
+class CurrentSource(_Source):
+    _letter = "I"
+    _kind = "current source"
 
 
 @dataclass(frozen=True)
