@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -72,6 +73,156 @@ def demo(seed: int) -> None:
     console.print(table)
     console.print(f"read energy from ∫V·I: {r.energy_J * 1e12:.4f} pJ (analytic {r.expected_energy_J * 1e12:.4f} pJ); "
                   f"circuit time {r.circuit_time_s * 1e6:.1f} µs; wall time {r.wall_time_s * 1e3:.0f} ms")
+
+
+@main.group()
+def characterize() -> None:
+    """Characterise a device model in ngspice (I–V loops, pulse responses)."""
+
+
+@characterize.command("msdc")
+@click.option("--preset", default="W", show_default=True, help="W, Cr, C, or all (side by side).")
+@click.option("--amplitude", default=0.8, show_default=True, help="Sine amplitude, V.")
+@click.option("--frequency", default=100.0, show_default=True, help="Sine frequency, Hz.")
+@click.option("--series-ohm", default=5000.0, show_default=True, help="Series resistor of the sine sweep, Ω.")
+@click.option("--pulse-amplitude", default=1.0, show_default=True, help="Set/reset pulse amplitude, V.")
+@click.option("--pulse-width", default=5e-6, show_default=True, help="Set/reset pulse width, s.")
+@click.option("--pulse-series-ohm", default=1000.0, show_default=True, help="Series resistor of the pulses, Ω.")
+@click.option("--pulses", default=50, show_default=True, help="Pulses per polarity.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/characterize"),
+              show_default=True)
+@friendly_errors
+def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude, pulse_width, pulse_series_ohm,
+                      pulses, out_dir) -> None:
+    """Sine I–V sweep (pinched hysteresis loop) and set/reset pulse train of M-SDC presets: CSVs and PNGs."""
+    from cosim.devices import msdc
+    from cosim.devices.msdc_characterize import PulseTrain, SineSweep, characterize as run
+
+    if preset.lower() == "all":
+        names = msdc.preset_names()
+    else:
+        msdc.load_preset(preset)  # an unknown name fails here, listing the allowed ones
+        names = [preset]
+    sweep = SineSweep(amplitude, frequency, series_ohm)
+    train = PulseTrain(pulse_amplitude, pulse_width, pulse_series_ohm, pulses)
+    with console.status(f"simulating {', '.join(names)} in ngspice"):
+        written = run(names, out_dir, sweep, train)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@main.group()
+def fit() -> None:
+    """Calibrate device models to measurements."""
+
+
+@fit.command("msdc")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/fit"),
+              show_default=True)
+@click.option("--fit-on", multiple=True, metavar="GLOB",
+              help="Runs to fit (glob on run names, repeatable); the others are held out. Default: all.")
+@click.option("--amplitude", type=float, help="Sine amplitude, V (plain two-column CSVs only).")
+@click.option("--frequency", type=float, help="Sine frequency, Hz (plain two-column CSVs only).")
+@click.option("--series-ohm", type=float, help="Series resistor, Ω (plain two-column CSVs only).")
+@click.option("--current-unit", type=click.Choice(["A", "mA", "uA"]), default="uA", show_default=True)
+@click.option("--starts", default=1, show_default=True, help="Start points of the optimiser.")
+@click.option("--max-evaluations", default=60, show_default=True, help="Optimiser budget per start.")
+@click.option("--seed", default=0, show_default=True)
+@friendly_errors
+def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_unit, starts, max_evaluations, seed) -> None:
+    """Fit M-SDC parameters to measured I–V loops (Knowm layout or plain V,I CSVs); writes params.yaml,
+    fit_table.csv and overlay plots."""
+    from cosim.devices.msdc_fit import fit_msdc as run
+
+    options = {"amplitude_V": amplitude, "frequency_Hz": frequency, "series_ohm": series_ohm,
+               "current_unit": current_unit}
+    with console.status("fitting (simulating every loop through the numpy twin)"):
+        result = run(list(paths), out_dir, list(fit_on) or None, seed, n_starts=starts, max_nfev=max_evaluations,
+                     read_options=options)
+    table = Table(title="normalised RMSE per run (RMSE / current range)")
+    for column in ("run", "used in fit", "NRMSE"):
+        table.add_column(column)
+    for row in result.table.itertuples():
+        table.add_row(str(row.file), "yes" if row.used_in_fit else "held out", f"{row.nrmse:.3f}")
+    console.print(table)
+    console.print(f"median NRMSE: fitted {result.median_nrmse_fit:.3f}, held out {result.median_nrmse_heldout:.3f}")
+    console.print(f"wrote {result.params_path} (usable as device.params_file), {result.table_path}, overlays")
+
+
+DEFAULT_EXPERIMENT = "eslami2024.yaml"
+
+
+@main.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/train"),
+              show_default=True, help="Run directory to write.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value by dotted key, e.g. -s device.preset=W (repeatable).")
+@click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), help="Hardware backend (default: config).")
+@click.option("--seed", type=int, help="Random seed (default: config).")
+@friendly_errors
+def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None) -> None:
+    """Train a network with the hardware in the loop (default: the M-SDC experiment, sweeps/eslami2024.yaml)."""
+    from cosim import config as cfgmod
+    from cosim import runs
+    from cosim.resources import data_file
+    from cosim.training import eslami2024
+
+    path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
+    extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
+    cfg = cfgmod.load_experiment(path, extra)
+    out = runs.start(out_dir)
+    console.print(f"[bold]cosim train[/] {path} → {out} (backend {cfg.backend}, preset {cfg.device.preset}, seed {cfg.seed})")
+    with _progress() as bar:
+        task = bar.add_task("training", total=cfg.training.epochs, status="")
+
+        def progress(epoch: int, record: dict) -> None:
+            bar.update(task, completed=epoch, status=f"loss {record['loss']:.3f}  train acc {record['train_accuracy']:.2f}")
+
+        outcome = eslami2024.run(cfg, progress)
+    metrics = {**outcome.metrics, "seed": cfg.seed, "versions": runs.versions(
+        getattr(getattr(outcome.session, "engine", None), "version", None), outcome.metrics["model_backend"])}
+    netlists = {}
+    engine = getattr(outcome.session, "engine", None)
+    if engine is not None:
+        from cosim.netlist import ngspice
+
+        for point, x in zip(outcome.session.network.points, outcome.session.x):
+            engine.alter(point.instance, x0=float(min(max(x, 0.0), 1.0)))
+        netlists["board.cir"] = ngspice.write(engine.netlist)
+    runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=outcome.history.epochs,
+                ledger=outcome.ledger, netlists=netlists)
+    console.print(summary_table(metrics))
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
+
+
+def summary_table(metrics: dict) -> Table:
+    table = Table(title="run summary")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("test accuracy", f"{metrics['test_accuracy']:.3f}"),
+        ("accuracy, input noise", f"{metrics['accuracy_input_noise']:.3f}"),
+        ("accuracy, conductance error", f"{metrics['accuracy_conductance_error']:.3f}"),
+        ("train accuracy", f"{metrics['train_accuracy']:.3f}"),
+        ("training energy, circuit", f"{metrics['training_energy_J']:.3e} J"),
+        ("training energy, with peripherals", f"{metrics['training_energy_with_peripherals_J']:.3e} J"),
+        ("training time, circuit", f"{metrics['training_circuit_time_s']:.3e} s"),
+        ("training time, with peripherals", f"{metrics['training_time_with_peripherals_s']:.3e} s"),
+        ("programming pulses", str(metrics["pulses"])),
+        ("backend / model", f"{metrics['backend']} / {metrics['model_backend']}"),
+        ("wall time", f"{metrics['wall_time_s']:.1f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
 
 
 if __name__ == "__main__":

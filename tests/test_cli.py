@@ -53,3 +53,18 @@ def test_missing_library_error_names_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setenv("NGSPICE_LIBRARY_PATH", str(tmp_path / "libngspice-missing.so"))
     with pytest.raises(NgspiceNotFound, match="apt-get install -t bookworm-backports ngspice"):
         install.library_path()
+
+
+def test_every_subpackage_is_installed():
+    """pyproject lists packages explicitly (to map the data folders); a forgotten one would vanish."""
+    import importlib.util
+    from pathlib import Path
+
+    import cosim
+
+    source = Path(__file__).resolve().parents[1] / "cosim"
+    installed = Path(cosim.__file__).resolve().parent
+    for init in source.glob("*/__init__.py"):
+        name = f"cosim.{init.parent.name}"
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and Path(spec.origin).resolve().is_relative_to(installed), name
