@@ -42,6 +42,7 @@ class Engine(abc.ABC):
         self._netlist: ir.Netlist | None = None
         self._changes: dict[str, dict[str, object]] = {}
         self.steps = 0
+        self.busy_s = 0.0  # wall time spent inside simulations (for "how much time is ours" measurements)
 
     # --- circuit -----------------------------------------------------------------------------------
 
@@ -92,7 +93,11 @@ class Engine(abc.ABC):
         analysis = ir.Tran(step_s, stop_s, start_s, tmax_s, uic=True)
         vectors = tuple(dict.fromkeys(ir.check_vector(v) for v in vectors))
         self._require()
-        result = self._run(analysis, vectors)
+        started = time.perf_counter()
+        try:
+            result = self._run(analysis, vectors)
+        finally:
+            self.busy_s += time.perf_counter() - started
         self.steps += 1
         if last_only:
             return {k: v[-1:] for k, v in result.items()}

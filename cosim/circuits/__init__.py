@@ -1,0 +1,1 @@
+"""Circuit generators: crossbars with wire resistance and select switches, neurons, networks of layers."""

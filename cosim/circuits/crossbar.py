@@ -1,0 +1,108 @@
+"""Crossbar generator: R rows × C columns of any two-terminal device, with wire resistance, select switches,
+a fixed reference column for signed weights, and transimpedance neurons holding columns at virtual ground.
+
+Layout of one layer (prefix `p`):
+
+    row driver p_in{r} ─R─ p_r{r}_0 ─R─ p_r{r}_1 ─ … ─R─ p_r{r}_C   (wire segments along each row)
+    cross point (r, c): p_r{r}_c ─[read switch]─ p_t{r}_{c} ─device─ p_c{r}_{c}
+                        pbus     ─[program switch]─ p_t{r}_{c}
+    column c:  p_c0_c ─R─ p_c1_c ─ … ─R─ p_c{R-1}_c ─ ammeter V{p}s{c} ─ p_sum{c} (virtual ground)
+    reference column (index C): fixed conductance g_ref per row, read the same way.
+
+Each device has two switches, as discrete-device hardware does: in read mode every read switch is closed;
+in programming mode the read switches open and one device's program switch connects it to the shared
+programming bus, whose driver and series resistor live in `network.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from cosim.netlist import ir
+
+DeviceFactory = Callable[[str, str, str, int], ir.Element]  # (name, top node, bottom node, index) -> element
+
+SWITCH_MODEL = "selsw"
+READ_ENABLE = "read_en"  # control node of all read switches (1 V closed, 0 V open)
+PROGRAM_BUS = "pbus"
+
+
+@dataclass(frozen=True)
+class SwitchSpec:
+    on_ohm: float = 10.0
+    off_ohm: float = 1e9
+    threshold_V: float = 0.5
+
+    def model(self) -> ir.Model:
+        return ir.Model(SWITCH_MODEL, "sw", {"vt": self.threshold_V, "vh": 0.0, "ron": self.on_ohm, "roff": self.off_ohm})
+
+
+@dataclass(frozen=True)
+class CrossPoint:
+    """Where one device sits: its netlist instance name, the IR node names and its select control node."""
+
+    layer: str
+    row: int
+    col: int
+    index: int  # position in the network's flat device list
+    instance: str
+    select_node: str
+
+
+@dataclass
+class CrossbarLayer:
+    prefix: str
+    rows: int
+    cols: int
+    items: list
+    points: list[CrossPoint]
+
+    def sense_source(self, col: int) -> str:
+        """The 0 V source whose current is column `col`'s current (col == cols: the reference column)."""
+        return f"V{self.prefix}s{col}"
+
+    def sum_node(self, col: int) -> str:
+        return f"{self.prefix}_sum{col}"
+
+
+def crossbar_layer(
+    prefix: str,
+    input_nodes: list[str],
+    cols: int,
+    device: DeviceFactory,
+    first_index: int,
+    *,
+    wire_ohm: float,
+    g_ref_S: float,
+) -> CrossbarLayer:
+    """One layer: devices at every (row, col), a reference column of fixed conductances, column ammeters."""
+    ir.check_name(prefix, "layer prefix")
+    rows = len(input_nodes)
+    items: list = []
+    points: list[CrossPoint] = []
+    wire = max(wire_ohm, 1e-6)  # a zero wire would be a short; 1 µΩ keeps the node structure
+    for r, node in enumerate(input_nodes):
+        previous = node
+        for c in range(cols + 1):
+            here = f"{prefix}_r{r}_{c}"
+            items.append(ir.Resistor(f"R{prefix}w{r}_{c}", previous, here, wire))
+            previous = here
+    for c in range(cols + 1):
+        for r in range(rows):
+            row_node, col_node = f"{prefix}_r{r}_{c}", f"{prefix}_c{r}_{c}"
+            if c == cols:
+                items.append(ir.Resistor(f"R{prefix}ref{r}", row_node, col_node, 1.0 / g_ref_S))
+            else:
+                index = first_index + len(points)
+                top = f"{prefix}_t{r}_{c}"
+                select = f"sel{index}"
+                name = f"X{prefix}d{r}_{c}"
+                items.append(ir.Switch(f"S{prefix}r{r}_{c}", row_node, top, READ_ENABLE, "0", SWITCH_MODEL))
+                items.append(ir.Switch(f"S{prefix}p{r}_{c}", PROGRAM_BUS, top, select, "0", SWITCH_MODEL))
+                items.append(device(name, top, col_node, index))
+                points.append(CrossPoint(prefix, r, c, index, name, select))
+            below = f"{prefix}_c{r + 1}_{c}" if r + 1 < rows else f"{prefix}_col{c}"
+            items.append(ir.Resistor(f"R{prefix}v{r}_{c}", col_node, below, wire))
+        items.append(ir.VoltageSource(f"V{prefix}s{c}", f"{prefix}_col{c}", f"{prefix}_sum{c}", ir.Dc(0.0)))
+    return CrossbarLayer(prefix, rows, cols, items, points)

@@ -1,0 +1,96 @@
+"""A network of crossbar layers and neurons, plus the programming driver: the whole board as one netlist.
+
+For the published M-SDC demonstrator (9-3-1): layer 1 is a 9×3 crossbar, layer 2 a 3×1 crossbar, 27 + 3 = 30
+memristors and 4 neurons; each layer has a reference column of fixed resistors (outside the 30) so that a
+weight is w = G − g_ref, signed. Inputs enter as read voltages on `in{r}` (PWL sources `Vin{r}`, one time
+slot per sample); hidden neuron outputs drive the next layer's rows through 0 V ammeters (`V{p}in{r}`) so
+the energy each row delivers can be measured. One programming driver (`Vprog` through `Rprog`) reaches any
+device through its program switch (`sel{k}`), with all read switches open (`read_en` low).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cosim.circuits import crossbar as xb
+from cosim.circuits.neurons import NeuronSpec, activation, transimpedance
+from cosim.errors import ConfigError
+from cosim.netlist import ir
+
+IDLE = ir.Pwl((0.0, 1.0), (0.0, 0.0))  # sources that will carry PWL schedules are built as PWL
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    layers: tuple[int, ...] = (9, 3, 1)
+    wire_ohm: float = 1.0  # per segment, rows and columns
+    g_ref_S: float = 1e-4
+    read_V: float = 0.1
+    program_series_ohm: float = 1000.0
+    neuron: NeuronSpec = field(default_factory=NeuronSpec)
+    switch: xb.SwitchSpec = field(default_factory=xb.SwitchSpec)
+
+    def __post_init__(self) -> None:
+        if len(self.layers) < 2 or any(int(n) < 1 for n in self.layers):
+            raise ConfigError(f"network.layers must list at least two positive sizes, got {self.layers}")
+        for name in ("wire_ohm", "g_ref_S", "read_V", "program_series_ohm"):
+            value = getattr(self, name)
+            if not (value >= 0 if name == "wire_ohm" else value > 0) or value != value or value == float("inf"):
+                raise ConfigError(f"network.{name} must be finite and {'>=' if name == 'wire_ohm' else '>'} 0, got {value}")
+
+    @property
+    def n_devices(self) -> int:
+        return sum(a * b for a, b in zip(self.layers, self.layers[1:]))
+
+
+@dataclass
+class Network:
+    spec: NetworkSpec
+    netlist: ir.Netlist
+    layers: list[xb.CrossbarLayer]
+    points: list[xb.CrossPoint]
+
+    @property
+    def input_sources(self) -> list[str]:
+        return [f"Vin{r}" for r in range(self.spec.layers[0])]
+
+    def row_sources(self, layer: int) -> list[str]:
+        """The sources whose current is each row's current in `layer` (0-based)."""
+        if layer == 0:
+            return self.input_sources
+        return [f"Vl{layer + 1}in{r}" for r in range(self.spec.layers[layer])]
+
+    def output_nodes(self, layer: int) -> list[str]:
+        return [f"l{layer + 1}_y{c}" for c in range(self.spec.layers[layer + 1])]
+
+
+def build_network(spec: NetworkSpec, library: list, device: xb.DeviceFactory, title: str = "cosim network") -> Network:
+    """The whole board: devices made by `device(name, top, bottom, index)`, models from `library`."""
+    net = ir.Netlist(title, list(library))
+    net.add(spec.switch.model(), ir.Options({"klu": True}))
+    net.add(ir.VoltageSource("Vrden", xb.READ_ENABLE, "0", IDLE))
+    net.add(ir.VoltageSource("Vprog", "pdrv", "0", IDLE))
+    net.add(ir.Resistor("Rprog", "pdrv", xb.PROGRAM_BUS, spec.program_series_ohm))
+    inputs = [f"in{r}" for r in range(spec.layers[0])]
+    for r, node in enumerate(inputs):
+        net.add(ir.VoltageSource(f"Vin{r}", node, "0", IDLE))
+    layers, points = [], []
+    for k, cols in enumerate(spec.layers[1:]):
+        prefix = f"l{k + 1}"
+        if k > 0:  # previous neurons drive these rows through ammeters
+            previous = [f"l{k}_y{c}" for c in range(spec.layers[k])]
+            inputs = [f"{prefix}_in{r}" for r in range(len(previous))]
+            for r, (y, node) in enumerate(zip(previous, inputs)):
+                net.add(ir.VoltageSource(f"V{prefix}in{r}", y, node, ir.Dc(0.0)))
+        layer = xb.crossbar_layer(prefix, inputs, cols, device, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S)
+        net.add(*layer.items)
+        for c in range(cols + 1):
+            net.add(*transimpedance(prefix, c, spec.neuron))
+        for c in range(cols):
+            net.add(activation(prefix, c, cols, spec.neuron))
+        layers.append(layer)
+        points.extend(layer.points)
+    for p in points:
+        net.add(ir.VoltageSource(f"Vsel{p.index}", p.select_node, "0", IDLE))
+    net.validate()
+    return Network(spec, net, layers, points)

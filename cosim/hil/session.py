@@ -1,0 +1,248 @@
+"""HardwareSession: the loop's hardware side. One protocol; `spice` and `batch` run the board's netlist in
+ngspice (persistent library or a fresh process per call), `twin` integrates the same equations in numpy.
+
+Every operation is one transient holding as many events as no decision separates (all samples of a forward
+pass in time slots, every selected device's pulses one after another, as the hardware would do them), and
+every event is booked in the ledger with its energy (∫V·I of the sources that drive it) and circuit time.
+Device state lives in numpy between operations and is written back as initial conditions before each run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from cosim.circuits import crossbar as xb
+from cosim.circuits.network import Network
+from cosim.errors import ConfigError
+from cosim.hil.ledger import Ledger
+from cosim.hil.schedule import Pulses, Schedule, Slot
+from cosim.netlist import ir
+from cosim.spice.engine import Engine
+
+
+@dataclass(frozen=True)
+class Timing:
+    edge_s: float = 1e-8  # rise/fall of every driver
+    read_s: float = 1e-6  # read plateau
+    select_s: float = 1e-7  # a select switch settles before and after its device's pulses
+    max_step_s: float | None = None  # cap on the simulator's time step (None: a tenth of the shortest event)
+
+
+@dataclass
+class ForwardResult:
+    outputs_V: list[np.ndarray]  # per layer: (samples, neurons)
+    column_currents_A: list[np.ndarray]  # per layer: (samples, columns + reference)
+
+
+class HardwareSession(Protocol):
+    backend: str
+    model_backend: str
+    network: Network
+    x: np.ndarray  # device states, one per cross point in network.points order
+    ledger: Ledger
+
+    def forward(self, inputs: np.ndarray, phase: str = "inference", epoch: int = -1) -> ForwardResult: ...
+
+    def read_conductance(self, devices: Sequence[int], phase: str = "read", epoch: int = -1) -> np.ndarray: ...
+
+    def program(self, devices: Sequence[int], pulses: Sequence[Pulses], epoch: int = -1,
+                verify: bool = False) -> np.ndarray | None: ...
+
+
+def _check_devices(devices: Sequence[int], n: int) -> list[int]:
+    out = [int(d) for d in devices]
+    bad = [d for d in out if not 0 <= d < n]
+    if bad:
+        raise ConfigError(f"device index {bad[0]} out of range: the network has {n} devices")
+    return out
+
+
+class _Session:
+    """What every backend shares: the hardware schedules, state bookkeeping and ledger booking."""
+
+    backend = "abstract"
+
+    def __init__(self, network: Network, x0: np.ndarray, ledger: Ledger, model_backend: str, timing: Timing) -> None:
+        self.network, self.ledger, self.timing, self.model_backend = network, ledger, timing, model_backend
+        self.x = np.array(x0, dtype=float)
+        if self.x.shape != (len(network.points),):
+            raise ConfigError(f"need one initial state per device ({len(network.points)}), got shape {self.x.shape}")
+        self.t_s = 0.0  # circuit time, continuous across operations
+
+    # --- operations ------------------------------------------------------------------------------------
+
+    def forward(self, inputs: np.ndarray, phase: str = "inference", epoch: int = -1) -> ForwardResult:
+        """Read every sample through the network, one time slot per sample; returns neuron outputs and
+        column currents at the middle of each read plateau."""
+        inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
+        spec, t = self.network.spec, self.timing
+        if inputs.ndim != 2 or inputs.shape[1] != spec.layers[0] or not np.all(np.isfinite(inputs)):
+            raise ConfigError(f"inputs must be finite with {spec.layers[0]} columns, got shape {inputs.shape}")
+        sched = Schedule(t.edge_s)
+        neurons = sum(spec.layers[1:])
+        for row in inputs:
+            start = sched.t_s
+            for r, value in enumerate(row):
+                end = sched.plateau(f"Vin{r}", start, t.read_s, float(value) * spec.read_V)
+            sched.slots.append(Slot(phase, -1, start, end, start + t.edge_s + t.read_s / 2, adc_conversions=neurons))
+            sched.t_s = end
+        sched.wave("Vrden").values[0] = 1.0
+        sched.wave("Vrden").hold(sched.t_s, 1.0)
+        result, energies, wall = self._forward(sched, inputs)
+        self._book(sched, energies, wall, epoch)
+        return result
+
+    def read_conductance(self, devices: Sequence[int], phase: str = "read", epoch: int = -1) -> np.ndarray:
+        """Connect each device in turn to the programming driver at the read voltage; G = I / V(device)."""
+        devices = _check_devices(devices, len(self.x))
+        sched = Schedule(self.timing.edge_s)
+        for d in devices:
+            self._select_slot(sched, d, lambda start, d=d: self._read_pulse(sched, start, phase, d))
+        g, energies, wall = self._program(sched, devices, phase)
+        self._book(sched, energies, wall, epoch)
+        return g
+
+    def program(self, devices: Sequence[int], pulses: Sequence[Pulses], epoch: int = -1,
+                verify: bool = False) -> np.ndarray | None:
+        """Apply pulses[k] to devices[k], one device after another; with `verify`, read each one right after
+        its pulses (in the same transient) and return the conductances read."""
+        devices = _check_devices(devices, len(self.x))
+        if len(pulses) != len(devices):
+            raise ConfigError(f"need one pulse train per device: {len(devices)} devices, {len(pulses)} trains")
+        sched = Schedule(self.timing.edge_s)
+        for d, p in zip(devices, pulses):
+            def body(start: float, d=d, p=p) -> float:
+                for _ in range(p.count):
+                    end = sched.plateau("Vprog", start, p.width_s, p.polarity * p.amplitude_V)
+                    sched.slots.append(Slot(p.phase, d, start, end, pulses=1))
+                    start = end + p.gap_s
+                return self._read_pulse(sched, start, "verify", d) if verify else start
+            self._select_slot(sched, d, body)
+        g, energies, wall = self._program(sched, devices, "verify" if verify else None)
+        self._book(sched, energies, wall, epoch)
+        return g
+
+    # --- for backends ----------------------------------------------------------------------------------
+
+    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
+        raise NotImplementedError
+
+    def _program(self, sched: Schedule, devices: list[int], read_phase: str | None) -> tuple[np.ndarray | None, list[float], float]:
+        raise NotImplementedError
+
+    # --- schedule pieces -------------------------------------------------------------------------------
+
+    def _select_slot(self, sched: Schedule, device: int, body) -> None:
+        """Close the device's program switch, run `body(start) -> end`, open it again."""
+        t = self.timing
+        start, first = sched.t_s, len(sched.slots)
+        wave = sched.wave(f"Vsel{device}")
+        if start > wave.times[-1]:
+            wave.hold(start, 0.0)
+        wave.hold(start + t.edge_s, 1.0)
+        end = body(start + t.edge_s + t.select_s)
+        wave.hold(end + t.select_s, 1.0)
+        wave.hold(end + t.select_s + t.edge_s, 0.0)
+        sched.t_s = end + t.select_s + t.edge_s
+        if len(sched.slots) > first:  # the controller chose this device and switched it in and out once
+            sched.slots[first].switch_events += 2
+            sched.slots[first].controller_steps += 1
+
+    def _read_pulse(self, sched: Schedule, start: float, phase: str, device: int) -> float:
+        end = sched.plateau("Vprog", start, self.timing.read_s, self.network.spec.read_V)
+        sched.slots.append(Slot(phase, device, start, end, start + self.timing.edge_s + self.timing.read_s / 2,
+                                adc_conversions=1))
+        return end
+
+    def _book(self, sched: Schedule, energies: list[float], wall_s: float, epoch: int) -> None:
+        """One ledger row per slot: its energy, its circuit time, and its share of the run's wall time."""
+        total = max(sched.t_s, 1e-30)
+        for s, energy in zip(sched.slots, energies):
+            point = self.network.points[s.device] if s.device >= 0 else None
+            self.ledger.book(
+                s.kind, energy_J=energy, circuit_time_s=s.end_s - s.start_s,
+                wall_time_s=wall_s * (s.end_s - s.start_s) / total,
+                device=point.instance if point else "", layer=point.layer if point else "", epoch=epoch,
+                pulses=s.pulses, controller_steps=s.controller_steps, switch_events=s.switch_events,
+                adc_conversions=s.adc_conversions,
+            )
+        self.t_s += sched.t_s
+
+
+class CircuitSession(_Session):
+    """The `spice` and `batch` backends: the same code, with a SharedEngine or a BatchEngine."""
+
+    def __init__(self, network: Network, engine: Engine, x0: np.ndarray, ledger: Ledger, model_backend: str,
+                 timing: Timing = Timing()) -> None:
+        super().__init__(network, x0, ledger, model_backend, timing)
+        self.engine = engine
+        self.backend = engine.backend
+        engine.load(network.netlist)
+        self._busy_sources: set[str] = set()
+
+    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
+        spec, net = self.network.spec, self.network
+        n_layers = len(spec.layers) - 1
+        row_sources = [s.lower() for layer in range(n_layers) for s in net.row_sources(layer)]
+        columns = [layer.sense_source(c).lower() for layer in net.layers for c in range(layer.cols + 1)]
+        outputs = [y for layer in range(n_layers) for y in net.output_nodes(layer)]
+        row_nodes = [f"in{r}" for r in range(spec.layers[0])] + [y for k in range(n_layers - 1) for y in net.output_nodes(k)]
+        w, wall = self._run(sched, [f"i({s})" for s in row_sources + columns] + [f"v({n})" for n in outputs + row_nodes],
+                            step_s=self.timing.read_s / 10)
+        # Power delivered into the rows: by the inputs (−i of the source) and by neurons (+i of the ammeter).
+        signs = [-1.0] * spec.layers[0] + [1.0] * (len(row_sources) - spec.layers[0])
+        power = sum(sign * w[f"v({v})"] * w[f"i({s})"] for sign, v, s in zip(signs, row_nodes, row_sources))
+        at = np.array([s.read_at_s for s in sched.slots])
+        sample = {k: np.interp(at, w["time"], v) for k, v in w.items() if k != "time"}
+        currents = [np.stack([sample[f"i({layer.sense_source(c).lower()})"] for c in range(layer.cols + 1)], 1)
+                    for layer in net.layers]
+        outs = [np.stack([sample[f"v({n})"] for n in net.output_nodes(k)], 1) for k in range(n_layers)]
+        return ForwardResult(outs, currents), _slot_energies(sched, w["time"], power), wall
+
+    def _program(self, sched: Schedule, devices: list[int], read_phase: str | None) -> tuple[np.ndarray | None, list[float], float]:
+        nodes = []
+        for d in devices:
+            p = self.network.points[d]
+            nodes += [f"v({p.layer}_t{p.row}_{p.col})", f"v({p.layer}_c{p.row}_{p.col})"]
+        widths = [s.end_s - s.start_s - 2 * sched.edge_s for s in sched.slots]
+        w, wall = self._run(sched, ["i(vprog)", "v(pdrv)", *nodes], step_s=min(widths) / 10)
+        energies = _slot_energies(sched, w["time"], -w["v(pdrv)"] * w["i(vprog)"])
+        if read_phase is None:
+            return None, energies, wall
+        reads = {s.device: s.read_at_s for s in sched.slots if s.kind == read_phase}
+        g = np.empty(len(devices))
+        for k, d in enumerate(devices):
+            p = self.network.points[d]
+            v = w[f"v({p.layer}_t{p.row}_{p.col})"] - w[f"v({p.layer}_c{p.row}_{p.col})"]
+            g[k] = -np.interp(reads[d], w["time"], w["i(vprog)"]) / np.interp(reads[d], w["time"], v)
+        return g, energies, wall
+
+    def _run(self, sched: Schedule, vectors: list[str], step_s: float) -> tuple[dict[str, np.ndarray], float]:
+        """Write states and waveforms, run one transient, read the states back."""
+        for point, x in zip(self.network.points, self.x):  # every state moved in the last run (reads too)
+            self.engine.alter(point.instance, x0=float(np.clip(x, 0.0, 1.0)))
+        end = sched.t_s
+        used = set(sched.sources)
+        for source in self._busy_sources - used:  # back to idle
+            self.engine.alter(source, waveform=ir.Pwl((0.0, end), (0.0, 0.0)))
+        for source, wave in sched.sources.items():
+            self.engine.alter(source, waveform=wave.pwl(end))
+        self._busy_sources = used
+        states = [f"v({p.instance.lower()}.x)" for p in self.network.points]
+        if self.timing.max_step_s is not None:
+            step_s = min(step_s, self.timing.max_step_s)
+        started = time.perf_counter()
+        w = self.engine.tran(step_s, end, list(dict.fromkeys(vectors + states)), tmax_s=step_s)
+        wall = time.perf_counter() - started
+        self.x = np.array([w[s][-1] for s in states])
+        return w, wall
+
+
+def _slot_energies(sched: Schedule, t: np.ndarray, power: np.ndarray) -> list[float]:
+    """∫ power dt over each slot (trapezoid rule on the simulator's own time points)."""
+    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (power[1:] + power[:-1]) * np.diff(t))])
+    return [float(np.interp(s.end_s, t, cumulative) - np.interp(s.start_s, t, cumulative)) for s in sched.slots]

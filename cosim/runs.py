@@ -1,0 +1,56 @@
+"""Run directories: everything a run produced, written atomically, with what is needed to reproduce it.
+
+    DIR/config.yaml      the validated experiment (reloadable)
+    DIR/metrics.json     final metrics (accuracy, energy, time, pulses, backends, versions)
+    DIR/history.csv      one row per epoch
+    DIR/ledger.parquet   one row per hardware event
+    DIR/netlists/        the circuit as simulated, with the trained device states as initial conditions
+A run in progress carries DIR/INCOMPLETE; it is removed only after every file is in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from cosim import __version__
+
+INCOMPLETE = "INCOMPLETE"
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def start(out_dir: Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / INCOMPLETE, "this run has not finished; its files may be partial\n")
+    return out
+
+
+def versions(ngspice_version: int | None, model_backend: str) -> dict:
+    return {"cosim": __version__, "python": platform.python_version(), "ngspice": ngspice_version,
+            "model_backend": model_backend}
+
+
+def finish(out_dir: Path, *, config_yaml: str, metrics: dict, history: list[dict], ledger, netlists: dict[str, str]) -> None:
+    out = Path(out_dir)
+    atomic_write_text(out / "config.yaml", config_yaml)
+    ledger.save(out / "ledger.parquet")
+    tmp = out / f".history.csv.{os.getpid()}.tmp"
+    pd.DataFrame(history).to_csv(tmp, index=False)
+    tmp.replace(out / "history.csv")
+    (out / "netlists").mkdir(exist_ok=True)
+    for name, text in netlists.items():
+        atomic_write_text(out / "netlists" / name, text)
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    (out / INCOMPLETE).unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Learning methods, one module each; every trainer is written against the HardwareSession protocol."""

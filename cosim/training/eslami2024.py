@@ -1,0 +1,130 @@
+"""The M-SDC on-chip training experiment (Eslami et al. 2024) from a validated config: build the board,
+open a hardware session on the chosen backend, train, evaluate clean / noisy / with conductance error."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from cosim.circuits import crossbar as xb
+from cosim.circuits.network import Network, NetworkSpec, build_network
+from cosim.circuits.neurons import NeuronSpec
+from cosim.config import OnchipExperiment
+from cosim.data import add_input_noise, patterns_3x3
+from cosim.devices import msdc, msdc_spice
+from cosim.hil.ledger import Ledger
+from cosim.hil.session import CircuitSession, HardwareSession
+from cosim.hil.twin import TwinSession
+from cosim.training import onchip
+
+
+@dataclass
+class Outcome:
+    metrics: dict
+    history: onchip.History
+    ledger: Ledger
+    session: HardwareSession
+
+
+def device_params(cfg: OnchipExperiment) -> msdc.MSDCParams:
+    if cfg.device.params_file is not None:
+        return msdc.load_params_file(cfg.device.params_file)
+    return msdc.load_preset(cfg.device.preset)
+
+
+def build(cfg: OnchipExperiment, backend: str | None = None) -> tuple[HardwareSession, onchip.ConductanceScale, msdc.MSDCArrays]:
+    """The board and a session on it; device variation and initial states are drawn from the seed."""
+    params = device_params(cfg)
+    c = cfg.circuit
+    scale = onchip.ConductanceScale.for_device(params, c.read_V)
+    spec = NetworkSpec(
+        layers=tuple(c.layers), wire_ohm=c.wire_ohm, g_ref_S=scale.g_ref_S, read_V=c.read_V,
+        program_series_ohm=cfg.programming.series_ohm,
+        neuron=NeuronSpec(rf_ohm=1.0 / scale.g_half_S if c.rf_ohm == "auto" else c.rf_ohm, v_out_V=c.read_V,
+                          v_scale_V=c.v_scale_V),
+        switch=xb.SwitchSpec(on_ohm=c.switch_on_ohm),
+    )
+    n = spec.n_devices
+    arrays = msdc.draw_instances(params, cfg.device.variation, n, cfg.seed)
+    rng = np.random.default_rng([cfg.seed, 1])
+    x0 = rng.uniform(0.3, 0.7, n) if cfg.device.initial_state == "random" else np.full(n, float(cfg.device.initial_state))
+    ledger = Ledger(cfg.peripherals)
+    backend = backend or cfg.backend
+    if backend == "twin":
+        network = build_network(spec, [], lambda *a: _placeholder(*a))
+        return TwinSession(network, arrays, x0, ledger), scale, arrays
+    library = msdc_spice.library()
+    network = build_network(spec, library, lambda name, te, be, k: msdc_spice.instance(
+        name, te, be, msdc_spice.array_row(arrays, k), float(x0[k])), title="cosim eslami2024 network")
+    if backend == "spice":
+        from cosim.spice.shared import SharedEngine
+
+        engine = SharedEngine(seed=cfg.seed)
+    else:
+        from cosim.spice.batch import BatchEngine
+
+        engine = BatchEngine(seed=cfg.seed)
+    session = CircuitSession(network, engine, x0, ledger, msdc_spice.netlist_backend(network.netlist) or "")
+    return session, scale, arrays
+
+
+def _placeholder(name: str, te: str, be: str, index: int):
+    """The twin needs the board's layout only; a resistor stands where the device would be."""
+    from cosim.netlist import ir
+
+    return ir.Resistor("R" + name[1:], te, be, 1e4)
+
+
+def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None) -> Outcome:
+    started = time.perf_counter()
+    session, scale, arrays = build(cfg)
+    data = patterns_3x3(cfg.data.n_test, cfg.data.test_flips, cfg.seed)
+    model = onchip.Model(session.network, scale)
+    p = cfg.programming
+    programmer = onchip.Programmer(session, scale, p.amplitude_V, p.width_s, p.min_width_s, p.max_pulses,
+                                   p.tolerance, p.reset_pulse, p.reset_amplitude_V, p.reset_width_s)
+    rng = np.random.default_rng([cfg.seed, 2])
+    trainer = onchip.train_insitu if cfg.training.mode == "insitu" else onchip.train_exsitu
+    t = cfg.training
+    history = trainer(session, model, programmer, data, epochs=t.epochs, learning_rate=t.learning_rate,
+                      noise=t.noise, target=t.target, rng=rng, progress=progress)
+    training = session.ledger.totals()
+    metrics = evaluate(cfg, session, arrays, data, rng)
+    metrics.update({
+        "train_accuracy": history.epochs[-1]["train_accuracy"],
+        "training_energy_J": training["energy_J"],
+        "training_circuit_time_s": training["circuit_time_s"],
+        "training_energy_with_peripherals_J": training["energy_with_peripherals_J"],
+        "training_time_with_peripherals_s": training["time_with_peripherals_s"],
+        "pulses": training["pulses"],
+        "backend": session.backend,
+        "model_backend": session.model_backend,
+        "preset": cfg.device.preset if cfg.device.params_file is None else str(cfg.device.params_file),
+    })
+    totals = session.ledger.totals()
+    metrics.update({"energy_J": totals["energy_J"], "circuit_time_s": totals["circuit_time_s"],
+                    "energy_with_peripherals_J": totals["energy_with_peripherals_J"],
+                    "time_with_peripherals_s": totals["time_with_peripherals_s"],
+                    "wall_time_s": time.perf_counter() - started})
+    return Outcome(metrics, history, session.ledger, session)
+
+
+def evaluate(cfg: OnchipExperiment, session: HardwareSession, arrays: msdc.MSDCArrays, data,
+             rng: np.random.Generator) -> dict:
+    """Clean test accuracy; mean accuracy under input noise; mean accuracy under conductance error."""
+    e = cfg.evaluation
+    clean = onchip.accuracy(session, data.x_test, data.y_test)
+    noisy = np.mean([onchip.accuracy(session, add_input_noise(data.x_test, e.input_noise, rng), data.y_test)
+                     for _ in range(e.repeats)])
+    trained = session.x.copy()
+    errors = []
+    for _ in range(e.repeats):
+        session.x = onchip.conductance_error_states(arrays, trained, cfg.circuit.read_V,
+                                                    e.conductance_error, rng)
+        errors.append(onchip.accuracy(session, data.x_test, data.y_test))
+    session.x = trained
+    return {"test_accuracy": clean, "accuracy_input_noise": float(noisy),
+            "accuracy_conductance_error": float(np.mean(errors))}

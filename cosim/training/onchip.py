@@ -1,0 +1,207 @@
+"""On-chip training of a memristor network (Eslami et al. 2024): the controller side of the loop.
+
+Each epoch: a forward pass of the training samples through the circuit (with training noise on the input
+voltages), backpropagation from the *measured* neuron outputs and column currents, new target conductances,
+and program-and-verify of the devices that must change (optionally starting with a reset pulse). Weights
+are signed through the reference column: w = (G − g_ref) / g_half, with G the conductance read at the read
+voltage. Ex-situ mode trains the same model in software and programs the result once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from cosim.circuits.network import Network
+from cosim.data import Dataset, add_input_noise
+from cosim.devices import msdc
+from cosim.hil.schedule import Pulses
+from cosim.hil.session import HardwareSession
+
+W_LIMIT = 0.9  # targets stay inside the programmable range
+
+
+@dataclass(frozen=True)
+class ConductanceScale:
+    """Maps weights to read conductances: G = g_ref + w·g_half."""
+
+    g_ref_S: float
+    g_half_S: float
+
+    @classmethod
+    def for_device(cls, params: msdc.MSDCParams, read_V: float, x_lo: float = 0.05, x_hi: float = 0.95) -> "ConductanceScale":
+        g_lo, g_hi = (float(msdc.current(params, read_V, x)) / read_V for x in (x_lo, x_hi))
+        return cls((g_lo + g_hi) / 2, (g_hi - g_lo) / 2)
+
+    def weights(self, g: np.ndarray) -> np.ndarray:
+        return (g - self.g_ref_S) / self.g_half_S
+
+    def conductances(self, w: np.ndarray) -> np.ndarray:
+        return self.g_ref_S + w * self.g_half_S
+
+
+@dataclass
+class History:
+    epochs: list[dict] = field(default_factory=list)
+
+
+class Model:
+    """The controller's model of the network, used for backpropagation (and for ex-situ training)."""
+
+    def __init__(self, network: Network, scale: ConductanceScale) -> None:
+        self.spec, self.scale = network.spec, scale
+        self.shapes = list(zip(network.spec.layers, network.spec.layers[1:]))
+
+    def split(self, w_flat: np.ndarray) -> list[np.ndarray]:
+        """Flat device order (layer by layer, column-major as the crossbar generator numbers them) → matrices."""
+        out, k = [], 0
+        for rows, cols in self.shapes:
+            out.append(w_flat[k:k + rows * cols].reshape(cols, rows).T)
+            k += rows * cols
+        return out
+
+    @staticmethod
+    def join(mats: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([m.T.reshape(-1) for m in mats])
+
+    def preactivation(self, u_V: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return self.spec.neuron.rf_ohm * (u_V @ (w * self.scale.g_half_S))
+
+    def forward(self, x: np.ndarray, w_flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Software forward pass: inputs per layer (volts) and outputs per layer (volts)."""
+        u, us, ys = x * self.spec.read_V, [], []
+        for w in self.split(w_flat):
+            us.append(u)
+            u = self.spec.neuron.activation(self.preactivation(u, w))
+            ys.append(u)
+        return us, ys
+
+    def gradient(self, us: list[np.ndarray], ys: list[np.ndarray], labels: np.ndarray, w_flat: np.ndarray,
+                 target: float) -> tuple[np.ndarray, float]:
+        """Gradient of the mean squared error on y_out/v_out with respect to the weights, from layer inputs
+        `us` and outputs `ys` (measured on the hardware, or from `forward`)."""
+        n = self.spec.neuron
+        t = np.where(labels[:, None] == 1, target, -target)
+        err = ys[-1] / n.v_out_V - t
+        loss = float(0.5 * np.mean(np.sum(err**2, axis=1)))
+        ws = self.split(w_flat)
+        grads = [None] * len(ws)
+        delta = err / n.v_out_V
+        for k in reversed(range(len(ws))):
+            y = ys[k]
+            slope = (n.v_out_V / n.v_scale_V) * (1.0 - (y / n.v_out_V) ** 2)  # tanh' from the measured output
+            delta = delta * slope
+            grads[k] = n.rf_ohm * self.scale.g_half_S * us[k].T @ delta / len(labels)
+            if k:
+                delta = delta @ (n.rf_ohm * self.scale.g_half_S * ws[k]).T
+        return self.join(grads), loss
+
+
+def predict(y_out: np.ndarray) -> np.ndarray:
+    return (y_out[:, 0] > 0).astype(int)
+
+
+@dataclass
+class Programmer:
+    """Program-and-verify: one pulse per device per round, verified in the same transient; the pulse width
+    halves whenever the error changes sign (so it settles instead of oscillating)."""
+
+    session: HardwareSession
+    scale: ConductanceScale
+    amplitude_V: float
+    width_s: float
+    min_width_s: float
+    max_pulses: int
+    tolerance: float
+    reset_pulse: bool
+    reset_amplitude_V: float
+    reset_width_s: float
+
+    def program(self, devices: np.ndarray, g_target: np.ndarray, g_known: np.ndarray, epoch: int) -> np.ndarray:
+        """Bring devices[k] to g_target[k]; returns the verified conductances of all devices (g_known updated)."""
+        g_known = g_known.copy()
+        devices = np.asarray(devices, dtype=int)
+        if devices.size == 0:
+            return g_known
+        if self.reset_pulse:
+            reset = Pulses(self.reset_amplitude_V, self.reset_width_s, 1, -1)
+            g_known[devices] = self.session.program(list(devices), [reset] * len(devices), epoch, verify=True)
+        width = np.full(len(devices), self.width_s)
+        last_sign = np.zeros(len(devices))
+        active = np.ones(len(devices), dtype=bool)
+        tol = self.tolerance * self.scale.g_half_S
+        for _ in range(self.max_pulses):
+            err = g_target - g_known[devices]
+            active &= np.abs(err) > tol
+            if not active.any():
+                break
+            idx = np.flatnonzero(active)
+            sign = np.sign(err[idx])
+            flipped = (last_sign[idx] != 0) & (sign != last_sign[idx])
+            width[idx[flipped]] = np.maximum(width[idx[flipped]] / 2, self.min_width_s)
+            last_sign[idx] = sign
+            pulses = [Pulses(self.amplitude_V, float(width[i]), 1, int(s)) for i, s in zip(idx, sign)]
+            g_known[devices[idx]] = self.session.program(list(devices[idx]), pulses, epoch, verify=True)
+        return g_known
+
+
+def train_insitu(session: HardwareSession, model: Model, programmer: Programmer, data: Dataset, *, epochs: int,
+                 learning_rate: float, noise: float, target: float, rng: np.random.Generator,
+                 progress: Callable[[int, dict], None] | None = None) -> History:
+    """Hardware-in-the-loop training: measure, backpropagate, program, repeat."""
+    history = History()
+    n = len(session.x)
+    g_known = session.read_conductance(range(n), phase="read", epoch=0)
+    for epoch in range(1, epochs + 1):
+        x = add_input_noise(data.x_train, noise, rng) if noise > 0 else data.x_train
+        measured = session.forward(x, phase="read", epoch=epoch)
+        us = [x * model.spec.read_V] + measured.outputs_V[:-1]
+        w = model.scale.weights(g_known)
+        grad, loss = model.gradient(us, measured.outputs_V, data.y_train, w, target)
+        w_new = np.clip(w - learning_rate * grad, -W_LIMIT, W_LIMIT)
+        change = np.flatnonzero(np.abs(w_new - w) > programmer.tolerance)
+        g_known = programmer.program(change, model.scale.conductances(w_new[change]), g_known, epoch)
+        accuracy = float(np.mean(predict(measured.outputs_V[-1]) == data.y_train))
+        record = {"epoch": epoch, "loss": loss, "train_accuracy": accuracy, "programmed": int(change.size)}
+        history.epochs.append(record)
+        if progress:
+            progress(epoch, record)
+    return history
+
+
+def train_exsitu(session: HardwareSession, model: Model, programmer: Programmer, data: Dataset, *, epochs: int,
+                 learning_rate: float, noise: float, target: float, rng: np.random.Generator,
+                 progress: Callable[[int, dict], None] | None = None) -> History:
+    """Train the software model, then program every device once to its final target."""
+    history = History()
+    n = len(session.x)
+    w = rng.uniform(-0.2, 0.2, size=n)
+    for epoch in range(1, epochs + 1):
+        x = add_input_noise(data.x_train, noise, rng) if noise > 0 else data.x_train
+        us, ys = model.forward(x, w)
+        grad, loss = model.gradient(us, ys, data.y_train, w, target)
+        w = np.clip(w - learning_rate * grad, -W_LIMIT, W_LIMIT)
+        record = {"epoch": epoch, "loss": loss, "train_accuracy": float(np.mean(predict(ys[-1]) == data.y_train)),
+                  "programmed": 0}
+        history.epochs.append(record)
+        if progress:
+            progress(epoch, record)
+    g_known = session.read_conductance(range(n), phase="read", epoch=epochs)
+    programmer.program(np.arange(n), model.scale.conductances(w), g_known, epochs)
+    return history
+
+
+def accuracy(session: HardwareSession, x: np.ndarray, y: np.ndarray, epoch: int = -1) -> float:
+    out = session.forward(x, phase="inference", epoch=epoch).outputs_V[-1]
+    return float(np.mean(predict(out) == y))
+
+
+def conductance_error_states(params: msdc.MSDCArrays, x: np.ndarray, read_V: float, rel_error: float,
+                             rng: np.random.Generator) -> np.ndarray:
+    """States whose read conductance is off by a relative Gaussian error of std `rel_error`."""
+    g = msdc.current(params, read_V, x) / read_V
+    g_noisy = g * (1.0 + rng.normal(0.0, rel_error, size=g.shape))
+    slope = (msdc.current(params, read_V, np.ones_like(x)) - msdc.current(params, read_V, np.zeros_like(x))) / read_V
+    return np.clip(x + (g_noisy - g) / slope, 0.0, 1.0)

@@ -1,0 +1,86 @@
+"""The board circuit, the hardware sessions (spice, batch, twin) and the ledger they fill."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cosim.config import load_experiment
+from cosim.data import patterns_3x3
+from cosim.errors import ConfigError
+from cosim.hil.ledger import Ledger, PeripheralCosts
+from cosim.hil.schedule import Pulses
+from cosim.training import eslami2024
+
+
+def cfg(**over):
+    return load_experiment(None, [f"{k}={v}" for k, v in over.items()])
+
+
+def test_ledger_books_peripherals_from_the_table():
+    ledger = Ledger(PeripheralCosts(controller_step_J=1.0, switch_J=0.5, adc_J=0.25, controller_step_s=2.0,
+                                    switch_s=0.0, adc_s=0.0))
+    ledger.book("set", energy_J=1e-9, circuit_time_s=5e-6, wall_time_s=0.1, controller_steps=1, switch_events=2,
+                adc_conversions=4, pulses=1)
+    totals = ledger.totals()
+    assert totals["energy_with_peripherals_J"] == pytest.approx(1e-9 + 1.0 + 2 * 0.5 + 4 * 0.25)
+    assert totals["time_with_peripherals_s"] == pytest.approx(5e-6 + 2.0)
+    with pytest.raises(ConfigError, match="phase"):
+        ledger.book("write", energy_J=0, circuit_time_s=0, wall_time_s=0)
+
+
+def test_ledger_round_trips_through_parquet(tmp_path):
+    ledger = Ledger()
+    ledger.book("read", energy_J=2e-12, circuit_time_s=1e-6, wall_time_s=1e-3, device="Xl1d0_0", layer="l1")
+    path = ledger.save(tmp_path / "ledger.parquet")
+    again = Ledger.load(path)
+    assert again.frame().equals(ledger.frame())
+
+
+def test_board_has_30_memristors_and_4_neurons():
+    session, _, _ = eslami2024.build(cfg(backend="twin"))
+    net = session.network
+    assert len(net.points) == 30
+    assert [layer.cols for layer in net.layers] == [3, 1]  # 3 hidden + 1 output neuron
+    assert len({p.instance for p in net.points}) == 30
+
+
+@pytest.mark.spice
+def test_spice_read_matches_device_equation():
+    from cosim.devices import msdc
+
+    session, _, arrays = eslami2024.build(cfg(backend="spice"))
+    devices = [0, 13, 29]
+    g = session.read_conductance(devices)
+    v = session.network.spec.read_V
+    expected = msdc.current(arrays, v, session.x)[devices] / v
+    np.testing.assert_allclose(g, expected, rtol=5e-3)  # switch and series drops are the difference
+    rows = session.ledger.frame()
+    assert list(rows["phase"]) == ["read"] * 3 and (rows["energy_J"] > 0).all()
+
+
+@pytest.mark.spice
+def test_set_pulse_raises_and_reset_lowers_conductance():
+    session, _, _ = eslami2024.build(cfg(backend="spice"))
+    before = session.read_conductance([0, 1])
+    after = session.program([0, 1], [Pulses(1.0, 2e-6, 2, 1), Pulses(1.0, 2e-6, 2, -1)], verify=True)
+    assert after[0] > before[0] and after[1] < before[1]
+    frame = session.ledger.frame()
+    assert set(frame["phase"]) == {"read", "set", "reset", "verify"} and frame["pulses"].sum() == 4
+
+
+@pytest.mark.spice
+def test_backends_agree_on_programming_and_reads():
+    results = {}
+    for backend in ("spice", "batch", "twin"):
+        session, _, _ = eslami2024.build(cfg(backend=backend))
+        g = session.program([3, 20], [Pulses(1.0, 1e-6, 3, 1), Pulses(1.0, 1e-6, 2, -1)], verify=True)
+        out = session.forward(patterns_3x3().x_train[:4]).column_currents_A[0]
+        results[backend] = (g, session.x.copy(), out, session.ledger.totals()["energy_J"])
+    for other in ("batch", "twin"):
+        g, x, out, energy = results[other]
+        tol = 1e-6 if other == "batch" else 2e-2
+        np.testing.assert_allclose(g, results["spice"][0], rtol=tol)
+        np.testing.assert_allclose(x, results["spice"][1], rtol=tol, atol=1e-6)
+        np.testing.assert_allclose(out, results["spice"][2], rtol=tol)
+        assert energy == pytest.approx(results["spice"][3], rel=tol)
