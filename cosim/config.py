@@ -62,7 +62,7 @@ class ProgrammingConfig(_Strict):
     width_s: float = Field(1e-6, gt=0)
     min_width_s: float = Field(1e-7, gt=0)
     series_ohm: float = Field(1000.0, gt=0)
-    max_pulses: int = Field(20, ge=1)
+    max_pulses: int = Field(50, ge=1)
     tolerance: float = Field(0.05, gt=0, lt=1)  # of the conductance half-range
     reset_pulse: bool = True
     reset_amplitude_V: float = Field(1.0, gt=0)
@@ -78,14 +78,14 @@ class TrainingConfig(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    input_noise: float = Field(0.1, ge=0, le=1)
+    input_noise: float = Field(0.25, ge=0, le=1)
     conductance_error: float = Field(0.1, ge=0, le=1)
     repeats: int = Field(5, ge=1)
 
 
 class DataConfig(_Strict):
     n_test: int = Field(100, ge=1)
-    test_flips: int = Field(1, ge=0, le=4)
+    test_flips: int = Field(2, ge=0, le=4)
 
 
 class OnchipExperiment(_Strict):

@@ -6,12 +6,15 @@ Layout of one layer (prefix `p`):
     row driver p_in{r} ─R─ p_r{r}_0 ─R─ p_r{r}_1 ─ … ─R─ p_r{r}_C   (wire segments along each row)
     cross point (r, c): p_r{r}_c ─[read switch]─ p_t{r}_{c} ─device─ p_c{r}_{c}
                         pbus     ─[program switch]─ p_t{r}_{c}
-    column c:  p_c0_c ─R─ p_c1_c ─ … ─R─ p_c{R-1}_c ─ ammeter V{p}s{c} ─ p_sum{c} (virtual ground)
+    column c:  p_c0_c ─R─ p_c1_c ─ … ─R─ p_col{c} ─[sense switch]─ p_cs{c} ─ ammeter V{p}s{c} ─ p_sum{c}
+               p_col{c} ─[ground switch]─ 0
     reference column (index C): fixed conductance g_ref per row, read the same way.
 
-Each device has two switches, as discrete-device hardware does: in read mode every read switch is closed;
-in programming mode the read switches open and one device's program switch connects it to the shared
-programming bus, whose driver and series resistor live in `network.py`.
+Each device has two switches, as discrete-device hardware does: in read mode every read switch and every
+column's sense switch is closed, so columns sit at the neurons' virtual ground; in programming mode they
+open, the columns are grounded instead (the neurons never see programming currents), and one device's
+program switch connects it to the shared programming bus, whose driver and series resistor live in
+`network.py`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from cosim.netlist import ir
 DeviceFactory = Callable[[str, str, str, int], ir.Element]  # (name, top node, bottom node, index) -> element
 
 SWITCH_MODEL = "selsw"
-READ_ENABLE = "read_en"  # control node of all read switches (1 V closed, 0 V open)
+READ_ENABLE = "read_en"  # control node of all read and sense switches (1 V closed, 0 V open)
+PROGRAM_ENABLE = "prog_en"  # control node of the column ground switches
 PROGRAM_BUS = "pbus"
 
 
@@ -104,5 +108,8 @@ def crossbar_layer(
                 points.append(CrossPoint(prefix, r, c, index, name, select))
             below = f"{prefix}_c{r + 1}_{c}" if r + 1 < rows else f"{prefix}_col{c}"
             items.append(ir.Resistor(f"R{prefix}v{r}_{c}", col_node, below, wire))
-        items.append(ir.VoltageSource(f"V{prefix}s{c}", f"{prefix}_col{c}", f"{prefix}_sum{c}", ir.Dc(0.0)))
+        col, sense = f"{prefix}_col{c}", f"{prefix}_cs{c}"
+        items.append(ir.Switch(f"S{prefix}cs{c}", col, sense, READ_ENABLE, "0", SWITCH_MODEL))
+        items.append(ir.Switch(f"S{prefix}cg{c}", col, "0", PROGRAM_ENABLE, "0", SWITCH_MODEL))
+        items.append(ir.VoltageSource(f"V{prefix}s{c}", sense, f"{prefix}_sum{c}", ir.Dc(0.0)))
     return CrossbarLayer(prefix, rows, cols, items, points)

@@ -69,6 +69,7 @@ def build_network(spec: NetworkSpec, library: list, device: xb.DeviceFactory, ti
     net = ir.Netlist(title, list(library))
     net.add(spec.switch.model(), ir.Options({"klu": True}))
     net.add(ir.VoltageSource("Vrden", xb.READ_ENABLE, "0", IDLE))
+    net.add(ir.VoltageSource("Vpgen", xb.PROGRAM_ENABLE, "0", IDLE))
     net.add(ir.VoltageSource("Vprog", "pdrv", "0", IDLE))
     net.add(ir.Resistor("Rprog", "pdrv", xb.PROGRAM_BUS, spec.program_series_ohm))
     inputs = [f"in{r}" for r in range(spec.layers[0])]

@@ -102,6 +102,7 @@ class _Session:
         sched = Schedule(self.timing.edge_s)
         for d in devices:
             self._select_slot(sched, d, lambda start, d=d: self._read_pulse(sched, start, phase, d))
+        self._programming_mode(sched)
         g, energies, wall = self._program(sched, devices, phase)
         self._book(sched, energies, wall, epoch)
         return g
@@ -122,6 +123,7 @@ class _Session:
                     start = end + p.gap_s
                 return self._read_pulse(sched, start, "verify", d) if verify else start
             self._select_slot(sched, d, body)
+        self._programming_mode(sched)
         g, energies, wall = self._program(sched, devices, "verify" if verify else None)
         self._book(sched, energies, wall, epoch)
         return g
@@ -135,6 +137,13 @@ class _Session:
         raise NotImplementedError
 
     # --- schedule pieces -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _programming_mode(sched: Schedule) -> None:
+        """Columns grounded (not at the neurons) for the whole operation."""
+        wave = sched.wave("Vpgen")
+        wave.values[0] = 1.0
+        wave.hold(sched.t_s, 1.0)
 
     def _select_slot(self, sched: Schedule, device: int, body) -> None:
         """Close the device's program switch, run `body(start) -> end`, open it again."""

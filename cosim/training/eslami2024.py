@@ -13,7 +13,7 @@ from cosim.circuits import crossbar as xb
 from cosim.circuits.network import Network, NetworkSpec, build_network
 from cosim.circuits.neurons import NeuronSpec
 from cosim.config import OnchipExperiment
-from cosim.data import add_input_noise, patterns_3x3
+from cosim.data import Dataset, add_input_noise, patterns_3x3
 from cosim.devices import msdc, msdc_spice
 from cosim.hil.ledger import Ledger
 from cosim.hil.session import CircuitSession, HardwareSession
@@ -27,6 +27,8 @@ class Outcome:
     history: onchip.History
     ledger: Ledger
     session: HardwareSession
+    arrays: msdc.MSDCArrays  # the device instances (with their variation)
+    data: Dataset
 
 
 def device_params(cfg: OnchipExperiment) -> msdc.MSDCParams:
@@ -109,22 +111,37 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
                     "energy_with_peripherals_J": totals["energy_with_peripherals_J"],
                     "time_with_peripherals_s": totals["time_with_peripherals_s"],
                     "wall_time_s": time.perf_counter() - started})
-    return Outcome(metrics, history, session.ledger, session)
+    return Outcome(metrics, history, session.ledger, session, arrays, data)
 
 
-def evaluate(cfg: OnchipExperiment, session: HardwareSession, arrays: msdc.MSDCArrays, data,
+def evaluate(cfg: OnchipExperiment, session: HardwareSession, arrays: msdc.MSDCArrays, data: Dataset,
              rng: np.random.Generator) -> dict:
     """Clean test accuracy; mean accuracy under input noise; mean accuracy under conductance error."""
     e = cfg.evaluation
-    clean = onchip.accuracy(session, data.x_test, data.y_test)
-    noisy = np.mean([onchip.accuracy(session, add_input_noise(data.x_test, e.input_noise, rng), data.y_test)
-                     for _ in range(e.repeats)])
+    return {
+        "test_accuracy": onchip.accuracy(session, data.x_test, data.y_test),
+        "accuracy_input_noise": accuracy_with_input_noise(session, data, e.input_noise, e.repeats, rng),
+        "accuracy_conductance_error": accuracy_with_conductance_error(
+            session, arrays, data, cfg.circuit.read_V, e.conductance_error, e.repeats, rng),
+    }
+
+
+def accuracy_with_input_noise(session: HardwareSession, data: Dataset, level: float, repeats: int,
+                              rng: np.random.Generator) -> float:
+    return float(np.mean([onchip.accuracy(session, add_input_noise(data.x_test, level, rng), data.y_test)
+                          for _ in range(repeats)]))
+
+
+def accuracy_with_conductance_error(session: HardwareSession, arrays: msdc.MSDCArrays, data: Dataset, read_V: float,
+                                    level: float, repeats: int, rng: np.random.Generator) -> float:
+    """Mean test accuracy with every conductance off by a fresh relative error of std `level`; the trained
+    states are restored afterwards."""
     trained = session.x.copy()
-    errors = []
-    for _ in range(e.repeats):
-        session.x = onchip.conductance_error_states(arrays, trained, cfg.circuit.read_V,
-                                                    e.conductance_error, rng)
-        errors.append(onchip.accuracy(session, data.x_test, data.y_test))
-    session.x = trained
-    return {"test_accuracy": clean, "accuracy_input_noise": float(noisy),
-            "accuracy_conductance_error": float(np.mean(errors))}
+    scores = []
+    try:
+        for _ in range(repeats):
+            session.x = onchip.conductance_error_states(arrays, trained, read_V, level, rng)
+            scores.append(onchip.accuracy(session, data.x_test, data.y_test))
+    finally:
+        session.x = trained
+    return float(np.mean(scores))

@@ -154,15 +154,18 @@ def train_insitu(session: HardwareSession, model: Model, programmer: Programmer,
     history = History()
     n = len(session.x)
     g_known = session.read_conductance(range(n), phase="read", epoch=0)
+    # The controller accumulates updates in its own memory and programs a device only once its target has
+    # moved by more than the programming tolerance (updates smaller than one pulse are not lost).
+    w_target = model.scale.weights(g_known)
     for epoch in range(1, epochs + 1):
         x = add_input_noise(data.x_train, noise, rng) if noise > 0 else data.x_train
         measured = session.forward(x, phase="read", epoch=epoch)
         us = [x * model.spec.read_V] + measured.outputs_V[:-1]
         w = model.scale.weights(g_known)
         grad, loss = model.gradient(us, measured.outputs_V, data.y_train, w, target)
-        w_new = np.clip(w - learning_rate * grad, -W_LIMIT, W_LIMIT)
-        change = np.flatnonzero(np.abs(w_new - w) > programmer.tolerance)
-        g_known = programmer.program(change, model.scale.conductances(w_new[change]), g_known, epoch)
+        w_target = np.clip(w_target - learning_rate * grad, -W_LIMIT, W_LIMIT)
+        change = np.flatnonzero(np.abs(w_target - w) > programmer.tolerance)
+        g_known = programmer.program(change, model.scale.conductances(w_target[change]), g_known, epoch)
         accuracy = float(np.mean(predict(measured.outputs_V[-1]) == data.y_train))
         record = {"epoch": epoch, "loss": loss, "train_accuracy": accuracy, "programmed": int(change.size)}
         history.epochs.append(record)

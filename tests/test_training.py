@@ -1,0 +1,89 @@
+"""On-chip training: config validation, the controller's gradient, and whole runs on the backends."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cosim.cli import main
+from cosim.config import load_experiment
+from cosim.errors import ConfigError
+from cosim.training import eslami2024, onchip
+
+SHORT = ["training.epochs=2", "evaluation.repeats=1", "data.n_test=20", "programming.reset_pulse=false"]
+
+
+@pytest.mark.parametrize("override,message", [
+    ("device.preset_typo=W", "unknown key 'device.preset_typo'"),
+    ("training.epochs=zero", "training.epochs"),
+    ("circuit.read_V=-1", "circuit.read_V"),
+    ("evaluation.input_noise=.nan", "evaluation.input_noise"),
+    ("backend=hspice", "backend"),
+])
+def test_bad_config_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_experiment(None, [override])
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    bad = tmp_path / "exp.yaml"
+    bad.write_text("training:\n  epochs: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"exp\.yaml: malformed YAML \(line 3\)"):
+        load_experiment(bad)
+
+
+def test_gradient_matches_finite_differences():
+    session, scale, _ = eslami2024.build(load_experiment(None, ["backend=twin"]))
+    model = onchip.Model(session.network, scale)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (6, 9))
+    labels = rng.integers(0, 2, 6)
+    w = rng.uniform(-0.5, 0.5, len(session.x))
+
+    def loss(weights):
+        us, ys = model.forward(x, weights)
+        return model.gradient(us, ys, labels, weights, 0.8)[1]
+
+    us, ys = model.forward(x, w)
+    grad, _ = model.gradient(us, ys, labels, w, 0.8)
+    eps = 1e-6
+    numeric = np.array([(loss(w + eps * e) - loss(w - eps * e)) / (2 * eps) for e in np.eye(len(w))])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.spice
+def test_batch_reproduces_spice_on_a_short_run():
+    spice = eslami2024.run(load_experiment(None, SHORT + ["backend=spice", "training.epochs=1"]))
+    batch = eslami2024.run(load_experiment(None, SHORT + ["backend=batch", "training.epochs=1"]))
+    assert batch.metrics["pulses"] == spice.metrics["pulses"]
+    np.testing.assert_allclose(batch.session.x, spice.session.x, rtol=1e-6, atol=1e-9)
+    for key in ("test_accuracy", "accuracy_input_noise", "accuracy_conductance_error"):
+        assert batch.metrics[key] == spice.metrics[key]
+    assert batch.metrics["energy_J"] == pytest.approx(spice.metrics["energy_J"], rel=1e-6)
+
+
+@pytest.mark.spice
+def test_train_command_writes_a_complete_run_directory(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--out", str(out), *sum((["-s", s] for s in SHORT), [])])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("test_accuracy", "train_accuracy", "energy_J", "circuit_time_s", "wall_time_s", "pulses", "backend",
+                "model_backend"):
+        assert key in metrics
+    assert metrics["backend"] == "spice" and metrics["model_backend"] in ("osdi", "bsource")
+    assert not (out / "INCOMPLETE").exists()
+    assert (out / "ledger.parquet").exists() and (out / "config.yaml").exists()
+    board = (out / "netlists" / "board.cir").read_text()
+    states = [float(line.rsplit("x0=", 1)[1]) for line in board.splitlines() if line.startswith("Xl")]
+    assert len(states) == 30 and all(0.0 <= x <= 1.0 for x in states)  # the trained states, as initial conditions
+    again = load_experiment(out / "config.yaml")  # the recorded config reloads as is
+    assert again.seed == metrics["seed"]
+
+
+def test_train_command_refuses_bad_override_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--out", str(tmp_path), "-s", "device.preset=Xx", "--backend", "twin"])
+    assert result.exit_code == 2 and "unknown M-SDC preset 'Xx'" in result.output
