@@ -87,3 +87,12 @@ def test_train_command_writes_a_complete_run_directory(tmp_path):
 def test_train_command_refuses_bad_override_in_one_line(tmp_path):
     result = CliRunner().invoke(main, ["train", "--out", str(tmp_path), "-s", "device.preset=Xx", "--backend", "twin"])
     assert result.exit_code == 2 and "unknown M-SDC preset 'Xx'" in result.output
+
+
+@pytest.mark.spice
+def test_exsitu_training_programs_every_device_once_and_classifies():
+    outcome = eslami2024.run(load_experiment(None, ["training.mode=exsitu", "training.epochs=30", "evaluation.repeats=1",
+                                                    "data.n_test=40", "programming.reset_pulse=false"]))
+    frame = outcome.ledger.frame()
+    assert set(frame.loc[frame["pulses"] > 0, "epoch"]) == {30}  # programming happens only after training
+    assert outcome.metrics["test_accuracy"] >= 0.9
