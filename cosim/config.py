@@ -73,7 +73,10 @@ class TrainingConfig(_Strict):
     mode: Literal["insitu", "exsitu"] = "insitu"
     epochs: int = Field(15, ge=1)
     learning_rate: float = Field(0.2, gt=0)
-    noise: float = Field(0.1, ge=0, le=1)  # std of Gaussian noise added to the inputs of training passes
+    noise: float = Field(0.1, ge=0, le=1)  # training-noise level (relative std)
+    # where the noise goes: "conductance" perturbs every device's conductance for each training pass (the
+    # paper's robustness claim is about device variation); "input" perturbs the input voltages
+    noise_on: Literal["conductance", "input"] = "conductance"
     target: float = Field(0.8, gt=0, le=1)  # output target ±target·v_out
 
 

@@ -91,8 +91,9 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
     rng = np.random.default_rng([cfg.seed, 2])
     trainer = onchip.train_insitu if cfg.training.mode == "insitu" else onchip.train_exsitu
     t = cfg.training
+    noise = onchip.TrainingNoise(t.noise, t.noise_on, arrays, cfg.circuit.read_V)
     history = trainer(session, model, programmer, data, epochs=t.epochs, learning_rate=t.learning_rate,
-                      noise=t.noise, target=t.target, rng=rng, progress=progress)
+                      noise=noise, target=t.target, rng=rng, progress=progress)
     training = session.ledger.totals()
     metrics = evaluate(cfg, session, arrays, data, rng)
     metrics.update({

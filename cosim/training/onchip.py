@@ -147,8 +147,34 @@ class Programmer:
         return g_known
 
 
+@dataclass(frozen=True)
+class TrainingNoise:
+    """Noise injected into the training forward passes: on the inputs (std relative to full scale), or on
+    the conductances (relative std; the simulated devices are perturbed for that pass only)."""
+
+    level: float
+    kind: str  # "input" | "conductance"
+    params: msdc.MSDCArrays | None = None
+    read_V: float = 0.1
+
+    def forward(self, session: HardwareSession, x: np.ndarray, rng: np.random.Generator, epoch: int):
+        if self.level <= 0:
+            return x, session.forward(x, phase="read", epoch=epoch)
+        if self.kind == "input":
+            x = add_input_noise(x, self.level, rng)
+            return x, session.forward(x, phase="read", epoch=epoch)
+        kept = session.x.copy()
+        session.x = conductance_error_states(self.params, kept, self.read_V, self.level, rng)
+        perturbed = session.x.copy()
+        try:
+            measured = session.forward(x, phase="read", epoch=epoch)
+        finally:
+            session.x = kept + (session.x - perturbed)  # keep what the reads themselves did to the devices
+        return x, measured
+
+
 def train_insitu(session: HardwareSession, model: Model, programmer: Programmer, data: Dataset, *, epochs: int,
-                 learning_rate: float, noise: float, target: float, rng: np.random.Generator,
+                 learning_rate: float, noise: TrainingNoise, target: float, rng: np.random.Generator,
                  progress: Callable[[int, dict], None] | None = None) -> History:
     """Hardware-in-the-loop training: measure, backpropagate, program, repeat."""
     history = History()
@@ -158,8 +184,7 @@ def train_insitu(session: HardwareSession, model: Model, programmer: Programmer,
     # moved by more than the programming tolerance (updates smaller than one pulse are not lost).
     w_target = model.scale.weights(g_known)
     for epoch in range(1, epochs + 1):
-        x = add_input_noise(data.x_train, noise, rng) if noise > 0 else data.x_train
-        measured = session.forward(x, phase="read", epoch=epoch)
+        x, measured = noise.forward(session, data.x_train, rng, epoch)
         us = [x * model.spec.read_V] + measured.outputs_V[:-1]
         w = model.scale.weights(g_known)
         grad, loss = model.gradient(us, measured.outputs_V, data.y_train, w, target)
@@ -175,16 +200,22 @@ def train_insitu(session: HardwareSession, model: Model, programmer: Programmer,
 
 
 def train_exsitu(session: HardwareSession, model: Model, programmer: Programmer, data: Dataset, *, epochs: int,
-                 learning_rate: float, noise: float, target: float, rng: np.random.Generator,
+                 learning_rate: float, noise: TrainingNoise, target: float, rng: np.random.Generator,
                  progress: Callable[[int, dict], None] | None = None) -> History:
     """Train the software model, then program every device once to its final target."""
     history = History()
     n = len(session.x)
     w = rng.uniform(-0.2, 0.2, size=n)
     for epoch in range(1, epochs + 1):
-        x = add_input_noise(data.x_train, noise, rng) if noise > 0 else data.x_train
-        us, ys = model.forward(x, w)
-        grad, loss = model.gradient(us, ys, data.y_train, w, target)
+        x = data.x_train
+        w_used = w
+        if noise.level > 0 and noise.kind == "input":
+            x = add_input_noise(x, noise.level, rng)
+        elif noise.level > 0:  # relative conductance noise, expressed in weight units
+            g = model.scale.conductances(w)
+            w_used = model.scale.weights(g * (1.0 + rng.normal(0.0, noise.level, size=n)))
+        us, ys = model.forward(x, w_used)
+        grad, loss = model.gradient(us, ys, data.y_train, w_used, target)
         w = np.clip(w - learning_rate * grad, -W_LIMIT, W_LIMIT)
         record = {"epoch": epoch, "loss": loss, "train_accuracy": float(np.mean(predict(ys[-1]) == data.y_train)),
                   "programmed": 0}
