@@ -29,7 +29,15 @@ class Timing:
     edge_s: float = 1e-8  # rise/fall of every driver
     read_s: float = 1e-6  # read plateau
     select_s: float = 1e-7  # a select switch settles before and after its device's pulses
-    max_step_s: float | None = None  # cap on the simulator's time step (None: a tenth of the shortest event)
+    # Cap on the simulator's time step. None: the physics decides. Reads (forward passes, conductance reads)
+    # hold every state (0.1 V moves X by ~1e-8 per µs), so only the breakpoints at the waveform corners set
+    # the steps, with read_s / 2 as a cap; while programming pulses switch devices, program_step_s.
+    # ngspice takes at least four steps in every PWL segment (its first step after a corner is a tenth of
+    # the segment), so short pulses are always resolved.
+    max_step_s: float | None = None
+    # Step cap while programming: the M-SDC switching time is τ ≈ 26 µs at 1 V; 0.5 µs keeps states within
+    # ~5e-5 of a 1 ns reference on 50 µs reset pulses (the 0.1 µs cap used before: ~3e-5).
+    program_step_s: float = 5e-7
 
 
 @dataclass
@@ -192,6 +200,8 @@ class CircuitSession(_Session):
         self.backend = engine.backend
         engine.load(network.netlist)
         self._busy_sources: set[str] = set()
+        self._instances = [p.instance for p in network.points]
+        self._states = [f"v({p.instance.lower()}.x)" for p in network.points]
 
     def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
         spec, net = self.network.spec, self.network
@@ -201,7 +211,7 @@ class CircuitSession(_Session):
         outputs = [y for layer in range(n_layers) for y in net.output_nodes(layer)]
         row_nodes = [f"in{r}" for r in range(spec.layers[0])] + [y for k in range(n_layers - 1) for y in net.output_nodes(k)]
         w, wall = self._run(sched, [f"i({s})" for s in row_sources + columns] + [f"v({n})" for n in outputs + row_nodes],
-                            step_s=self.timing.read_s / 10)
+                            step_s=self.timing.read_s / 2)
         # Power delivered into the rows: by the inputs (−i of the source) and by neurons (+i of the ammeter).
         signs = [-1.0] * spec.layers[0] + [1.0] * (len(row_sources) - spec.layers[0])
         power = sum(sign * w[f"v({v})"] * w[f"i({s})"] for sign, v, s in zip(signs, row_nodes, row_sources))
@@ -217,8 +227,9 @@ class CircuitSession(_Session):
         for d in devices:
             p = self.network.points[d]
             nodes += [f"v({p.layer}_t{p.row}_{p.col})", f"v({p.layer}_c{p.row}_{p.col})"]
-        widths = [s.end_s - s.start_s - 2 * sched.edge_s for s in sched.slots]
-        w, wall = self._run(sched, ["i(vprog)", "v(pdrv)", *nodes], step_s=min(widths) / 10)
+        pulsed = any(s.pulses for s in sched.slots)
+        step_s = min(self.timing.read_s / 2, self.timing.program_step_s) if pulsed else self.timing.read_s / 2
+        w, wall = self._run(sched, ["i(vprog)", "v(pdrv)", *nodes], step_s=step_s)
         energies = _slot_energies(sched, w["time"], -w["v(pdrv)"] * w["i(vprog)"])
         if read_phase is None:
             return None, energies, wall
@@ -232,8 +243,8 @@ class CircuitSession(_Session):
 
     def _run(self, sched: Schedule, vectors: list[str], step_s: float) -> tuple[dict[str, np.ndarray], float]:
         """Write states and waveforms, run one transient, read the states back."""
-        for point, x in zip(self.network.points, self.x):  # every state moved in the last run (reads too)
-            self.engine.alter(point.instance, x0=float(np.clip(x, 0.0, 1.0)))
+        # Every state moved in the last run (reads too): write them all back as initial conditions.
+        self.engine.set_initial_state(dict(zip(self._instances, np.clip(self.x, 0.0, 1.0).tolist())), "x0")
         end = sched.t_s
         used = set(sched.sources)
         for source in self._busy_sources - used:  # back to idle
@@ -241,7 +252,7 @@ class CircuitSession(_Session):
         for source, wave in sched.sources.items():
             self.engine.alter(source, waveform=wave.pwl(end))
         self._busy_sources = used
-        states = [f"v({p.instance.lower()}.x)" for p in self.network.points]
+        states = self._states
         if self.timing.max_step_s is not None:
             step_s = min(step_s, self.timing.max_step_s)
         started = time.perf_counter()

@@ -2,6 +2,8 @@
 
 Alterations go through the IR (so they are validated like the netlist itself) and are remembered, so that
 the circuit as simulated can always be written out again: for a failing step, an export or a batch run.
+Repeated state alterations of subcircuit instances (numbers only, the training loop's bulk) take a fast
+path: the values are checked exactly as the IR checks instance parameters, without rebuilding the element.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Engine(abc.ABC):
         self.timeout_s = float(timeout_s)
         self._netlist: ir.Netlist | None = None
         self._changes: dict[str, dict[str, object]] = {}
+        self._elements: dict[str, ir.Element] = {}  # lower-case name -> element of the loaded netlist
+        self._vectors_checked: dict[tuple, tuple[str, ...]] = {}
         self.steps = 0
         self.busy_s = 0.0  # wall time spent inside simulations (for "how much time is ours" measurements)
 
@@ -53,6 +57,7 @@ class Engine(abc.ABC):
         netlist.validate()
         self._netlist = netlist
         self._changes = {}
+        self._elements = {e.name.lower(): e for e in netlist.elements}
         self._load_text(ngspice.write(self._circuit_only(netlist)))
 
     @property
@@ -66,7 +71,14 @@ class Engine(abc.ABC):
     def alter(self, name: str, **changes: object) -> None:
         """Change fields of one element (`value_ohm`, `ic_V`, `waveform`, …) or a subcircuit instance's
         state parameters before the next run."""
-        element = self._require().element(name)
+        element = self._element(name)
+        if type(element) is ir.SubcircuitInstance and changes:
+            # Instance parameters are numbers: check them as the IR does (finite numbers, plain names) without
+            # rebuilding the instance; Engine.netlist applies them through the IR when it is asked for.
+            values = ir._check_params(changes, element.name)
+            self._apply_alter(element, values)
+            self._changes.setdefault(element.name, {}).update(values)
+            return
         merged = {**self._changes.get(element.name, {}), **changes}
         ir._apply_changes(element, merged)  # validates the values exactly as the IR would
         self._apply_alter(element, changes)
@@ -76,6 +88,12 @@ class Engine(abc.ABC):
         """Set one state parameter (e.g. a memristor's x0) on many subcircuit instances at once."""
         for name, value in values.items():
             self.alter(name, **{param: value})
+
+    def _element(self, name: str) -> ir.Element:
+        element = self._elements.get(name.lower()) if isinstance(name, str) else None
+        if element is None or self._netlist is None:
+            return self._require().element(name)  # raises the IR's error for unknown names
+        return element
 
     # --- simulation --------------------------------------------------------------------------------
 
@@ -91,7 +109,14 @@ class Engine(abc.ABC):
     ) -> Waveforms:
         """Run a transient from the stored state (`uic`) and return `time` plus the requested vectors."""
         analysis = ir.Tran(step_s, stop_s, start_s, tmax_s, uic=True)
-        vectors = tuple(dict.fromkeys(ir.check_vector(v) for v in vectors))
+        key = tuple(vectors)
+        checked = self._vectors_checked.get(key)
+        if checked is None:  # the same lists come back every step: check each list once
+            checked = tuple(dict.fromkeys(ir.check_vector(v) for v in vectors))
+            if len(self._vectors_checked) > 256:
+                self._vectors_checked.clear()
+            self._vectors_checked[key] = checked
+        vectors = checked
         self._require()
         started = time.perf_counter()
         try:
@@ -122,7 +147,9 @@ class Engine(abc.ABC):
     @staticmethod
     def _circuit_only(netlist: ir.Netlist) -> ir.Netlist:
         """Analyses and save lists are the engine's business, not the loaded circuit's."""
-        return ir.Netlist(netlist.title, [i for i in netlist if not isinstance(i, (ir.Tran, ir.Save))])
+        out = ir.Netlist(netlist.title)
+        out.items = [i for i in netlist if not isinstance(i, (ir.Tran, ir.Save))]  # already validated items
+        return out
 
     def standalone_netlist(self, analysis: ir.Tran, vectors: Sequence[str] = ()) -> ir.Netlist:
         """The current circuit plus an analysis (and save list): a file that reproduces the next run."""
