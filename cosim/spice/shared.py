@@ -4,19 +4,11 @@ The circuit is parsed once; each step alters sources and state capacitors, runs 
 explicit tmax in ngspice's background thread (so a hung run can be stopped by a timeout), copies the
 requested vectors into numpy and destroys the plot. The command history that ngspice keeps is cleared
 periodically so memory stays flat over long runs.
-
-PWL sources of any length are altered without a command line: their corners are written straight into the
-memory of an ngspice vector (`let … = vector(n)`), which `alter @src[pwl] = <vector>` then copies. ngspice
-truncates command lines past about 1 kB, so long waveforms written as text would need a circuit reload.
-The corners written are the numbers ngspice's own netlist parser reads from the text cosim writes (it is
-not correctly rounded: about one number in five comes out 1–2 ulp off), so the shared engine simulates
-bit for bit what a netlist file run by the batch engine simulates.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 from typing import Mapping
@@ -36,7 +28,6 @@ logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # it warns about every 
 # ngspice truncates command lines past about 1 kB (a long `alter @v1[pwl] = [...]` silently loses points);
 # longer alterations are applied by reloading the circuit with the new values instead.
 _MAX_COMMAND = 1000
-_PWL_VECTOR = "cosim_pwl_corners"  # the ngspice vector that carries PWL corners into `alter`
 
 
 def _library():
@@ -110,15 +101,6 @@ def _make_library():
                 raise SimulationError("ngspice could not load the circuit", self.transcript.text())
             return self.transcript
 
-        def set_vector(self, name: str, data: np.ndarray) -> None:
-            """Create (or replace) the real vector `name` in the current plot holding `data`."""
-            data = np.ascontiguousarray(data, dtype=np.float64)
-            self.command(f"let {name} = vector({data.size})")
-            info = self._ngspice_shared.ngGet_Vec_Info(name.encode("ascii"))
-            if info == ffi.NULL or info.v_realdata == ffi.NULL or info.v_length != data.size:
-                raise SimulationError(f"ngspice did not create the vector {name!r} of length {data.size}")
-            ffi.memmove(info.v_realdata, ffi.from_buffer(data), data.nbytes)
-
         def vector(self, name: str, last_only: bool) -> np.ndarray | None:
             info = self._ngspice_shared.ngGet_Vec_Info(name.encode("ascii"))
             if info == ffi.NULL or info.v_realdata == ffi.NULL or info.v_length <= 0:
@@ -177,17 +159,6 @@ class SharedEngine(Engine):
             if not self._reload_pending:
                 for command in commands:
                     self._cmd(command)
-            return
-        pwl = changes.get("waveform") if len(changes) == 1 else None
-        if isinstance(pwl, ir.Pwl) and isinstance(element, (ir.VoltageSource, ir.CurrentSource)) \
-                and type(element.waveform) is ir.Pwl:
-            if not self._reload_pending:
-                corners = np.empty(2 * len(pwl.times_s))
-                corners[0::2] = _as_parsed(pwl.times_s)
-                corners[1::2] = _as_parsed(pwl.values)
-                self._ng.set_vector(_PWL_VECTOR, corners)
-                self._count()
-                self._cmd(f"alter @{element.name.lower()}[pwl] = {_PWL_VECTOR}")
             return
         commands = _alter_commands(element, changes, self._require())
         if self._reload_pending or any(len(c) > _MAX_COMMAND for c in commands):
@@ -265,37 +236,6 @@ class SharedEngine(Engine):
         errors = transcript.errors()
         if errors:
             raise SimulationError(f"ngspice error while {doing}: {'; '.join(errors)[:500]}", transcript.text())
-
-
-def _inp_evaluate(text: str) -> float:
-    """The number ngspice's netlist parser (INPevaluate) reads from `text` as cosim writes numbers (Python's
-    repr: [-]digits[.digits][e±NN]): digits accumulated as m = 10·m + d in doubles, then m·pow(10, exponent).
-    Checked against ngspice 46 on 20 000 numbers of all magnitudes (tests/test_hil_speed_equivalence.py)."""
-    mantissa, _, exponent = text.partition("e")
-    sign = 1.0
-    if mantissa[0] == "-":
-        sign, mantissa = -1.0, mantissa[1:]
-    whole, _, fraction = mantissa.partition(".")
-    m = 0.0
-    for digit in whole + fraction:
-        m = 10.0 * m + (ord(digit) - 48)
-    return sign * m * math.pow(10.0, (int(exponent) if exponent else 0) - len(fraction))
-
-
-_PARSED: dict[float, float] = {}  # schedules repeat their corner times: parse each number once
-
-
-def _as_parsed(values) -> list[float]:
-    """Each value as ngspice reads it back from the text `number(value)`."""
-    out = []
-    for value in values:
-        parsed = _PARSED.get(value)
-        if parsed is None:
-            if len(_PARSED) > 100_000:
-                _PARSED.clear()
-            parsed = _PARSED[value] = _inp_evaluate(number(value))
-        out.append(parsed)
-    return out
 
 
 def _strip_control_blocks(text: str) -> str:
