@@ -163,36 +163,32 @@ DEFAULT_EXPERIMENT = "eslami2024.yaml"
 @click.option("--seed", type=int, help="Random seed (default: config).")
 @friendly_errors
 def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None) -> None:
-    """Train a network with the hardware in the loop (default: the M-SDC experiment, sweeps/eslami2024.yaml)."""
+    """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
+    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
     from cosim import config as cfgmod
-    from cosim import runs
+    from cosim import experiments, runs
     from cosim.resources import data_file
-    from cosim.training import eslami2024
 
     path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
     extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
     cfg = cfgmod.load_experiment(path, extra)
+    experiment = experiments.module(cfg.experiment)
     out = runs.start(out_dir)
-    console.print(f"[bold]cosim train[/] {path} → {out} (backend {cfg.backend}, preset {cfg.device.preset}, seed {cfg.seed})")
+    console.print(f"[bold]cosim train[/] {path} → {out} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})")
     with _progress() as bar:
-        task = bar.add_task("training", total=cfg.training.epochs, status="")
+        task = bar.add_task("training", total=None, status="")
 
         def progress(epoch: int, record: dict) -> None:
-            bar.update(task, completed=epoch, status=f"loss {record['loss']:.3f}  train acc {record['train_accuracy']:.2f}")
+            total = record.get("epochs")
+            status = "  ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in record.items()
+                               if k in ("loss", "train_accuracy", "validation_accuracy") and isinstance(v, float))
+            bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
-        outcome = eslami2024.run(cfg, progress)
-    metrics = {**outcome.metrics, "seed": cfg.seed, "versions": runs.versions(
-        getattr(getattr(outcome.session, "engine", None), "version", None), outcome.metrics["model_backend"])}
-    netlists = {}
-    engine = getattr(outcome.session, "engine", None)
-    if engine is not None:
-        from cosim.netlist import ngspice
-
-        for point, x in zip(outcome.session.network.points, outcome.session.x):
-            engine.alter(point.instance, x0=float(min(max(x, 0.0), 1.0)))
-        netlists["board.cir"] = ngspice.write(engine.netlist)
-    runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=outcome.history.epochs,
-                ledger=outcome.ledger, netlists=netlists)
+        result = experiment.train(cfg, progress)
+    metrics = {**result.metrics, "experiment": cfg.experiment, "seed": cfg.seed,
+               "versions": runs.versions(result.metrics.get("ngspice"), result.metrics.get("model_backend", ""))}
+    runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=result.history,
+                ledger=result.ledger, netlists=result.netlists)
     console.print(summary_table(metrics))
 
 
@@ -207,22 +203,30 @@ def summary_table(metrics: dict) -> Table:
     table = Table(title="run summary")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = [
-        ("test accuracy", f"{metrics['test_accuracy']:.3f}"),
-        ("accuracy, input noise", f"{metrics['accuracy_input_noise']:.3f}"),
-        ("accuracy, conductance error", f"{metrics['accuracy_conductance_error']:.3f}"),
-        ("train accuracy", f"{metrics['train_accuracy']:.3f}"),
-        ("training energy, circuit", f"{metrics['training_energy_J']:.3e} J"),
-        ("training energy, with peripherals", f"{metrics['training_energy_with_peripherals_J']:.3e} J"),
-        ("training time, circuit", f"{metrics['training_circuit_time_s']:.3e} s"),
-        ("training time, with peripherals", f"{metrics['training_time_with_peripherals_s']:.3e} s"),
-        ("programming pulses", str(metrics["pulses"])),
-        ("backend / model", f"{metrics['backend']} / {metrics['model_backend']}"),
-        ("wall time", f"{metrics['wall_time_s']:.1f} s"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
+    for key, label, fmt in SUMMARY_ROWS:
+        if key in metrics and metrics[key] is not None:
+            value = metrics[key]
+            table.add_row(label, fmt.format(value) if isinstance(value, (int, float)) else str(value))
     return table
+
+
+# (metric, label, format) in display order; a run shows the rows its experiment reports
+SUMMARY_ROWS = [
+    ("test_accuracy", "test accuracy", "{:.3f}"),
+    ("accuracy_input_noise", "accuracy, input noise", "{:.3f}"),
+    ("accuracy_conductance_error", "accuracy, conductance error", "{:.3f}"),
+    ("train_accuracy", "train accuracy", "{:.3f}"),
+    ("training_energy_J", "training energy, circuit", "{:.3e} J"),
+    ("training_energy_with_peripherals_J", "training energy, with peripherals", "{:.3e} J"),
+    ("training_circuit_time_s", "training time, circuit", "{:.3e} s"),
+    ("training_time_with_peripherals_s", "training time, with peripherals", "{:.3e} s"),
+    ("energy_per_inference_J", "energy per inference", "{:.3e} J"),
+    ("time_per_inference_s", "time per inference", "{:.3e} s"),
+    ("pulses", "programming pulses", "{}"),
+    ("backend", "backend", "{}"),
+    ("model_backend", "device model", "{}"),
+    ("wall_time_s", "wall time", "{:.1f} s"),
+]
 
 
 if __name__ == "__main__":

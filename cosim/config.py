@@ -19,11 +19,18 @@ from cosim.hil.ledger import PeripheralCosts
 BACKENDS = ("spice", "batch", "twin")
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
 
 
-class DeviceConfig(_Strict):
+class ExperimentBase(Strict):
+    """What every experiment file has: its name (a Literal in each subclass), a seed and a backend."""
+
+    seed: int = 0
+    backend: Literal["spice", "batch", "twin"] = "spice"
+
+
+class DeviceConfig(Strict):
     family: Literal["msdc"] = "msdc"
     preset: str = "Cr"
     params_file: Path | None = None  # a fitted parameter set (cosim fit msdc … writes one) instead of a preset
@@ -39,7 +46,7 @@ class DeviceConfig(_Strict):
         return self
 
 
-class CircuitConfig(_Strict):
+class CircuitConfig(Strict):
     layers: tuple[int, ...] = (9, 3, 1)
     wire_ohm: float = Field(1.0, ge=0)
     read_V: float = Field(0.1, gt=0, le=0.25)
@@ -57,7 +64,7 @@ class CircuitConfig(_Strict):
         return self
 
 
-class ProgrammingConfig(_Strict):
+class ProgrammingConfig(Strict):
     amplitude_V: float = Field(1.0, gt=0)
     width_s: float = Field(1e-6, gt=0)
     min_width_s: float = Field(1e-7, gt=0)
@@ -69,7 +76,7 @@ class ProgrammingConfig(_Strict):
     reset_width_s: float = Field(5e-5, gt=0)
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(Strict):
     mode: Literal["insitu", "exsitu"] = "insitu"
     epochs: int = Field(15, ge=1)
     learning_rate: float = Field(0.2, gt=0)
@@ -80,23 +87,21 @@ class TrainingConfig(_Strict):
     target: float = Field(0.8, gt=0, le=1)  # output target ±target·v_out
 
 
-class EvaluationConfig(_Strict):
+class EvaluationConfig(Strict):
     input_noise: float = Field(0.25, ge=0, le=1)
     conductance_error: float = Field(0.1, ge=0, le=1)
     repeats: int = Field(5, ge=1)
 
 
-class DataConfig(_Strict):
+class DataConfig(Strict):
     n_test: int = Field(100, ge=1)
     test_flips: int = Field(2, ge=0, le=4)
 
 
-class OnchipExperiment(_Strict):
+class OnchipExperiment(ExperimentBase):
     """On-chip training of the M-SDC memristor network (Eslami et al. 2024)."""
 
     experiment: Literal["eslami2024"] = "eslami2024"
-    seed: int = 0
-    backend: Literal["spice", "batch", "twin"] = "spice"
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     circuit: CircuitConfig = Field(default_factory=CircuitConfig)
     programming: ProgrammingConfig = Field(default_factory=ProgrammingConfig)
@@ -110,9 +115,6 @@ class OnchipExperiment(_Strict):
         if len(self.circuit.layers) < 2 or self.circuit.layers[0] != 9 or min(self.circuit.layers) < 1:
             raise ValueError("circuit.layers must start with 9 inputs (3×3 images) and list positive sizes")
         return self
-
-
-EXPERIMENTS: dict[str, type[BaseModel]] = {"eslami2024": OnchipExperiment}
 
 
 def parse_value(text: str) -> Any:
@@ -155,10 +157,15 @@ def _describe(exc: ValidationError, where: str) -> str:
 def validate(data: Any, where: str) -> BaseModel:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
-    kind = data.get("experiment", "eslami2024")
-    model = EXPERIMENTS.get(kind)
-    if model is None:
-        raise ConfigError(f"{where}: experiment {kind!r} is unknown; allowed: {', '.join(EXPERIMENTS)}")
+    from cosim import experiments
+
+    kind = data.get("experiment", experiments.DEFAULT)
+    if not isinstance(kind, str):
+        raise ConfigError(f"{where}: experiment must be a name; allowed: {', '.join(experiments.available())}")
+    try:
+        model = experiments.module(kind).Config
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -13,12 +13,16 @@ from cosim.circuits import crossbar as xb
 from cosim.circuits.network import Network, NetworkSpec, build_network
 from cosim.circuits.neurons import NeuronSpec
 from cosim.config import OnchipExperiment
+from cosim.experiments import RunResult
 from cosim.data import Dataset, add_input_noise, patterns_3x3
 from cosim.devices import msdc, msdc_spice
 from cosim.hil.ledger import Ledger
 from cosim.hil.session import CircuitSession, HardwareSession
 from cosim.hil.twin import TwinSession
 from cosim.training import onchip
+
+
+Config = OnchipExperiment
 
 
 @dataclass
@@ -113,6 +117,22 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
                     "time_with_peripherals_s": totals["time_with_peripherals_s"],
                     "wall_time_s": time.perf_counter() - started})
     return Outcome(metrics, history, session.ledger, session, arrays, data)
+
+
+def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None) -> RunResult:
+    """`cosim train` entry: run, and record the board with its trained states as initial conditions."""
+    report = None if progress is None else (lambda epoch, record: progress(epoch, {**record, "epochs": cfg.training.epochs}))
+    outcome = run(cfg, report)
+    netlists = {}
+    engine = getattr(outcome.session, "engine", None)
+    if engine is not None:
+        from cosim.netlist import ngspice
+
+        for point, x in zip(outcome.session.network.points, outcome.session.x):
+            engine.alter(point.instance, x0=float(min(max(x, 0.0), 1.0)))
+        netlists["board.cir"] = ngspice.write(engine.netlist)
+    metrics = {**outcome.metrics, "ngspice": getattr(engine, "version", None)}
+    return RunResult(metrics, outcome.history.epochs, outcome.ledger, netlists)
 
 
 def evaluate(cfg: OnchipExperiment, session: HardwareSession, arrays: msdc.MSDCArrays, data: Dataset,

@@ -1,0 +1,115 @@
+"""Image-classification data for the stochastic-neuron and stochastic-synapse experiments.
+
+The built-in default is the 8×8 handwritten digits set that scikit-learn ships (1797 images, 10 classes,
+no download). MNIST-format IDX files are read when the user gives a directory holding the four standard
+files (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-…`, optionally gzipped).
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cosim.errors import ConfigError
+
+IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+             0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+MNIST_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+               "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images scaled to [0, 1] with shape (n, height, width) and integer labels (n,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (plain or .gz) as an array of its declared type and shape."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise ConfigError(f"{path}: broken gzip file: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
+        raise ConfigError(f"{path}: not an IDX file (expected magic 00 00 <type> <ndim>)")
+    dtype, ndim = np.dtype(IDX_TYPES[raw[2]]), raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ConfigError(f"{path}: IDX header truncated")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    count = int(np.prod(shape))
+    if len(raw) - header != count * dtype.itemsize:
+        raise ConfigError(f"{path}: IDX body has {len(raw) - header} bytes, header says {count * dtype.itemsize}")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for candidate in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (directory / candidate).is_file():
+            return directory / candidate
+    raise ConfigError(f"{directory}: missing MNIST file {stem}[.gz]")
+
+
+def load_mnist(directory: Path) -> ImageSet:
+    """The four MNIST-format IDX files of `directory` (pixel values scaled to [0, 1])."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: not a directory (expected the four MNIST IDX files)")
+    arrays = {key: read_idx(_find(directory, stem)) for key, stem in MNIST_FILES.items()}
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise ConfigError(f"{directory}: {part} images {x.shape} and labels {y.shape} do not match")
+    scale = 255.0 if arrays["x_train"].dtype == np.uint8 else 1.0
+    return ImageSet(arrays["x_train"] / scale, arrays["y_train"].astype(int), arrays["x_test"] / scale,
+                    arrays["y_test"].astype(int), f"MNIST-format files in {directory}")
+
+
+def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageSet:
+    """scikit-learn's 8×8 digits (pixel values 0–16 scaled to [0, 1]), split reproducibly from `seed`."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    x, y = bunch.images / 16.0, bunch.target.astype(int)
+    order = np.random.default_rng([seed, 7]).permutation(len(y))
+    n_test = int(round(test_fraction * len(y)))
+    test, train = order[:n_test], order[n_test:]
+    return ImageSet(x[train], y[train], x[test], y[test], "scikit-learn 8x8 digits")
+
+
+def load(source: str | Path | None, seed: int = 0) -> ImageSet:
+    """`None` or "digits": the built-in digits; otherwise a directory of MNIST-format files."""
+    if source is None or str(source) == "digits":
+        return load_digits(seed=seed)
+    return load_mnist(Path(source))
+
+
+def max_pool(images: np.ndarray, factor: int) -> np.ndarray:
+    """Non-overlapping max pooling of (n, h, w) images by `factor` (MNIST 28×28 → 14×14 with 2)."""
+    n, h, w = images.shape
+    if factor < 1 or h % factor or w % factor:
+        raise ConfigError(f"max-pool factor {factor} does not divide the {h}×{w} images")
+    return images.reshape(n, h // factor, factor, w // factor, factor).max(axis=(2, 4))
+
+
+def flatten(images: np.ndarray) -> np.ndarray:
+    return images.reshape(len(images), -1)

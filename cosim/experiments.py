@@ -1,0 +1,46 @@
+"""The experiments `cosim train` runs, looked up by the `experiment:` key of a config file.
+
+Each experiment module defines `Config` (a pydantic model whose `experiment` field is a Literal of its
+name, validated like every config) and `train(cfg, progress) -> RunResult`. Modules are imported only
+when their experiment is asked for, so one experiment's dependencies never slow another's start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from cosim.hil.ledger import Ledger
+
+MODULES = {
+    "eslami2024": "cosim.training.eslami2024",
+    "islam2024": "cosim.training.islam2024",
+    "ellis2023": "cosim.training.ellis2023",
+}
+DEFAULT = "eslami2024"
+
+# progress(epoch, record): record holds the epoch's numbers (loss, train_accuracy, …) and "epochs", the total
+Progress = Callable[[int, dict], None]
+
+
+@dataclass
+class RunResult:
+    """What a run directory records: metrics.json, history.csv, ledger.parquet, netlists/."""
+
+    metrics: dict
+    history: list[dict]
+    ledger: Ledger
+    netlists: dict[str, str] = field(default_factory=dict)
+
+
+def available() -> list[str]:
+    return [name for name in MODULES if importlib.util.find_spec(MODULES[name]) is not None]
+
+
+def module(name: str):
+    if name not in MODULES or importlib.util.find_spec(MODULES[name]) is None:
+        from cosim.errors import ConfigError
+
+        raise ConfigError(f"experiment {name!r} is unknown; allowed: {', '.join(available())}")
+    return importlib.import_module(MODULES[name])
