@@ -188,7 +188,7 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
     metrics = {**result.metrics, "experiment": cfg.experiment, "seed": cfg.seed,
                "versions": runs.versions(result.metrics.get("ngspice"), result.metrics.get("model_backend", ""))}
     runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=result.history,
-                ledger=result.ledger, netlists=result.netlists)
+                ledger=result.ledger, netlists=result.netlists, states=result.states)
     console.print(summary_table(metrics))
 
 

@@ -11,6 +11,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from cosim.hil.ledger import Ledger
 
 MODULES = {
@@ -32,6 +34,8 @@ class RunResult:
     history: list[dict]
     ledger: Ledger
     netlists: dict[str, str] = field(default_factory=dict)
+    # final device states by family (e.g. {"msdc_x": array}), saved as DIR/states.npz for export and resume
+    states: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def available() -> list[str]:

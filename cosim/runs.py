@@ -5,6 +5,7 @@
     DIR/history.csv      one row per epoch
     DIR/ledger.parquet   one row per hardware event
     DIR/netlists/        the circuit as simulated, with the trained device states as initial conditions
+    DIR/states.npz       final device states by family (msdc_x: M-SDC state variables in device order)
 A run in progress carries DIR/INCOMPLETE; it is removed only after every file is in place.
 """
 
@@ -15,6 +16,7 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cosim import __version__
@@ -37,13 +39,27 @@ def start(out_dir: Path) -> Path:
     return out
 
 
+def load_states(run_dir: Path) -> dict:
+    """The final device states a run recorded (empty when it recorded none)."""
+    path = Path(run_dir) / "states.npz"
+    if not path.is_file():
+        return {}
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
 def versions(ngspice_version: int | None, model_backend: str) -> dict:
     return {"cosim": __version__, "python": platform.python_version(), "ngspice": ngspice_version,
             "model_backend": model_backend}
 
 
-def finish(out_dir: Path, *, config_yaml: str, metrics: dict, history: list[dict], ledger, netlists: dict[str, str]) -> None:
+def finish(out_dir: Path, *, config_yaml: str, metrics: dict, history: list[dict], ledger, netlists: dict[str, str],
+           states: dict | None = None) -> None:
     out = Path(out_dir)
+    if states:
+        tmp = out / f".states.{os.getpid()}.tmp.npz"
+        np.savez(tmp, **states)
+        tmp.replace(out / "states.npz")
     atomic_write_text(out / "config.yaml", config_yaml)
     ledger.save(out / "ledger.parquet")
     tmp = out / f".history.csv.{os.getpid()}.tmp"

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cosim.cli import main
+from cosim import runs
 from cosim.config import load_experiment
 from cosim.errors import ConfigError
 from cosim.training import eslami2024, onchip
@@ -80,6 +81,9 @@ def test_train_command_writes_a_complete_run_directory(tmp_path):
     board = (out / "netlists" / "board.cir").read_text()
     states = [float(line.rsplit("x0=", 1)[1]) for line in board.splitlines() if line.startswith("Xl")]
     assert len(states) == 30 and all(0.0 <= x <= 1.0 for x in states)  # the trained states, as initial conditions
+    recorded = runs.load_states(out)["msdc_x"]
+    assert recorded.shape == (30,)
+    np.testing.assert_allclose(np.clip(recorded, 0, 1), states, rtol=1e-12)
     again = load_experiment(out / "config.yaml")  # the recorded config reloads as is
     assert again.seed == metrics["seed"]
 

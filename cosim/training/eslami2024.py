@@ -132,7 +132,8 @@ def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = 
             engine.alter(point.instance, x0=float(min(max(x, 0.0), 1.0)))
         netlists["board.cir"] = ngspice.write(engine.netlist)
     metrics = {**outcome.metrics, "ngspice": getattr(engine, "version", None)}
-    return RunResult(metrics, outcome.history.epochs, outcome.ledger, netlists)
+    return RunResult(metrics, outcome.history.epochs, outcome.ledger, netlists,
+                     states={"msdc_x": np.asarray(outcome.session.x, dtype=float)})
 
 
 def evaluate(cfg: OnchipExperiment, session: HardwareSession, arrays: msdc.MSDCArrays, data: Dataset,
