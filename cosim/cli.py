@@ -166,15 +166,13 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
     default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
     from cosim import config as cfgmod
-    from cosim import experiments, runs
+    from cosim import experiments
     from cosim.resources import data_file
 
     path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
     extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
     cfg = cfgmod.load_experiment(path, extra)
-    experiment = experiments.module(cfg.experiment)
-    out = runs.start(out_dir)
-    console.print(f"[bold]cosim train[/] {path} → {out} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})")
+    console.print(f"[bold]cosim train[/] {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})")
     with _progress() as bar:
         task = bar.add_task("training", total=None, status="")
 
@@ -184,12 +182,96 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
                                if k in ("loss", "train_accuracy", "validation_accuracy") and isinstance(v, float))
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
-        result = experiment.train(cfg, progress)
-    metrics = {**result.metrics, "experiment": cfg.experiment, "seed": cfg.seed,
-               "versions": runs.versions(result.metrics.get("ngspice"), result.metrics.get("model_backend", ""))}
-    runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=result.history,
-                ledger=result.ledger, netlists=result.netlists, states=result.states)
+        metrics = experiments.run_to_dir(cfg, out_dir, progress)
     console.print(summary_table(metrics))
+
+
+class _DefaultToRun(click.Group):
+    """`cosim sweep SPEC.yaml …` runs a sweep; `cosim sweep plot DIR …` plots one."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_DefaultToRun)
+def sweep() -> None:
+    """Parameter sweeps: `cosim sweep SPEC.yaml --out DIR` runs one (resumable); `cosim sweep plot` plots it."""
+
+
+@sweep.command("run")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Sweep directory (rerun the same command to resume).")
+@click.option("--workers", type=int, default=None, help="Worker processes [default: cores].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT|local",
+              help="Run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster started here.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failing point.")
+@click.option("--force", is_flag=True, help="Run a changed spec in an existing DIR (unchanged points are kept).")
+@friendly_errors
+def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None, fail_fast: bool, force: bool) -> None:
+    """Run every point of SPEC (a base experiment plus axes) that DIR does not hold yet."""
+    import os
+
+    from cosim import sweeps
+
+    if workers is not None and workers < 1:
+        raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
+    workers = workers or os.cpu_count() or 1
+    plan = sweeps.expand(spec)
+    console.print(f"[bold]cosim sweep[/] {spec} → {out_dir}: {len(plan.points)} points over "
+                  f"{', '.join(plan.axes) or 'no axes'}; {'Dask ' + scheduler if scheduler else f'{workers} local workers'}")
+    with _progress() as bar:
+        task = bar.add_task("sweep", total=len(plan.points), status="")
+        counts = {"done": 0, "failed": 0}
+
+        def on_outcome(outcome) -> None:
+            counts["failed" if outcome.error else "done"] += 1
+            finished = counts["done"] + counts["failed"]
+            bar.update(task, advance=1, status=f"done {counts['done']}  failed {counts['failed']}  "
+                                               f"remaining {len(todo_total) - finished}")
+            if outcome.error:
+                console.print(f"[red]point {outcome.point.index} failed[/]: {outcome.error}")
+
+        todo_total = [p for p in plan.points
+                      if sweeps.point_status(out_dir / sweeps.POINTS_DIR / p.dirname) != "done"]
+        bar.update(task, completed=len(plan.points) - len(todo_total),
+                   status=f"done 0  failed 0  remaining {len(todo_total)}")
+        summary = sweeps.run(spec, out_dir, workers=workers, scheduler=scheduler, fail_fast=fail_fast, force=force,
+                             on_outcome=on_outcome)
+    console.print(sweep_table(summary.frame, plan.axes))
+    console.print(f"{summary.done} points run, {summary.failed} failed, {summary.skipped} already done; "
+                  f"results in {out_dir / sweeps.RESULTS_FILE}")
+    if summary.failed:
+        sys.exit(1)
+
+
+@sweep.command("plot")
+@click.argument("sweep_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--x", "x", required=True, help="Axis on the x axis (a dotted config key of the sweep).")
+@click.option("--y", "y", required=True, help="Metric to plot (a column of results.parquet).")
+@click.option("--hue", help="Second axis: one line per value, or the rows of a heatmap.")
+@click.option("--kind", type=click.Choice(["line", "heatmap"]), default="line", show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG file [default: in DIR].")
+@friendly_errors
+def sweep_plot(sweep_dir: Path, x: str, y: str, hue: str | None, kind: str, out_path: Path | None) -> None:
+    """Plot a metric of a sweep against its axes (error bars over seeds)."""
+    from cosim import sweeps
+
+    console.print(f"wrote {sweeps.plot(sweep_dir, x, y, hue, kind, out_path)}")
+
+
+def sweep_table(frame, axes: list[str]) -> Table:
+    table = Table(title="sweep results")
+    metrics = [m for m in ("test_accuracy", "energy_J", "circuit_time_s", "pulses") if m in frame.columns]
+    for column in ["point", *axes, "status", *metrics]:
+        table.add_column(column, justify="right")
+    for _, row in frame.iterrows():
+        cells = [str(row["point"]), *[str(row[a]) for a in axes], str(row["status"])]
+        cells += [f"{row[m]:.4g}" if isinstance(row[m], float) else str(row[m]) for m in metrics]
+        table.add_row(*cells)
+    return table
 
 
 def _progress():

@@ -78,7 +78,7 @@ class ProgrammingConfig(Strict):
 
 class TrainingConfig(Strict):
     mode: Literal["insitu", "exsitu"] = "insitu"
-    epochs: int = Field(15, ge=1)
+    epochs: int = Field(30, ge=1)
     learning_rate: float = Field(0.2, gt=0)
     noise: float = Field(0.1, ge=0, le=1)  # training-noise level (relative std)
     # where the noise goes: "conductance" perturbs every device's conductance for each training pass (the

@@ -48,3 +48,19 @@ def module(name: str):
 
         raise ConfigError(f"experiment {name!r} is unknown; allowed: {', '.join(available())}")
     return importlib.import_module(MODULES[name])
+
+
+def run_to_dir(cfg, out_dir, progress: Progress | None = None) -> dict:
+    """Train `cfg` and write its run directory (what `cosim train` and every sweep point write); returns
+    the metrics. The directory carries INCOMPLETE until every file is in place."""
+    from cosim import config as cfgmod
+    from cosim import runs
+
+    experiment = module(cfg.experiment)
+    out = runs.start(out_dir)
+    result = experiment.train(cfg, progress)
+    metrics = {**result.metrics, "experiment": cfg.experiment, "seed": cfg.seed,
+               "versions": runs.versions(result.metrics.get("ngspice"), result.metrics.get("model_backend", ""))}
+    runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=result.history,
+                ledger=result.ledger, netlists=result.netlists, states=result.states)
+    return metrics

@@ -1,0 +1,549 @@
+"""Parameter sweeps: a base experiment plus axes over dotted config keys → points → one run directory per
+point → `results.parquet`.
+
+    base: eslami2024.yaml          # an experiment file (relative to the spec, or one that ships in sweeps/)
+    set: {training.epochs: 10}     # fixed overrides for every point
+    grid: {device.preset: [W, Cr, C], programming.reset_pulse: [true, false]}   # cartesian product
+    zip: {training.noise: [0.0, 0.1], training.learning_rate: [0.2, 0.1]}       # paired lists
+    random: {n: 4, seed: 0, ranges: {training.noise: [0.0, 0.2]}, log: []}      # seeded uniform samples
+    seeds: 3                       # repeats: 3 → seeds 0, 1, 2; or an explicit list
+
+Every point is validated as a full experiment before anything runs. A point's identity is the hash of its
+resolved config, so a resumed sweep recognises finished points, and a point whose config did not change is
+never recomputed. Workers receive the resolved config (not file paths) and send back the run directory's
+files, so remote Dask workers need cosim installed and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cosim import runs
+from cosim.errors import ConfigError
+
+SPEC_FILE = "sweep.yaml"
+RESULTS_FILE = "results.parquet"
+POINTS_DIR = "points"
+FAILED_FILE = "failed.json"
+
+
+class RandomAxes(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    n: int = Field(ge=1)
+    seed: int = 0
+    ranges: dict[str, tuple[float, float]]
+    log: list[str] = Field(default_factory=list)  # keys sampled log-uniformly
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "RandomAxes":
+        if not self.ranges:
+            raise ValueError("random.ranges is empty: give at least one KEY: [low, high]")
+        for key, (low, high) in self.ranges.items():
+            if not low <= high:
+                raise ValueError(f"random range of {key!r} is [{low}, {high}]: low must be <= high")
+            if key in self.log and low <= 0:
+                raise ValueError(f"log-uniform range of {key!r} must be positive, got [{low}, {high}]")
+        unknown = set(self.log) - set(self.ranges)
+        if unknown:
+            raise ValueError(f"random.log names keys without a range: {', '.join(sorted(unknown))}")
+        return self
+
+
+class SweepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+    base: str
+    fixed: dict[str, Any] = Field(default_factory=dict, alias="set")
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    zip: dict[str, list[Any]] = Field(default_factory=dict)
+    random: RandomAxes | None = None
+    seeds: int | list[int] | None = None
+
+    @field_validator("grid", "zip")
+    @classmethod
+    def _non_empty(cls, axes: dict[str, list[Any]], info) -> dict[str, list[Any]]:
+        for key, values in axes.items():
+            if not values:
+                raise ValueError(f"{info.field_name} axis {key!r} is empty: give at least one value")
+        return axes
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SweepSpec":
+        lengths = {len(v) for v in self.zip.values()}
+        if len(lengths) > 1:
+            raise ValueError("zip axes must be lists of the same length, got " +
+                             ", ".join(f"{k}: {len(v)}" for k, v in self.zip.items()))
+        if isinstance(self.seeds, int) and self.seeds < 1:
+            raise ValueError(f"seeds must be a count >= 1 or a list of seeds, got {self.seeds}")
+        if isinstance(self.seeds, list) and not self.seeds:
+            raise ValueError("seeds is an empty list")
+        keys = [*self.fixed, *self.grid, *self.zip, *(self.random.ranges if self.random else [])]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"keys set in more than one place: {', '.join(repeated)}")
+        if "seed" in keys and self.seeds is not None:
+            raise ValueError("seed is an axis and seeds is given: use one of them")
+        return self
+
+    def seed_list(self) -> list[int] | None:
+        if self.seeds is None:
+            return None
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the sweep: the values of its axes and the resolved experiment config."""
+
+    index: int
+    values: dict[str, Any]
+    config: dict  # the validated experiment config as plain data (what workers receive)
+
+    @property
+    def id(self) -> str:
+        text = json.dumps(self.config, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def dirname(self) -> str:
+        return f"p-{self.id}"
+
+
+@dataclass
+class Sweep:
+    spec: SweepSpec
+    base_path: Path
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def axes(self) -> list[str]:
+        return list(self.points[0].values) if self.points else []
+
+
+def _describe(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown key {key!r}; allowed: base, set, grid, zip, random, seeds"
+    if err["type"] == "missing":
+        return f"{where}: missing key {key!r}"
+    if not err["loc"]:
+        return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+    value = err.get("input")
+    shown = "a mapping" if isinstance(value, dict) else repr(value)
+    return f"{where}: {key} = {shown}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def read_spec(path: Path) -> dict:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"{path}: malformed YAML{f' (line {mark.line + 1})' if mark else ''}: "
+                          f"{getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with base, set, grid, zip, random, seeds")
+    return data
+
+
+def _base_path(base: str, spec_path: Path) -> Path:
+    candidate = (spec_path.parent / base)
+    if candidate.is_file():
+        return candidate
+    from cosim.resources import data_dir
+
+    shipped = data_dir("sweeps") / base
+    if shipped.is_file():
+        return shipped
+    raise ConfigError(f"{spec_path}: base = {base!r}: no such experiment file next to the spec or in cosim's sweeps")
+
+
+def _override(key: str, value: Any) -> str:
+    return f"{key}={json.dumps(value) if not isinstance(value, str) else value}"
+
+
+def _random_values(random: RandomAxes) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(random.seed)
+    samples = []
+    for _ in range(random.n):
+        sample = {}
+        for key, (low, high) in random.ranges.items():
+            if key in random.log:
+                value = float(math.exp(rng.uniform(math.log(low), math.log(high))))
+            elif float(low).is_integer() and float(high).is_integer() and isinstance(low, int) and isinstance(high, int):
+                value = int(rng.integers(low, high + 1))
+            else:
+                value = float(rng.uniform(low, high))
+            sample[key] = value
+        samples.append(sample)
+    return samples
+
+
+def expand(spec_path: Path, data: dict | None = None) -> Sweep:
+    """Validate a sweep spec and every point it makes (as a complete experiment config)."""
+    from cosim.config import load_experiment
+
+    spec_path = Path(spec_path)
+    data = read_spec(spec_path) if data is None else data
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(spec_path))) from None
+    base = _base_path(spec.base, spec_path)
+    grid = [dict(zip(spec.grid, combo)) for combo in itertools.product(*spec.grid.values())] or [{}]
+    zipped = [dict(zip(spec.zip, row)) for row in zip(*spec.zip.values())] or [{}]
+    randoms = _random_values(spec.random) if spec.random else [{}]
+    seeds = spec.seed_list()
+    fixed = [_override(k, v) for k, v in spec.fixed.items()]
+    points = []
+    for g, z, r, seed in itertools.product(grid, zipped, randoms, seeds or [None]):
+        values = {**g, **z, **r, **({"seed": seed} if seed is not None else {})}
+        where = f"{spec_path} point {len(points)} ({', '.join(f'{k}={v}' for k, v in values.items()) or 'base'})"
+        try:
+            cfg = load_experiment(base, fixed + [_override(k, v) for k, v in values.items()])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {str(exc).split(': ', 1)[-1]}") from None
+        points.append(Point(len(points), values, cfg.model_dump(mode="json")))
+    ids = [p.id for p in points]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{spec_path}: some points have identical configs (an axis repeats a value)")
+    return Sweep(spec, base, points)
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+
+def execute_point(config: dict) -> dict:
+    """Run one point in a worker: train into a temporary run directory and return its files (so the
+    driver writes them, wherever the worker is) plus the wall time."""
+    import tempfile
+
+    from cosim import experiments
+    from cosim.config import validate
+
+    started = time.perf_counter()
+    cfg = validate(config, "sweep point")
+    with tempfile.TemporaryDirectory(prefix="cosim-point-") as tmp:
+        experiments.run_to_dir(cfg, Path(tmp) / "run")
+        files = {str(p.relative_to(Path(tmp) / "run")): p.read_bytes()
+                 for p in sorted((Path(tmp) / "run").rglob("*")) if p.is_file()}
+    return {"files": files, "wall_time_s": time.perf_counter() - started}
+
+
+@dataclass
+class Outcome:
+    point: Point
+    files: dict[str, bytes] | None = None
+    error: str | None = None
+    wall_time_s: float = 0.0
+
+
+def point_status(point_dir: Path) -> str:
+    """'done' (metrics in place, no INCOMPLETE marker), 'failed', or 'missing' (absent or partial)."""
+    if (point_dir / "metrics.json").is_file() and not (point_dir / runs.INCOMPLETE).exists():
+        return "done"
+    if (point_dir / FAILED_FILE).is_file() and not (point_dir / runs.INCOMPLETE).exists():
+        return "failed"
+    return "missing"
+
+
+def write_outcome(out: Path, outcome: Outcome) -> None:
+    """Write a point's run directory atomically: marker first, files by temp + rename, marker last."""
+    point_dir = out / POINTS_DIR / outcome.point.dirname
+    if point_dir.exists():
+        shutil.rmtree(point_dir)
+    runs.start(point_dir)
+    if outcome.files is not None:
+        for name, content in outcome.files.items():
+            if name == runs.INCOMPLETE:
+                continue
+            target = point_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(content)
+            tmp.replace(target)
+        runs.atomic_write_text(point_dir / "wall_time_s", f"{outcome.wall_time_s:.6f}\n")
+    else:
+        runs.atomic_write_text(point_dir / FAILED_FILE, json.dumps(
+            {"error": outcome.error, "wall_time_s": outcome.wall_time_s}, indent=2) + "\n")
+    (point_dir / runs.INCOMPLETE).unlink()
+
+
+def _scalar_metrics(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) or v is None}
+
+
+def results_frame(sweep: Sweep, out: Path) -> pd.DataFrame:
+    """One row per point: axis values, seed, every metric, status, error text, wall time (from the point
+    directories, which are the only record)."""
+    rows = []
+    for point in sweep.points:
+        point_dir = out / POINTS_DIR / point.dirname
+        status = point_status(point_dir)
+        row = {"point": point.index, "point_id": point.id, **point.values, "seed": point.config.get("seed"),
+               "status": {"done": "ok", "failed": "failed", "missing": "missing"}[status], "error": None,
+               "wall_time_s": math.nan}
+        if status == "done":
+            row.update({k: v for k, v in _scalar_metrics(json.loads((point_dir / "metrics.json").read_text())).items()
+                        if k not in row or k in ("wall_time_s",)})
+            wall = point_dir / "wall_time_s"
+            if wall.is_file():
+                row["wall_time_s"] = float(wall.read_text())
+        elif status == "failed":
+            failed = json.loads((point_dir / FAILED_FILE).read_text())
+            row["error"], row["wall_time_s"] = failed["error"], failed["wall_time_s"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def save_results(sweep: Sweep, out: Path) -> pd.DataFrame:
+    frame = results_frame(sweep, out)
+    tmp = out / f".{RESULTS_FILE}.tmp"
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(out / RESULTS_FILE)
+    return frame
+
+
+def _fingerprint(sweep: Sweep) -> str:
+    return json.dumps([p.config for p in sweep.points], sort_keys=True)
+
+
+def prepare(sweep: Sweep, spec_path: Path, out: Path, force: bool) -> list[Point]:
+    """Create or check DIR; return the points still to run (missing, partial or failed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / SPEC_FILE
+    current = {"spec": read_spec(spec_path), "base": str(sweep.base_path), "points": json.loads(_fingerprint(sweep))}
+    if record.is_file():
+        previous = yaml.safe_load(record.read_text())
+        if previous.get("points") != current["points"] and not force:
+            raise ConfigError(f"{out} holds a sweep with a different spec (or base experiment); use another --out, "
+                              "or --force to run the new spec there (finished points with unchanged configs are kept)")
+    runs.atomic_write_text(record, yaml.safe_dump(current, sort_keys=False))
+    return [p for p in sweep.points if point_status(out / POINTS_DIR / p.dirname) != "done"]
+
+
+class Executor:
+    """Runs points and yields outcomes as they finish; subclasses decide where the workers are."""
+
+    def run(self, points: list[Point]) -> Iterator[Outcome]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+class LocalExecutor(Executor):
+    """N worker processes, a fresh one per point (its own ngspice, nothing carried between points); a worker
+    that dies marks only its own point failed."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+
+    def run(self, points: list[Point]) -> Iterator[Outcome]:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        queue, running = list(points), {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.workers:
+                    point = queue.pop(0)
+                    receiver, sender = ctx.Pipe(duplex=False)
+                    process = ctx.Process(target=_process_main, args=(point.config, sender), daemon=True)
+                    process.start()
+                    sender.close()
+                    running[point.index] = (point, process, receiver, time.perf_counter())
+                ready = mp.connection.wait([r for _, _, r, _ in running.values()], timeout=1.0)
+                for index in [i for i, (_, _, r, _) in running.items() if r in ready]:
+                    point, process, receiver, started = running.pop(index)
+                    try:
+                        kind, payload = receiver.recv()
+                    except (EOFError, OSError):
+                        process.join(5)
+                        kind, payload = "error", f"worker process died (exit code {process.exitcode})"
+                    process.join(5)
+                    receiver.close()
+                    elapsed = time.perf_counter() - started
+                    if kind == "ok":
+                        yield Outcome(point, payload["files"], None, payload["wall_time_s"])
+                    else:
+                        yield Outcome(point, None, payload, elapsed)
+        finally:
+            for _, process, receiver, _ in running.values():
+                process.kill()
+                receiver.close()
+
+
+def _process_main(config: dict, sender) -> None:
+    try:
+        result = ("ok", execute_point(config))
+    except BaseException as exc:  # reported to the driver as the point's error
+        result = ("error", _one_line(exc))
+    sender.send(result)
+    sender.close()
+
+
+class DaskExecutor(Executor):
+    """Points as tasks on a Dask distributed cluster: an existing scheduler (`tcp://host:port`) or a
+    LocalCluster started here (`local`); the task is the same function the local executor runs."""
+
+    def __init__(self, scheduler: str, workers: int) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - distributed is a dependency
+            raise ConfigError("--scheduler needs the 'distributed' package: pip install distributed") from None
+        self.cluster = None
+        try:
+            if scheduler == "local":
+                self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {exc}") from None
+
+    def run(self, points: list[Point]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        submitted = {}
+        for point in points:
+            future = self.client.submit(execute_point, point.config, key=f"cosim-point-{point.id}-{time.time_ns()}",
+                                        pure=False, retries=0)
+            submitted[future] = (point, time.perf_counter())
+        try:
+            for future in as_completed(list(submitted)):
+                point, started = submitted[future]
+                try:
+                    payload = future.result()
+                except Exception as exc:  # a failing point (or a killed worker) is recorded, the sweep goes on
+                    yield Outcome(point, None, _one_line(exc), time.perf_counter() - started)
+                else:
+                    yield Outcome(point, payload["files"], None, payload["wall_time_s"])
+        finally:
+            self.client.cancel([f for f in submitted if not f.done()])
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+@dataclass
+class Summary:
+    done: int
+    failed: int
+    skipped: int  # finished before this invocation (resume)
+    frame: pd.DataFrame
+
+
+def run(spec_path: Path, out: Path, *, workers: int, scheduler: str | None = None, fail_fast: bool = False,
+        force: bool = False, on_outcome=None) -> Summary:
+    """Run the points of `spec_path` that `out` does not hold yet; record each as it finishes."""
+    out = Path(out)
+    sweep = expand(spec_path)
+    todo = prepare(sweep, spec_path, out, force)
+    skipped = len(sweep.points) - len(todo)
+    save_results(sweep, out)
+    executor = DaskExecutor(scheduler, workers) if scheduler else LocalExecutor(workers)
+    done = failed = 0
+    outcomes = executor.run(todo)
+    try:
+        for outcome in outcomes:
+            write_outcome(out, outcome)
+            save_results(sweep, out)
+            done, failed = done + (outcome.error is None), failed + (outcome.error is not None)
+            if on_outcome:
+                on_outcome(outcome)
+            if outcome.error is not None and fail_fast:
+                from cosim.errors import CosimError
+
+                raise CosimError(f"point {outcome.point.index} failed ({outcome.error}); stopped (--fail-fast)")
+    finally:
+        outcomes.close()  # stops the points still running
+        executor.close()
+    return Summary(done, failed, skipped, save_results(sweep, out))
+
+
+# --- plots -------------------------------------------------------------------------------------------
+
+
+def plot(out: Path, x: str, y: str, hue: str | None = None, kind: str = "line", path: Path | None = None) -> Path:
+    """Metric `y` against axis `x` (mean ± std over the points that share x and hue, e.g. seeds) as lines,
+    or as a heatmap over two axes (x and hue)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = Path(out) / RESULTS_FILE
+    if not results.is_file():
+        raise ConfigError(f"{out}: no {RESULTS_FILE} (is this a sweep directory?)")
+    frame = pd.read_parquet(results)
+    frame = frame[frame["status"] == "ok"]
+    if frame.empty:
+        raise ConfigError(f"{out}: no finished points to plot")
+    for role, key in (("--x", x), ("--y", y), ("--hue", hue)):
+        if key is not None and key not in frame.columns:
+            raise ConfigError(f"{role} {key!r} is not a column of {results}; available: {', '.join(map(str, frame.columns))}")
+    if not pd.api.types.is_numeric_dtype(frame[y]):
+        raise ConfigError(f"--y {y!r} is not numeric")
+    if kind == "heatmap" and hue is None:
+        raise ConfigError("a heatmap needs two axes: give --hue as the second one")
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    if kind == "heatmap":
+        table = frame.groupby([hue, x])[y].mean().unstack(x)
+        image = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(table.columns)), [str(c) for c in table.columns])
+        ax.set_yticks(range(len(table.index)), [str(i) for i in table.index])
+        for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
+            ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="w", fontsize=8)
+        ax.set_ylabel(hue)
+        fig.colorbar(image, ax=ax, label=y)
+    else:
+        groups = [(None, frame)] if hue is None else list(frame.groupby(hue, sort=True))
+        categorical = not pd.api.types.is_numeric_dtype(frame[x])
+        for label, part in groups:
+            stats = part.groupby(x, sort=True)[y].agg(["mean", "std", "count"])
+            xs = range(len(stats)) if categorical else stats.index.to_numpy(dtype=float)
+            ax.errorbar(xs, stats["mean"], yerr=stats["std"].fillna(0.0), marker="o", capsize=3,
+                        label=None if hue is None else f"{hue} = {label}")
+            if categorical:
+                ax.set_xticks(range(len(stats)), [str(v) for v in stats.index])
+        if hue is not None:
+            ax.legend(fontsize=8)
+        ax.set_ylabel(f"{y} (mean ± std over repeats)")
+        ax.grid(alpha=0.3)
+    ax.set_xlabel(x)
+    ax.set_title(f"{Path(out).name}: {y}")
+    fig.tight_layout()
+    path = Path(path) if path else Path(out) / f"{y}_vs_{x}{'_by_' + hue if hue else ''}.png"
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,130 @@
+"""Sweeps: spec validation, point expansion, local and Dask execution, failures, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cosim import sweeps
+from cosim.cli import main
+from cosim.errors import ConfigError
+
+FAST = {"backend": "twin", "training.epochs": 2, "evaluation.repeats": 1, "data.n_test": 10,
+        "programming.reset_pulse": False}
+COMPARED = ["point", "point_id", "device.preset", "seed", "status", "test_accuracy", "train_accuracy", "energy_J",
+            "circuit_time_s", "pulses"]
+
+
+def write_spec(tmp_path: Path, **spec) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({"base": "eslami2024.yaml", "set": FAST, **spec}, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"grid": {"device.preset": []}}, "grid axis 'device.preset' is empty"),
+    ({"grids": {"device.preset": ["W"]}}, "unknown key 'grids'; allowed: base, set, grid, zip, random, seeds"),
+    ({"grid": {"device.presett": ["W"]}}, "unknown key 'device.presett'"),
+    ({"grid": {"training.learning_rate": ["fast"]}}, "training.learning_rate = 'fast'"),
+    ({"zip": {"training.noise": [0.0, 0.1], "training.learning_rate": [0.1]}}, "same length"),
+    ({"seeds": 0}, "seeds must be a count >= 1"),
+    ({"random": {"n": 2, "ranges": {"training.noise": [0.3, 0.1]}}}, "low must be <= high"),
+    ({"grid": {"training.noise": [0.1]}, "zip": {"training.noise": [0.2]}}, "more than one place: training.noise"),
+    ({"base": "nowhere.yaml"}, "base = 'nowhere.yaml': no such experiment file"),
+])
+def test_bad_specs_name_the_key(tmp_path, spec, message):
+    with pytest.raises(ConfigError) as info:
+        sweeps.expand(write_spec(tmp_path, **spec))
+    assert message in str(info.value)
+
+
+def test_points_are_grid_times_zip_times_random_times_seeds(tmp_path):
+    spec = write_spec(tmp_path, grid={"device.preset": ["W", "Cr", "C"]},
+                      zip={"training.noise": [0.0, 0.1], "training.learning_rate": [0.2, 0.1]},
+                      random={"n": 2, "seed": 5, "ranges": {"evaluation.input_noise": [0.0, 0.3]}}, seeds=[3, 4])
+    sweep = sweeps.expand(spec)
+    assert len(sweep.points) == 3 * 2 * 2 * 2
+    assert sweep.axes == ["device.preset", "training.noise", "training.learning_rate", "evaluation.input_noise", "seed"]
+    assert {p.config["seed"] for p in sweep.points} == {3, 4}
+    assert len({p.id for p in sweep.points}) == len(sweep.points)
+    again = sweeps.expand(spec)  # random samples are reproducible from their seed
+    assert [p.values for p in again.points] == [p.values for p in sweep.points]
+    assert all(0.0 <= p.values["evaluation.input_noise"] <= 0.3 for p in sweep.points)
+
+
+def run_cli(*args: str) -> "click.testing.Result":
+    return CliRunner().invoke(main, ["sweep", *args])
+
+
+def test_sweep_runs_records_failures_and_resumes(tmp_path):
+    spec = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"], "device.params_file": [None, "missing.yaml"]})
+    out = tmp_path / "out"
+    first = run_cli(str(spec), "--out", str(out), "--workers", "2")
+    assert first.exit_code == 1, first.output  # two points fail (their parameter file does not exist)
+    frame = pd.read_parquet(out / "results.parquet")
+    assert len(frame) == 4 and sorted(frame["status"]) == ["failed", "failed", "ok", "ok"]
+    failed = frame[frame["status"] == "failed"]
+    assert failed["error"].str.contains("missing.yaml").all()
+    assert (frame.loc[frame["status"] == "ok", "test_accuracy"] >= 0).all()
+    assert len(list((out / "points").iterdir())) == 4
+    # rerunning runs only what is not done (the failed points are retried, the finished ones kept)
+    stamps = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (out / "points").iterdir()
+              if (p / "metrics.json").exists()}
+    second = run_cli(str(spec), "--out", str(out), "--workers", "2")
+    assert "0 points run, 2 failed, 2 already done" in second.output
+    assert stamps == {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (out / "points").iterdir()
+                      if (p / "metrics.json").exists()}
+    # a changed spec is refused in the same directory unless --force
+    changed = write_spec(tmp_path, grid={"device.preset": ["Cr", "W"]})
+    refused = run_cli(str(changed), "--out", str(out))
+    assert refused.exit_code == 2 and "different spec" in refused.output
+    plot = run_cli("plot", str(out), "--x", "device.preset", "--y", "pulses")
+    assert plot.exit_code == 0 and (out / "pulses_vs_device.preset.png").stat().st_size > 1000
+    bad_plot = run_cli("plot", str(out), "--x", "device.preset", "--y", "nonsense")
+    assert bad_plot.exit_code == 2 and "--y 'nonsense' is not a column" in bad_plot.output
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[COMPARED].sort_values("point").reset_index(drop=True)
+
+
+def test_a_sweep_killed_midway_resumes_to_the_uninterrupted_result(tmp_path):
+    spec = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"]}, seeds=3)
+    reference = sweeps.run(spec, tmp_path / "reference", workers=2).frame
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "cosim.cli", "sweep", str(spec), "--out", str(out), "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        done = [p for p in (out / "points").glob("p-*") if sweeps.point_status(p) == "done"] if (out / "points").exists() else []
+        if len(done) >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole sweep: driver and its worker
+    process.wait()
+    interrupted = pd.read_parquet(out / "results.parquet")
+    assert 2 <= (interrupted["status"] == "ok").sum() < 6, "the kill must land midway"
+    resumed = sweeps.run(spec, out, workers=2)
+    assert resumed.skipped == (interrupted["status"] == "ok").sum()
+    assert resumed.done == 6 - resumed.skipped and resumed.failed == 0
+    assert len(list((out / "points").iterdir())) == 6  # no duplicates
+    pd.testing.assert_frame_equal(comparable(resumed.frame), comparable(reference))
+
+
+def test_dask_local_cluster_gives_the_local_pool_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    spec = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"]}, seeds=2)
+    local = sweeps.run(spec, tmp_path / "local", workers=2).frame
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = sweeps.run(spec, tmp_path / "dask", workers=2, scheduler=cluster.scheduler_address).frame
+    assert (remote["status"] == "ok").all()
+    pd.testing.assert_frame_equal(comparable(remote), comparable(local))
