@@ -100,3 +100,15 @@ def test_exsitu_training_programs_every_device_once_and_classifies():
     frame = outcome.ledger.frame()
     assert set(frame.loc[frame["pulses"] > 0, "epoch"]) == {30}  # programming happens only after training
     assert outcome.metrics["test_accuracy"] >= 0.9
+
+
+@pytest.mark.spice
+def test_spice_and_twin_train_to_the_same_network():
+    """The whole default run (Cr, 30 epochs, reset pulse, conductance training noise) on both backends: the
+    same accuracy and final conductances within 2 %."""
+    runs_ = {b: eslami2024.run(load_experiment(None, [f"backend={b}", "evaluation.repeats=2"])) for b in ("spice", "twin")}
+    g = {b: o.session.read_conductance(range(30), phase="inference") for b, o in runs_.items()}
+    for key in ("test_accuracy", "accuracy_conductance_error", "train_accuracy"):
+        assert runs_["twin"].metrics[key] == pytest.approx(runs_["spice"].metrics[key], abs=0.02), key
+    np.testing.assert_allclose(g["twin"], g["spice"], rtol=0.02)
+    assert runs_["twin"].metrics["pulses"] == pytest.approx(runs_["spice"].metrics["pulses"], rel=0.15)
