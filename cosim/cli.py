@@ -150,6 +150,26 @@ def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_u
     console.print(f"wrote {result.params_path} (usable as device.params_file), {result.table_path}, overlays")
 
 
+@main.command("export")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--dialect", required=True, type=click.Choice(["ngspice", "vacask", "spectre", "xyce", "ltspice"]),
+              help="Netlist dialect to write.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the netlist, its model files and README.md.")
+@click.option("--stimulus", type=click.Choice(["read", "program", "none"]), default="read", show_default=True,
+              help="read: a forward pass of the training set; program: a set pulse and verify read on every "
+                   "device; none: the circuit only.")
+@friendly_errors
+def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> None:
+    """Write the circuit of SOURCE (an experiment file or a run directory, whose trained device states become
+    the initial conditions) as a self-contained netlist for another simulator."""
+    from cosim.export import export
+
+    result = export(source, dialect, out_dir, stimulus)
+    console.print(f"wrote {result.netlist_path} and {len(result.files) - 1} more file(s) in {result.out_dir} "
+                  f"({dialect}, stimulus {stimulus}, M-SDC model {result.board.model_backend}); see README.md there")
+
+
 DEFAULT_EXPERIMENT = "eslami2024.yaml"
 
 
@@ -263,15 +283,29 @@ def sweep_plot(sweep_dir: Path, x: str, y: str, hue: str | None, kind: str, out_
 
 
 def sweep_table(frame, axes: list[str]) -> Table:
+    from cosim.reports import sweep_summary
+
+    summary = sweep_summary(frame, axes)
     table = Table(title="sweep results")
-    metrics = [m for m in ("test_accuracy", "energy_J", "circuit_time_s", "pulses") if m in frame.columns]
-    for column in ["point", *axes, "status", *metrics]:
-        table.add_column(column, justify="right")
-    for _, row in frame.iterrows():
-        cells = [str(row["point"]), *[str(row[a]) for a in axes], str(row["status"])]
-        cells += [f"{row[m]:.4g}" if isinstance(row[m], float) else str(row[m]) for m in metrics]
-        table.add_row(*cells)
+    for column in summary.columns:
+        table.add_column(str(column), justify="right")
+    for row in summary.itertuples(index=False):
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
     return table
+
+
+@main.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for report.html, report.md, PNGs and CSV tables.")
+@friendly_errors
+def report(dirs: tuple[Path, ...], out_dir: Path) -> None:
+    """Energy / latency / accuracy report of run and sweep directories (several runs: side by side)."""
+    from cosim import reports
+
+    written = reports.write(list(dirs), out_dir)
+    console.print(f"wrote {written['report.html']} (self-contained), {written['report.md']} and "
+                  f"{len(written) - 2} CSV tables in {out_dir}")
 
 
 def _progress():
@@ -282,33 +316,14 @@ def _progress():
 
 
 def summary_table(metrics: dict) -> Table:
+    from cosim.reports import summary_rows
+
     table = Table(title="run summary")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, label, fmt in SUMMARY_ROWS:
-        if key in metrics and metrics[key] is not None:
-            value = metrics[key]
-            table.add_row(label, fmt.format(value) if isinstance(value, (int, float)) else str(value))
+    for label, value in summary_rows(metrics):
+        table.add_row(label, value)
     return table
-
-
-# (metric, label, format) in display order; a run shows the rows its experiment reports
-SUMMARY_ROWS = [
-    ("test_accuracy", "test accuracy", "{:.3f}"),
-    ("accuracy_input_noise", "accuracy, input noise", "{:.3f}"),
-    ("accuracy_conductance_error", "accuracy, conductance error", "{:.3f}"),
-    ("train_accuracy", "train accuracy", "{:.3f}"),
-    ("training_energy_J", "training energy, circuit", "{:.3e} J"),
-    ("training_energy_with_peripherals_J", "training energy, with peripherals", "{:.3e} J"),
-    ("training_circuit_time_s", "training time, circuit", "{:.3e} s"),
-    ("training_time_with_peripherals_s", "training time, with peripherals", "{:.3e} s"),
-    ("energy_per_inference_J", "energy per inference", "{:.3e} J"),
-    ("time_per_inference_s", "time per inference", "{:.3e} s"),
-    ("pulses", "programming pulses", "{}"),
-    ("backend", "backend", "{}"),
-    ("model_backend", "device model", "{}"),
-    ("wall_time_s", "wall time", "{:.1f} s"),
-]
 
 
 if __name__ == "__main__":

@@ -494,7 +494,7 @@ def run(spec_path: Path, out: Path, *, workers: int, scheduler: str | None = Non
 
 def plot(out: Path, x: str, y: str, hue: str | None = None, kind: str = "line", path: Path | None = None) -> Path:
     """Metric `y` against axis `x` (mean ± std over the points that share x and hue, e.g. seeds) as lines,
-    or as a heatmap over two axes (x and hue)."""
+    or as a heatmap over two axes (x and hue); writes a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -515,12 +515,26 @@ def plot(out: Path, x: str, y: str, hue: str | None = None, kind: str = "line", 
     if kind == "heatmap" and hue is None:
         raise ConfigError("a heatmap needs two axes: give --hue as the second one")
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    draw(fig, ax, frame, x, y, hue, kind)
+    ax.set_title(f"{Path(out).name}: {y}")
+    fig.tight_layout()
+    path = Path(path) if path else Path(out) / f"{y}_vs_{x}{'_by_' + hue if hue else ''}.png"
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def draw(fig, ax, frame: pd.DataFrame, x: str, y: str, hue: str | None, kind: str) -> None:
+    """Draw `y` against `x` on `ax`: lines with mean ± std error bars per `hue`, or a heatmap of means."""
     if kind == "heatmap":
         table = frame.groupby([hue, x])[y].mean().unstack(x)
-        image = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="viridis")
+        values = table.to_numpy(dtype=float)
+        image = ax.imshow(values, aspect="auto", cmap="viridis")
         ax.set_xticks(range(len(table.columns)), [str(c) for c in table.columns])
         ax.set_yticks(range(len(table.index)), [str(i) for i in table.index])
-        for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
+        for (i, j), value in np.ndenumerate(values):
             ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="w", fontsize=8)
         ax.set_ylabel(hue)
         fig.colorbar(image, ax=ax, label=y)
@@ -528,7 +542,7 @@ def plot(out: Path, x: str, y: str, hue: str | None = None, kind: str = "line", 
         groups = [(None, frame)] if hue is None else list(frame.groupby(hue, sort=True))
         categorical = not pd.api.types.is_numeric_dtype(frame[x])
         for label, part in groups:
-            stats = part.groupby(x, sort=True)[y].agg(["mean", "std", "count"])
+            stats = part.groupby(x, sort=True)[y].agg(["mean", "std"])
             xs = range(len(stats)) if categorical else stats.index.to_numpy(dtype=float)
             ax.errorbar(xs, stats["mean"], yerr=stats["std"].fillna(0.0), marker="o", capsize=3,
                         label=None if hue is None else f"{hue} = {label}")
@@ -539,11 +553,3 @@ def plot(out: Path, x: str, y: str, hue: str | None = None, kind: str = "line", 
         ax.set_ylabel(f"{y} (mean ± std over repeats)")
         ax.grid(alpha=0.3)
     ax.set_xlabel(x)
-    ax.set_title(f"{Path(out).name}: {y}")
-    fig.tight_layout()
-    path = Path(path) if path else Path(out) / f"{y}_vs_{x}{'_by_' + hue if hue else ''}.png"
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path

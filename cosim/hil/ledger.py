@@ -107,3 +107,21 @@ class Ledger:
         ledger = cls(peripherals or PeripheralCosts())
         ledger.events = [Event(**row) for row in frame.to_dict("records")]
         return ledger
+
+
+def per_sample(frame: pd.DataFrame, training_samples: int = 0) -> dict[str, float]:
+    """Energy and time per inference (mean over the inference rows, one per sample) and per training
+    sample (every non-inference row over the samples the training epochs saw)."""
+    out: dict[str, float] = {}
+    inference = frame[frame["phase"] == "inference"]
+    if len(inference):
+        out["energy_per_inference_J"] = float(inference["energy_J"].mean())
+        out["energy_per_inference_with_peripherals_J"] = float(
+            (inference["energy_J"] + inference["peripheral_energy_J"]).mean())
+        out["time_per_inference_s"] = float(inference["circuit_time_s"].mean())
+    training = frame[frame["phase"] != "inference"]
+    if training_samples and len(training):
+        out["energy_per_training_sample_J"] = float(training["energy_J"].sum()) / training_samples
+        out["energy_per_training_sample_with_peripherals_J"] = float(
+            (training["energy_J"] + training["peripheral_energy_J"]).sum()) / training_samples
+    return out

@@ -86,8 +86,13 @@ def _(d: ir.Param) -> str:
 
 @line.register
 def _(d: ir.Options) -> str:
-    parts = [k if v is True else f"{k}={v if isinstance(v, str) else number(v)}" for k, v in d.values.items()]
+    parts = [k if v is True else f"{k}={v if isinstance(v, str) else _option_number(v)}" for k, v in d.values.items()]
     return ".options " + " ".join(parts)
+
+
+def _option_number(value: float) -> str:
+    """Integral option values as integers: ngspice rejects `seed=0.0` ("Cannot convert … to seed value")."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else number(value)
 
 
 @line.register

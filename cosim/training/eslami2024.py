@@ -16,7 +16,7 @@ from cosim.config import OnchipExperiment
 from cosim.experiments import RunResult
 from cosim.data import Dataset, add_input_noise, patterns_3x3
 from cosim.devices import msdc, msdc_spice
-from cosim.hil.ledger import Ledger
+from cosim.hil.ledger import Ledger, per_sample
 from cosim.hil.session import CircuitSession, HardwareSession
 from cosim.hil.twin import TwinSession
 from cosim.training import onchip
@@ -41,8 +41,17 @@ def device_params(cfg: OnchipExperiment) -> msdc.MSDCParams:
     return msdc.load_preset(cfg.device.preset)
 
 
-def build(cfg: OnchipExperiment, backend: str | None = None) -> tuple[HardwareSession, onchip.ConductanceScale, msdc.MSDCArrays]:
-    """The board and a session on it; device variation and initial states are drawn from the seed."""
+@dataclass(frozen=True)
+class BoardParts:
+    """What the board is made of, drawn from the config and its seed (no simulator involved)."""
+
+    spec: NetworkSpec
+    scale: onchip.ConductanceScale
+    arrays: msdc.MSDCArrays  # the device instances with their variation
+    x0: np.ndarray  # as-fabricated states
+
+
+def board_parts(cfg: OnchipExperiment) -> BoardParts:
     params = device_params(cfg)
     c = cfg.circuit
     scale = onchip.ConductanceScale.for_device(params, c.read_V)
@@ -57,6 +66,13 @@ def build(cfg: OnchipExperiment, backend: str | None = None) -> tuple[HardwareSe
     arrays = msdc.draw_instances(params, cfg.device.variation, n, cfg.seed)
     rng = np.random.default_rng([cfg.seed, 1])
     x0 = rng.uniform(0.3, 0.7, n) if cfg.device.initial_state == "random" else np.full(n, float(cfg.device.initial_state))
+    return BoardParts(spec, scale, arrays, x0)
+
+
+def build(cfg: OnchipExperiment, backend: str | None = None) -> tuple[HardwareSession, onchip.ConductanceScale, msdc.MSDCArrays]:
+    """The board and a session on it; device variation and initial states are drawn from the seed."""
+    parts = board_parts(cfg)
+    spec, scale, arrays, x0 = parts.spec, parts.scale, parts.arrays, parts.x0
     ledger = Ledger(cfg.peripherals)
     backend = backend or cfg.backend
     if backend == "twin":
@@ -107,11 +123,13 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
         "training_energy_with_peripherals_J": training["energy_with_peripherals_J"],
         "training_time_with_peripherals_s": training["time_with_peripherals_s"],
         "pulses": training["pulses"],
+        "training_samples": t.epochs * len(data.y_train),
         "backend": session.backend,
         "model_backend": session.model_backend,
         "preset": cfg.device.preset if cfg.device.params_file is None else str(cfg.device.params_file),
     })
     totals = session.ledger.totals()
+    metrics.update(per_sample(session.ledger.frame(), metrics["training_samples"]))
     metrics.update({"energy_J": totals["energy_J"], "circuit_time_s": totals["circuit_time_s"],
                     "energy_with_peripherals_J": totals["energy_with_peripherals_J"],
                     "time_with_peripherals_s": totals["time_with_peripherals_s"],
@@ -167,3 +185,18 @@ def accuracy_with_conductance_error(session: HardwareSession, arrays: msdc.MSDCA
     finally:
         session.x = trained
     return float(np.mean(scores))
+
+
+def conductance_maps(cfg: OnchipExperiment, states: dict) -> dict[str, np.ndarray]:
+    """Read conductance (S) of every device from a run's final states, one rows × columns map per crossbar
+    (the device instances and their variation are redrawn from the config's seed, as the run drew them)."""
+    x = states.get("msdc_x")
+    if x is None:
+        return {}
+    arrays = board_parts(cfg).arrays
+    g = msdc.current(arrays, cfg.circuit.read_V, np.clip(x, 0.0, 1.0)) / cfg.circuit.read_V
+    maps, k = {}, 0
+    for index, (rows, cols) in enumerate(zip(cfg.circuit.layers, cfg.circuit.layers[1:]), start=1):
+        maps[f"layer {index} ({rows}×{cols})"] = g[k:k + rows * cols].reshape(cols, rows).T
+        k += rows * cols
+    return maps

@@ -1,0 +1,454 @@
+"""Netlist export: a config file or a run directory → the board's IR exactly as the toolkit simulates it →
+a self-contained netlist in one dialect, the model files it needs and a README saying how to run it.
+
+The board comes from one small function per experiment (`HOOKS`). For the M-SDC network (eslami2024) the
+devices carry their own drawn variation and, from a run directory, their trained states as initial
+conditions. The stimulus is produced by the toolkit's own hardware session driving an engine that simulates
+nothing and keeps the netlist it is asked to run (`_Recorder`), so the exported waveforms, step and save list
+are exactly those of the training loop's transient:
+
+- `read`: one forward pass of the training set (every sample in its own read slot, read switches closed);
+- `program`: one round of program-and-verify over every device: a set pulse (programming.amplitude_V,
+  programming.width_s) then a verify read, one device after another through its select switch;
+- `none`: the circuit with its initial states and idle sources, no analysis.
+
+Device models by dialect: ngspice gets the model the toolkit runs (`msdc.va` through OSDI, or the B-source
+library `msdc.lib`); VACASK and Spectre get `msdc.va` with one model card and one state capacitor per device;
+Xyce and LTspice get the B-source subcircuit written in their own syntax (`msdc_bsource.lib`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from cosim.errors import ConfigError, CosimError, NetlistError
+from cosim.netlist import ir
+from cosim.spice.engine import Engine
+
+DIALECTS = ("ngspice", "vacask", "spectre", "xyce", "ltspice")
+STIMULI = ("read", "program", "none")
+NETLIST_NAMES = {"ngspice": "board.cir", "vacask": "board.sim", "spectre": "board.scs", "xyce": "board.cir",
+                 "ltspice": "board.net"}
+# Which model family each dialect gets: the toolkit's own, Verilog-A per device, or B-source subcircuits.
+FAMILIES = {"ngspice": "ngspice", "vacask": "veriloga", "spectre": "veriloga", "xyce": "bsource",
+            "ltspice": "bsource"}
+EXECUTED_HERE = {"ngspice": True, "vacask": True, "spectre": False, "xyce": False, "ltspice": False}
+BSOURCE_LIBRARY = "msdc_bsource.lib"
+
+
+@dataclass
+class Variant:
+    """One model family's netlist, the files it needs verbatim, and subcircuits each dialect writes itself."""
+
+    netlist: ir.Netlist
+    files: dict[str, str] = field(default_factory=dict)
+    libraries: dict[str, list[ir.SubcircuitDef]] = field(default_factory=dict)
+    state_vectors: list[str] = field(default_factory=list)  # device states, in device order
+
+
+@dataclass
+class Slot:
+    """One hardware event of the stimulus (from the session's schedule)."""
+
+    kind: str
+    device: str
+    start_s: float
+    end_s: float
+    read_at_s: float | None
+
+
+@dataclass
+class Board:
+    """What an experiment hook returns: the circuit as simulated, its model families and the stimulus."""
+
+    experiment: str
+    description: list[str]
+    stimulus: str
+    model_backend: str
+    variants: dict[str, Variant]
+    slots: list[Slot]
+    x0: np.ndarray
+    column_vectors: list[str]  # column currents (sense ammeters), reference columns included
+    drive_vectors: list[str]  # programming driver current
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    dialect: str
+    netlist_path: Path
+    files: list[Path]
+    board: Board
+
+
+# --- sources: config file or run directory -----------------------------------------------------------
+
+
+def load_source(path: Path) -> tuple[object, dict[str, np.ndarray], str]:
+    """(validated config, recorded states, description) from an experiment file or a run directory."""
+    from cosim import config as cfgmod
+    from cosim.runs import load_states
+
+    path = Path(path)
+    if path.is_dir():
+        config_file = path / "config.yaml"
+        if not config_file.is_file():
+            raise ConfigError(f"{path}: not a run directory (no config.yaml); give a run directory or a config file")
+        return cfgmod.load_experiment(config_file), load_states(path), f"run directory {path.name}"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file or run directory")
+    return cfgmod.load_experiment(path), {}, f"config {path.name}"
+
+
+# --- the engine that records instead of simulating ---------------------------------------------------
+
+
+class _Recorder(Engine):
+    """Simulates nothing: keeps the standalone netlist of the transient it is asked for and answers with
+    placeholder waveforms, so a hardware session can produce its stimulus without a simulator."""
+
+    backend = "export"
+
+    def __init__(self, seed: int | None) -> None:
+        super().__init__(seed=seed)
+        self.recorded: ir.Netlist | None = None
+
+    def _load_text(self, text: str) -> None:
+        """Nothing to load."""
+
+    def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None:
+        """Alterations live in the IR (Engine.netlist)."""
+
+    def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> dict[str, np.ndarray]:
+        if self.recorded is not None:
+            raise NetlistError("an export holds one transient; the stimulus asked for a second one")
+        self.recorded = self.standalone_netlist(analysis, vectors)
+        return {"time": np.array([0.0, analysis.stop_s]), **{v: np.full(2, k + 1.0) for k, v in enumerate(vectors)}}
+
+
+# --- eslami2024: the M-SDC board -----------------------------------------------------------------------
+
+
+def _msdc_library(backend: str) -> list:
+    """The toolkit's M-SDC library items, with paths relative to the export directory."""
+    from cosim.devices import msdc_spice as ms
+
+    items: list = [ir.OsdiLoad("msdc.osdi")] if backend == "osdi" else []
+    items.append(ir.SubcircuitLibrary(ms.LIB_FILES[backend], ms.SUBCKT, ms.PINS, dict(ms.DEFAULTS),
+                                      {ms.STATE_PARAM: ms.STATE_CAPACITOR}))
+    return items
+
+
+def msdc_bsource_subckt() -> ir.SubcircuitDef:
+    """device_models/msdc.lib as IR (its `.param vt2` written inline), for dialects that write the B-source
+    subcircuit in their own syntax; tests/test_export.py holds it to the shipped file in ngspice."""
+    from cosim.devices import msdc_spice as ms
+
+    vt2 = "{(2*1.380649e-23*temp/1.602176634e-19)}"  # ngspice pastes braces unparenthesised: keep the ( )
+    xc = "min(max(V(x),0),1)"
+    v = "V(te,be)"
+    current = (f"{{phi}}*{v}*({xc}*{{(1/ron)}}+(1-{xc})*{{(1/roff)}})"
+               f"+{{((1-phi)*af)}}*(({{bf}}*{v})<50?exp({{bf}}*{v}):{{exp(50)}}*(1+{{bf}}*{v}-50))"
+               f"-{{((1-phi)*ar)}}*((-{{br}}*{v})<50?exp(-{{br}}*{v}):{{exp(50)}}*(1-{{br}}*{v}-50))")
+    rate = (f"{{(0.5/tau)}}*((1-V(x))*(1+tanh(({v}-{{von}})/{vt2}))-V(x)*(1-tanh(({v}+{{voff}})/{vt2})))"
+            f"-{{(1/tau)}}*(V(x)-{xc})")
+    return ir.SubcircuitDef(
+        ms.SUBCKT, ms.PINS,
+        (ir.BehavioralSource("Bi", "te", "be", "I", current), ir.BehavioralSource("Bx", "0", "x", "I", rate),
+         ir.Capacitor("Cx", "x", "0", 1.0)),
+        dict(ms.DEFAULTS), ic_params={ms.STATE_PARAM: "Cx"})
+
+
+def _msdc_variants(net: ir.Netlist, backend: str) -> dict[str, Variant]:
+    """The recorded (as simulated) netlist and its Verilog-A and B-source families."""
+    from cosim.devices import msdc_spice as ms
+    from cosim.resources import data_file
+
+    def model_text(name: str) -> str:
+        return data_file("device_models", name).read_text(encoding="utf-8")
+
+    instances = [e for e in net.elements if isinstance(e, ir.SubcircuitInstance) and e.subckt.lower() == ms.SUBCKT]
+    states = [ms.state_vector(x.name) for x in instances]
+    native_files = {"msdc.va": model_text(ms.VA_FILE), ms.LIB_FILES["osdi"]: model_text(ms.LIB_FILES["osdi"])} \
+        if backend == "osdi" else {ms.LIB_FILES["bsource"]: model_text(ms.LIB_FILES["bsource"])}
+    native = Variant(net, native_files, {}, states)
+
+    # Verilog-A family: per device a model card, an OSDI instance and its 1 F state capacitor.
+    flat_states = {s: f"v({x.name.lower()}_x)" for s, x in zip(states, instances)}
+    va = ir.Netlist(net.title)
+    va.add(ir.OsdiLoad("msdc.osdi"))
+    for item in net:
+        if isinstance(item, (ir.OsdiLoad, ir.SubcircuitLibrary)) and _is_msdc_library(item):
+            continue
+        if isinstance(item, ir.SubcircuitInstance) and item.subckt.lower() == ms.SUBCKT:
+            values = {**ms.DEFAULTS, **item.params}
+            x0 = values.pop(ms.STATE_PARAM)
+            node = f"{item.name.lower()}_x"
+            model = f"m{item.name.lower()}"
+            va.add(ir.Model(model, "msdc_va", values),
+                   ir.OsdiDevice("N" + item.name[1:], (*item.terminals, node), model),
+                   ir.Capacitor("C" + item.name[1:] + "x", node, ir.GROUND, 1.0, ic_V=x0))
+        elif isinstance(item, ir.Save):
+            va.add(ir.Save(tuple(flat_states.get(v, v) for v in item.vectors)))
+        else:
+            va.add(item)
+    veriloga = Variant(va, {"msdc.va": model_text(ms.VA_FILE)}, {}, [flat_states[s] for s in states])
+
+    # B-source family: the same instances, the subcircuit written by each dialect into BSOURCE_LIBRARY.
+    subckt = msdc_bsource_subckt()
+    bs = ir.Netlist(net.title)
+    for item in net:
+        if isinstance(item, ir.OsdiLoad) and _is_msdc_library(item):
+            continue
+        if isinstance(item, ir.SubcircuitLibrary) and _is_msdc_library(item):
+            item = ir.SubcircuitLibrary(BSOURCE_LIBRARY, item.name, item.pins, item.params, item.ic_params)
+        bs.add(item)
+    bsource = Variant(bs, {}, {BSOURCE_LIBRARY: [subckt]}, states)
+    for variant in (native, veriloga, bsource):
+        variant.netlist.validate()
+    return {"ngspice": native, "veriloga": veriloga, "bsource": bsource}
+
+
+def _is_msdc_library(item) -> bool:
+    from cosim.devices import msdc_spice as ms
+
+    if isinstance(item, ir.OsdiLoad):
+        return Path(item.path).name == "msdc.osdi"
+    return item.name.lower() == ms.SUBCKT
+
+
+def eslami2024(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backend: str) -> Board:
+    """The M-SDC board with the chosen stimulus (see the module docstring)."""
+    from cosim.circuits.network import build_network
+    from cosim.data import patterns_3x3
+    from cosim.devices import msdc_spice as ms
+    from cosim.hil.ledger import Ledger
+    from cosim.hil.schedule import Pulses
+    from cosim.hil.session import CircuitSession
+
+    from cosim.training.eslami2024 import board_parts
+
+    parts = board_parts(cfg)
+    spec, arrays, x0 = parts.spec, parts.arrays, parts.x0
+    if "msdc_x" in states:
+        trained = np.asarray(states["msdc_x"], dtype=float)
+        if trained.shape != x0.shape:
+            raise ConfigError(f"states.npz holds {trained.size} M-SDC states, the configured board has {x0.size}")
+        x0 = trained
+    x0 = np.clip(x0, 0.0, 1.0)
+    network = build_network(spec, _msdc_library(model_backend), lambda name, te, be, k: ms.instance(
+        name, te, be, ms.array_row(arrays, k), float(x0[k])), title="cosim eslami2024 network")
+    # No seed option: the circuit has no random source.
+    recorder = _Recorder(None)
+    captured: list = []
+
+    class Session(CircuitSession):
+        def _forward(self, sched, inputs):
+            captured.append(sched)
+            return super()._forward(sched, inputs)
+
+        def _program(self, sched, devices, read_phase):
+            captured.append(sched)
+            return super()._program(sched, devices, read_phase)
+
+    session = Session(network, recorder, x0, Ledger(cfg.peripherals), model_backend)
+    n = len(x0)
+    if stimulus == "read":
+        session.forward(patterns_3x3(cfg.data.n_test, cfg.data.test_flips, cfg.seed).x_train, phase="inference")
+        what = "one forward pass of the 20 training patterns, one 1 µs read slot each (read switches closed)"
+    elif stimulus == "program":
+        p = cfg.programming
+        session.program(list(range(n)), [Pulses(p.amplitude_V, p.width_s, 1, 1)] * n, verify=True)
+        what = (f"one program-and-verify round: a {p.amplitude_V:g} V, {p.width_s:g} s set pulse then a verify read "
+                f"on each of the {n} devices in turn")
+    else:
+        recorder.set_initial_state(dict(zip([q.instance for q in network.points], x0.tolist())), ms.STATE_PARAM)
+        recorder.recorded = Engine._circuit_only(recorder.netlist)
+        what = "none: the circuit with its initial states and idle sources, no analysis"
+    net = recorder.recorded
+    slots = []
+    for sched in captured:
+        for s in sched.slots:
+            device = network.points[s.device].instance if s.device >= 0 else ""
+            slots.append(Slot(s.kind, device, s.start_s, s.end_s, s.read_at_s))
+    columns = [f"i({layer.sense_source(c).lower()})" for layer in network.layers for c in range(layer.cols + 1)]
+    source = "the trained states of the run" if "msdc_x" in states else "as-fabricated states drawn from the seed"
+    description = [
+        f"M-SDC on-chip training board (Eslami et al. 2024), layers {'-'.join(map(str, spec.layers))}: "
+        f"{n} memristors, {sum(spec.layers[1:])} neurons, reference columns, wire {cfg.circuit.wire_ohm:g} Ω per segment",
+        f"device preset {cfg.device.preset if cfg.device.params_file is None else cfg.device.params_file}, "
+        f"variation drawn with seed {cfg.seed}; initial states: {source}",
+        f"stimulus: {what}",
+    ]
+    return Board("eslami2024", description, stimulus, model_backend, _msdc_variants(net, model_backend), slots,
+                 x0, columns if stimulus == "read" else [], ["i(vprog)"] if stimulus == "program" else [])
+
+
+def _not_available(experiment: str, module: str) -> Callable[..., Board]:
+    def hook(cfg, states, stimulus, model_backend) -> Board:
+        raise CosimError(f"export of the {experiment} circuit is not available yet: its circuit builder "
+                         f"({module}) is not finished; export supports: eslami2024")
+
+    return hook
+
+
+# One function per experiment: hook(cfg, states, stimulus, model_backend) -> Board.
+HOOKS: dict[str, Callable[..., Board]] = {
+    "eslami2024": eslami2024,
+    "islam2024": _not_available("islam2024", "cosim/devices/sot_mtj.py"),
+    "ellis2023": _not_available("ellis2023", "cosim/devices/dw_synapse.py"),
+}
+
+
+# --- writing -----------------------------------------------------------------------------------------
+
+
+def render(dialect: str, netlist: ir.Netlist):
+    """The dialect's text and generated files for `netlist` (a cosim.netlist.dialect.Rendered)."""
+    from cosim.netlist.dialect import Rendered
+
+    if dialect == "ngspice":
+        from cosim.netlist import ngspice
+
+        return Rendered(ngspice.write(netlist))
+    return _writer(dialect).render(netlist)
+
+
+def _writer(dialect: str):
+    import importlib
+
+    return importlib.import_module(f"cosim.netlist.{dialect}")
+
+
+def _check(dialect: str, stimulus: str) -> None:
+    if dialect not in DIALECTS:
+        raise ConfigError(f"unknown dialect {dialect!r}; allowed: {', '.join(DIALECTS)}")
+    if stimulus not in STIMULI:
+        raise ConfigError(f"unknown stimulus {stimulus!r}; allowed: {', '.join(STIMULI)}")
+
+
+def board(source: Path, stimulus: str = "read", model_backend: str | None = None) -> tuple[Board, str]:
+    """The board of a config file or run directory with `stimulus` (and the source's description)."""
+    from cosim.devices import msdc_spice
+
+    if stimulus not in STIMULI:
+        raise ConfigError(f"unknown stimulus {stimulus!r}; allowed: {', '.join(STIMULI)}")
+    cfg, states, where = load_source(Path(source))
+    hook = HOOKS.get(cfg.experiment)
+    if hook is None:
+        raise CosimError(f"export has no circuit for experiment {cfg.experiment!r}; known: {', '.join(HOOKS)}")
+    backend = model_backend or msdc_spice.model_backend()
+    if backend not in msdc_spice.BACKENDS:
+        raise ConfigError(f"unknown M-SDC model backend {backend!r}; allowed: {', '.join(msdc_spice.BACKENDS)}")
+    return hook(cfg, states, stimulus, backend), where
+
+
+def export(source: Path, dialect: str, out_dir: Path, stimulus: str = "read",
+           model_backend: str | None = None) -> ExportResult:
+    """Write the netlist, its model files and README.md into `out_dir` (files written whole, then renamed)."""
+    _check(dialect, stimulus)
+    b, where = board(source, stimulus, model_backend)
+    variant = b.variants[FAMILIES[dialect]]
+    rendered = render(dialect, variant.netlist)
+    files = {NETLIST_NAMES[dialect]: rendered.text, **variant.files, **rendered.files}
+    for name, defs in variant.libraries.items():
+        files[name] = _writer(dialect).library(defs)
+    files["README.md"] = readme(b, dialect, where, sorted(files), variant)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = out / name
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written.append(path)
+    return ExportResult(out, dialect, out / NETLIST_NAMES[dialect], written, b)
+
+
+# --- README ------------------------------------------------------------------------------------------
+
+
+_RUN = {
+    "ngspice": ["openvaf-r --target_cpu generic msdc.va -o msdc.osdi   # only when the netlist loads msdc.osdi",
+                "ngspice -b -r board.raw board.cir"],
+    "vacask": ["openvaf-r msdc.va -o msdc.osdi",
+               "openvaf-r cosim_behavioural.va -o cosim_behavioural.osdi",
+               "vacask board.sim                                    # writes tran1.raw"],
+    "spectre": ["spectre board.scs                                   # compiles the ahdl_include'd Verilog-A"],
+    "xyce": ["Xyce board.cir"],
+    "ltspice": ["LTspice -b board.net                                # LTspice.exe -b board.net on Windows"],
+}
+_NOTES = {
+    "ngspice": "The circuit, waveforms, time step and save list of the toolkit's own transient for this step, "
+               "with the model paths relative to this folder.",
+    "vacask": "VACASK's own syntax. Switches and the neurons' op-amps and activations are the generated Verilog-A "
+              "modules in cosim_behavioural.va; every device has its own msdc_va model card and a 1 F state "
+              "capacitor whose initial voltage is its state X (`ic` of the transient).",
+    "spectre": "Spectre syntax, not executed here (no Spectre licence). Device models are Verilog-A "
+               "(`ahdl_include`); switches and neurons are the generated modules in cosim_behavioural.va; initial "
+               "states are `ic` statements used by `skipdc=yes`.",
+    "xyce": "Xyce syntax, not executed here (Xyce is not installed). The M-SDC is the B-source subcircuit in "
+            "msdc_bsource.lib; switches are B-source conductances (Xyce's own switch turns on gradually).",
+    "ltspice": "LTspice syntax, not executed here (LTspice runs on Windows/macOS). The M-SDC is the B-source "
+               "subcircuit in msdc_bsource.lib.",
+}
+
+
+def _vector_in(dialect: str, vector: str) -> str:
+    """How a simulator names an ngspice vector in its output."""
+    return vector if dialect == "ngspice" else _writer(dialect).output_name(vector)
+
+
+def readme(b: Board, dialect: str, where: str, names: Sequence[str], variant: Variant) -> str:
+    lines = [f"# {b.experiment} board, {dialect} netlist", "",
+             f"Exported by `cosim export` from the {where}.", ""]
+    lines += [f"- {d}" for d in b.description]
+    lines += ["", f"{_NOTES[dialect]} Executed in cosim's tests: {'yes' if EXECUTED_HERE[dialect] else 'no'}.", "",
+              "## Run", "", "```", *_RUN[dialect], "```", "", "## Files", ""]
+    lines += [f"- `{n}`" for n in names]
+    if b.stimulus != "none":
+        lines += ["", "## Where to read the results", ""]
+        if b.column_vectors:
+            lines.append("Column currents (A, positive into each sense ammeter), sampled at the read instants: "
+                         + ", ".join(f"`{_vector_in(dialect, v)}`" for v in b.column_vectors) + ".")
+        if b.drive_vectors:
+            lines.append("Programming-driver current (A): " + ", ".join(f"`{_vector_in(dialect, v)}`" for v in b.drive_vectors)
+                         + "; a verify read's conductance is −I / V(device) at its read instant, V(device) being the voltage "
+                         "from node <layer>_t<row>_<col> to node <layer>_c<row>_<col> of the device read.")
+        lines.append("Device states X (V of each state node, 0..1), in device order: "
+                     + ", ".join(f"`{_vector_in(dialect, v)}`" for v in variant.state_vectors) + ".")
+        reads = [s for s in b.slots if s.read_at_s is not None]
+        if reads:
+            lines += ["", "| event | device | read instant (s) |", "|---|---|---|"]
+            lines += [f"| {s.kind} | {s.device or 'all'} | {s.read_at_s!r} |" for s in reads]
+    return "\n".join(lines) + "\n"
+
+
+# --- reference exports (netlists/) ---------------------------------------------------------------------
+
+
+REFERENCE_SOURCE = "eslami2024.yaml"  # netlists/eslami2024.yaml: the published 9-3-1 board, every value spelled out
+REFERENCES = {"eslami2024": [(d, "read") for d in DIALECTS] + [("ngspice", "program"), ("vacask", "program")]}
+
+
+def write_references(root: Path | None = None) -> list[Path]:
+    """Regenerate the golden exports under netlists/ (osdi model backend, so they do not depend on the machine)."""
+    from cosim.resources import data_dir, data_file
+
+    root = Path(root) if root is not None else data_dir("netlists")
+    out = []
+    for dialect, stimulus in REFERENCES["eslami2024"]:
+        target = root / "eslami2024" / f"{dialect}-{stimulus}"
+        out.append(export(data_file("netlists", REFERENCE_SOURCE), dialect, target, stimulus, "osdi").out_dir)
+    return out
+
+
+if __name__ == "__main__":  # python -m cosim.export: regenerate netlists/
+    for path in write_references():
+        print(f"wrote {path}")

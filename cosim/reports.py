@@ -1,0 +1,434 @@
+"""Energy / latency / accuracy reports of run and sweep directories: report.html (one self-contained file,
+plots embedded), report.md (plots beside it as PNG) and CSV tables.
+
+Every energy and time figure is an aggregate of the run's `ledger.parquet` (there is no second
+bookkeeping); accuracies come from `metrics.json` and `history.csv`. The summary printed at the end of
+`cosim train` and `cosim sweep` is built here too.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cosim import runs
+from cosim.errors import ConfigError
+from cosim.hil.ledger import per_sample as ledger_per_sample
+
+# (metric, label, format) in display order; a run shows the rows its experiment reports
+SUMMARY_ROWS = [
+    ("test_accuracy", "test accuracy", "{:.3f}"),
+    ("accuracy_input_noise", "accuracy, input noise", "{:.3f}"),
+    ("accuracy_conductance_error", "accuracy, conductance error", "{:.3f}"),
+    ("train_accuracy", "train accuracy", "{:.3f}"),
+    ("training_energy_J", "training energy, circuit", "{:.3e} J"),
+    ("training_energy_with_peripherals_J", "training energy, with peripherals", "{:.3e} J"),
+    ("training_circuit_time_s", "training time, circuit", "{:.3e} s"),
+    ("training_time_with_peripherals_s", "training time, with peripherals", "{:.3e} s"),
+    ("energy_per_inference_J", "energy per inference", "{:.3e} J"),
+    ("time_per_inference_s", "time per inference", "{:.3e} s"),
+    ("pulses", "programming pulses", "{}"),
+    ("backend", "backend", "{}"),
+    ("model_backend", "device model", "{}"),
+    ("wall_time_s", "wall time", "{:.1f} s"),
+]
+SWEEP_METRICS = ("test_accuracy", "energy_J", "circuit_time_s", "pulses", "energy_per_inference_J")
+LEDGER_SUMS = ["energy_J", "peripheral_energy_J", "circuit_time_s", "peripheral_time_s", "wall_time_s", "pulses"]
+
+
+def summary_rows(metrics: dict) -> list[tuple[str, str]]:
+    rows = []
+    for key, label, fmt in SUMMARY_ROWS:
+        value = metrics.get(key)
+        if value is not None:
+            rows.append((label, fmt.format(value) if isinstance(value, (int, float)) else str(value)))
+    return rows
+
+
+# --- loading --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict
+    metrics: dict
+    history: pd.DataFrame
+    ledger: pd.DataFrame
+    states: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def load_run(path: Path) -> Run:
+    import yaml
+
+    path = Path(path)
+    if (path / runs.INCOMPLETE).exists():
+        raise ConfigError(f"{path}: the run did not finish (it carries {runs.INCOMPLETE}); its files may be partial")
+    missing = [n for n in ("config.yaml", "metrics.json", "ledger.parquet") if not (path / n).is_file()]
+    if missing:
+        raise ConfigError(f"{path}: not a run directory (missing {', '.join(missing)})")
+    history = pd.read_csv(path / "history.csv") if (path / "history.csv").is_file() else pd.DataFrame()
+    return Run(path, yaml.safe_load((path / "config.yaml").read_text()), json.loads((path / "metrics.json").read_text()),
+               history, pd.read_parquet(path / "ledger.parquet"), runs.load_states(path))
+
+
+# --- tables ---------------------------------------------------------------------------------------------
+
+
+def _grouped(ledger: pd.DataFrame, by: str) -> pd.DataFrame:
+    table = ledger.groupby(by, sort=True)[LEDGER_SUMS].sum()
+    table.insert(0, "events", ledger.groupby(by, sort=True).size())
+    table["energy_with_peripherals_J"] = table["energy_J"] + table["peripheral_energy_J"]
+    table["time_with_peripherals_s"] = table["circuit_time_s"] + table["peripheral_time_s"]
+    return table.reset_index()
+
+
+def totals(ledger: pd.DataFrame) -> dict:
+    """Sums over every ledger row: circuit only and with peripherals."""
+    circuit_J, circuit_s = float(ledger["energy_J"].sum()), float(ledger["circuit_time_s"].sum())
+    return {
+        "energy_J": circuit_J,
+        "energy_with_peripherals_J": circuit_J + float(ledger["peripheral_energy_J"].sum()),
+        "circuit_time_s": circuit_s,
+        "time_with_peripherals_s": circuit_s + float(ledger["peripheral_time_s"].sum()),
+        "wall_time_s": float(ledger["wall_time_s"].sum()),
+        "pulses": int(ledger["pulses"].sum()),
+        "events": int(len(ledger)),
+    }
+
+
+def per_sample(run: Run) -> dict:
+    return ledger_per_sample(run.ledger, int(run.metrics.get("training_samples", 0) or 0))
+
+
+def run_tables(run: Run) -> dict[str, pd.DataFrame]:
+    ledger = run.ledger
+    tables = {
+        "totals": pd.DataFrame([{**totals(ledger), **per_sample(run)}]),
+        "by_phase": _grouped(ledger, "phase"),
+        "by_layer": _grouped(ledger[ledger["layer"] != ""], "layer") if (ledger["layer"] != "").any() else pd.DataFrame(),
+        "by_device": _grouped(ledger[ledger["device"] != ""], "device") if (ledger["device"] != "").any() else pd.DataFrame(),
+        "by_epoch": _grouped(ledger, "epoch"),
+        "history": run.history,
+    }
+    return {name: table for name, table in tables.items() if not table.empty}
+
+
+def comparison_table(items: list[Run]) -> pd.DataFrame:
+    rows = []
+    for run in items:
+        t = totals(run.ledger)
+        row = {"run": run.name, "experiment": run.metrics.get("experiment", ""), "seed": run.metrics.get("seed")}
+        for key in ("preset", "backend", "test_accuracy", "accuracy_input_noise", "accuracy_conductance_error",
+                    "train_accuracy"):
+            if key in run.metrics:
+                row[key] = run.metrics[key]
+        row.update({f"total_{k}": v for k, v in t.items() if k != "wall_time_s"})
+        row.update(per_sample(run))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- figures --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    name: str
+    title: str
+    png: bytes
+
+
+def _figure(name: str, title: str, draw, size=(6.4, 4.0)) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    draw(fig, ax)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return Figure(name, title, buffer.getvalue())
+
+
+def run_figures(run: Run, tables: dict[str, pd.DataFrame]) -> list[Figure]:
+    figures = []
+    prefix = run.name
+    history = run.history
+    if not history.empty and "train_accuracy" in history:
+        def accuracy(fig, ax):
+            ax.plot(history["epoch"], history["train_accuracy"], marker="o", label="train accuracy")
+            for extra in ("validation_accuracy", "test_accuracy"):
+                if extra in history:
+                    ax.plot(history["epoch"], history[extra], marker="s", label=extra.replace("_", " "))
+            if "loss" in history:
+                twin = ax.twinx()
+                twin.plot(history["epoch"], history["loss"], color="grey", ls="--", label="loss")
+                twin.set_ylabel("loss")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("accuracy")
+            ax.legend(loc="lower right", fontsize=8)
+            ax.grid(alpha=0.3)
+        figures.append(_figure(f"{prefix}_accuracy", "accuracy over training", accuracy))
+    phase = tables["by_phase"]
+
+    def energy(fig, ax):
+        xs = np.arange(len(phase))
+        ax.bar(xs - 0.2, phase["energy_J"], 0.4, label="circuit")
+        ax.bar(xs + 0.2, phase["energy_with_peripherals_J"], 0.4, label="with peripherals")
+        ax.set_xticks(xs, phase["phase"])
+        ax.set_yscale("log")
+        ax.set_ylabel("energy (J)")
+        ax.legend(fontsize=8)
+    figures.append(_figure(f"{prefix}_energy_by_phase", "energy by phase", energy))
+
+    def latency(fig, ax):
+        xs = np.arange(len(phase))
+        ax.bar(xs - 0.2, phase["circuit_time_s"], 0.4, label="circuit")
+        ax.bar(xs + 0.2, phase["time_with_peripherals_s"], 0.4, label="with peripherals")
+        ax.set_xticks(xs, phase["phase"])
+        ax.set_yscale("log")
+        ax.set_ylabel("time (s)")
+        ax.legend(fontsize=8)
+    figures.append(_figure(f"{prefix}_time_by_phase", "time by phase", latency))
+    epochs = tables["by_epoch"]
+    epochs = epochs[epochs["epoch"] >= 0]
+    if len(epochs) > 1:
+        def per_epoch(fig, ax):
+            ax.plot(epochs["epoch"], epochs["energy_J"], marker="o", label="circuit")
+            ax.plot(epochs["epoch"], epochs["energy_with_peripherals_J"], marker="s", label="with peripherals")
+            ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("energy (J)")
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+        figures.append(_figure(f"{prefix}_energy_by_epoch", "energy by epoch", per_epoch))
+    devices = tables.get("by_device")
+    if devices is not None and devices["pulses"].sum() > 0:
+        def pulses(fig, ax):
+            ax.hist(devices["pulses"], bins=min(30, max(5, len(devices) // 2)), color="tab:purple")
+            ax.set_xlabel("programming pulses per device")
+            ax.set_ylabel("devices")
+        figures.append(_figure(f"{prefix}_pulses_per_device", "pulses per device", pulses))
+    for label, matrix in _conductance_maps(run).items():
+        def heatmap(fig, ax, matrix=matrix):
+            image = ax.imshow(matrix * 1e6, cmap="viridis", aspect="auto")
+            ax.set_xlabel("column (neuron)")
+            ax.set_ylabel("row (input)")
+            ax.set_xticks(range(matrix.shape[1]))
+            ax.set_yticks(range(matrix.shape[0]))
+            fig.colorbar(image, ax=ax, label="conductance (µS)")
+        safe = "".join(ch if ch.isalnum() else "_" for ch in label)
+        figures.append(_figure(f"{prefix}_conductance_{safe}", f"final conductances, {label}", heatmap, (4.8, 4.4)))
+    return figures
+
+
+def _conductance_maps(run: Run) -> dict[str, np.ndarray]:
+    """The experiment's own map of final conductances, when it offers one."""
+    from cosim import experiments
+    from cosim.config import validate
+
+    name = run.config.get("experiment", experiments.DEFAULT)
+    try:
+        module = experiments.module(name)
+    except ConfigError:
+        return {}
+    if not run.states or not hasattr(module, "conductance_maps"):
+        return {}
+    return module.conductance_maps(validate(run.config, str(run.path / "config.yaml")), run.states)
+
+
+def comparison_figures(table: pd.DataFrame) -> list[Figure]:
+    figures = []
+    for column, label, log in (("test_accuracy", "test accuracy", False),
+                               ("total_energy_with_peripherals_J", "energy with peripherals (J)", True),
+                               ("total_energy_J", "circuit energy (J)", True),
+                               ("total_time_with_peripherals_s", "time with peripherals (s)", True)):
+        if column not in table:
+            continue
+
+        def bars(fig, ax, column=column, label=label, log=log):
+            ax.bar(range(len(table)), table[column], color="tab:blue")
+            ax.set_xticks(range(len(table)), table["run"], rotation=30, ha="right", fontsize=8)
+            ax.set_ylabel(label)
+            if log:
+                ax.set_yscale("log")
+        figures.append(_figure(f"compare_{column}", f"{label} by run", bars))
+    return figures
+
+
+def sweep_figures(frame: pd.DataFrame, axes: list[str], name: str) -> list[Figure]:
+    from cosim.sweeps import draw
+
+    ok = frame[frame["status"] == "ok"]
+    figures = []
+    varying = [a for a in axes if a != "seed" and ok[a].nunique() > 1] if len(ok) else []
+    for axis in varying:
+        for metric in SWEEP_METRICS:
+            if metric in ok and pd.api.types.is_numeric_dtype(ok[metric]):
+                hue = next((a for a in varying if a != axis), None)
+                figures.append(_figure(f"{name}_{metric}_vs_{axis}".replace(".", "_"), f"{metric} vs {axis}",
+                                       lambda fig, ax, m=metric, a=axis, h=hue: draw(fig, ax, ok, a, m, h, "line")))
+    return figures
+
+
+# --- assembling ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+
+
+def run_section(run: Run) -> tuple[Section, dict[str, pd.DataFrame]]:
+    tables = run_tables(run)
+    versions = run.metrics.get("versions", {})
+    text = (f"experiment `{run.metrics.get('experiment', '')}`, seed {run.metrics.get('seed')}, backend "
+            f"`{run.metrics.get('backend', '')}`, device model `{run.metrics.get('model_backend', '')}`; versions: "
+            + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    summary = pd.DataFrame(summary_rows(run.metrics), columns=["metric", "value"])
+    shown = {"summary": summary, **{k: v for k, v in tables.items() if k not in ("by_device", "history")}}
+    if "by_device" in tables:
+        shown["by_device (top 10 by energy)"] = tables["by_device"].nlargest(10, "energy_J")
+    shown["config"] = pd.DataFrame([{"key": k, "value": v} for k, v in _flatten(run.config).items()])
+    return Section(f"Run {run.name}", text, shown, run_figures(run, tables)), tables
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, list) else value
+    return out
+
+
+def is_sweep(path: Path) -> bool:
+    from cosim.sweeps import RESULTS_FILE
+
+    return (Path(path) / RESULTS_FILE).is_file()
+
+
+def sweep_summary(frame: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+    """One row per point: axes, status, the headline metrics, wall time and error (the sweep's table)."""
+    columns = ["point", *axes, "status", *[m for m in SWEEP_METRICS if m in frame], "wall_time_s", "error"]
+    return frame[[c for c in dict.fromkeys(columns) if c in frame]]
+
+
+def sweep_section(path: Path) -> Section:
+    import yaml
+
+    from cosim.sweeps import RESULTS_FILE, SPEC_FILE
+
+    frame = pd.read_parquet(Path(path) / RESULTS_FILE)
+    record = yaml.safe_load((Path(path) / SPEC_FILE).read_text()) if (Path(path) / SPEC_FILE).is_file() else {}
+    spec = record.get("spec", {})
+    axes = [*spec.get("grid", {}), *spec.get("zip", {}), *(spec.get("random", {}) or {}).get("ranges", {})]
+    axes += ["seed"] if spec.get("seeds") is not None else []
+    axes = [a for a in axes if a in frame.columns]
+    table = sweep_summary(frame, axes)
+    counts = frame["status"].value_counts().to_dict()
+    text = f"{len(frame)} points: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    return Section(f"Sweep {Path(path).name}", text, {"points": table}, sweep_figures(frame, axes, Path(path).name))
+
+
+def build(paths: list[Path]) -> tuple[list[Section], dict[str, pd.DataFrame]]:
+    if not paths:
+        raise ConfigError("give at least one run or sweep directory")
+    sections, csvs, loaded = [], {}, []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            raise ConfigError(f"{path}: no such directory")
+        if is_sweep(path):
+            section = sweep_section(path)
+            csvs[f"{path.name}_points"] = section.tables["points"]
+        else:
+            run = load_run(path)
+            loaded.append(run)
+            section, tables = run_section(run)
+            csvs.update({f"{run.name}_{name}": table for name, table in tables.items()})
+        sections.append(section)
+    if len(loaded) > 1:
+        table = comparison_table(loaded)
+        sections.insert(0, Section("Comparison", f"{len(loaded)} runs side by side", {"runs": table},
+                                   comparison_figures(table)))
+        csvs["comparison"] = table
+    return sections, csvs
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "" if np.isnan(value) else f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def markdown(sections: list[Section]) -> str:
+    lines = ["# cosim report", ""]
+    for section in sections:
+        lines += [f"## {section.title}", "", section.text, ""]
+        for name, table in section.tables.items():
+            lines += [f"### {name}", "", "| " + " | ".join(map(str, table.columns)) + " |",
+                      "|" + "---|" * len(table.columns)]
+            lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+            lines.append("")
+        lines += [f"![{f.title}]({f.name}.png)" for f in section.figures] + [""]
+    return "\n".join(lines)
+
+
+def render_html(sections: list[Section]) -> str:
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>cosim report</title><style>",
+             "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f3f3f3}"
+             "img{max-width:48%;margin:4px;border:1px solid #eee}</style></head><body><h1>cosim report</h1>"]
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2><p>{html.escape(section.text)}</p>")
+        for name, table in section.tables.items():
+            head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                           for row in table.itertuples(index=False))
+            parts.append(f"<h3>{html.escape(name)}</h3><table><tr>{head}</tr>{body}</table>")
+        for figure in section.figures:
+            data = base64.b64encode(figure.png).decode()
+            parts.append(f"<img alt='{html.escape(figure.title)}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write(paths: list[Path], out: Path) -> dict[str, Path]:
+    """Write report.html, report.md, the PNGs report.md links and one CSV per table into `out`."""
+    sections, csvs = build(paths)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for section in sections:
+        for figure in section.figures:
+            path = out / f"{figure.name}.png"
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(figure.png)
+            tmp.replace(path)
+    for name, table in csvs.items():
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+        written[name] = runs.atomic_write_text(out / f"{safe}.csv", table.to_csv(index=False))
+    written["report.md"] = runs.atomic_write_text(out / "report.md", markdown(sections))
+    written["report.html"] = runs.atomic_write_text(out / "report.html", render_html(sections))
+    return written
