@@ -176,12 +176,15 @@ class SharedEngine(Engine):
                    f"{number(analysis.tmax_s)} uic")
         self._ng.finished.clear()
         transcript = self._ng.command(command)
-        self._count()
         if not self._ng.finished.wait(self.timeout_s):
             self._ng.command("bg_halt")
             self._ng.finished.wait(10)
             self._ng.command("destroy all")
             raise SimulationTimeout(f"transient did not finish within {self.timeout_s:g} s and was stopped")
+        # Counted (and the command history possibly cleared) only now: clearing it while the background
+        # thread is still running the transient frees the control blocks that thread is executing
+        # ("doblock: Internal Error: bad block type", or a crash).
+        self._count()
         errors = transcript.errors()
         if errors:
             self._ng.command("destroy all")
