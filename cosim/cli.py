@@ -181,16 +181,28 @@ DEFAULT_EXPERIMENT = "eslami2024.yaml"
               help="Override a config value by dotted key, e.g. -s device.preset=W (repeatable).")
 @click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), help="Hardware backend (default: config).")
 @click.option("--seed", type=int, help="Random seed (default: config).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Continue an interrupted run in DIR from its last finished epoch (with its own config).")
 @friendly_errors
-def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None) -> None:
+def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None,
+          resume_dir: Path | None) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
     default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
     from cosim import config as cfgmod
-    from cosim import experiments
+    from cosim import experiments, runs
     from cosim.resources import data_file
 
-    path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
-    extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
+    if resume_dir is not None:
+        given = [name for name, value in (("CONFIG", config), ("-s", overrides), ("--backend", backend),
+                                          ("--seed", seed)) if value]
+        if given:
+            raise CosimError(f"--resume continues {resume_dir} with its recorded config; drop {', '.join(given)}")
+        if not (resume_dir / runs.INCOMPLETE).exists():
+            raise CosimError(f"{resume_dir} is not an interrupted run (no {runs.INCOMPLETE} marker): nothing to resume")
+        path, extra, out_dir = resume_dir / "config.yaml", [], resume_dir
+    else:
+        path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
+        extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
     cfg = cfgmod.load_experiment(path, extra)
     console.print(f"[bold]cosim train[/] {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})")
     with _progress() as bar:
@@ -202,7 +214,13 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
                                if k in ("loss", "train_accuracy", "validation_accuracy") and isinstance(v, float))
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
-        metrics = experiments.run_to_dir(cfg, out_dir, progress)
+        try:
+            metrics = experiments.run_to_dir(cfg, out_dir, progress, resume=resume_dir is not None)
+        except KeyboardInterrupt:
+            bar.stop()
+            click.echo(f"interrupted: {out_dir} is marked {runs.INCOMPLETE}; continue it with "
+                       f"`cosim train --resume {out_dir}`", err=True)
+            sys.exit(130)
     console.print(summary_table(metrics))
 
 

@@ -50,15 +50,25 @@ def module(name: str):
     return importlib.import_module(MODULES[name])
 
 
-def run_to_dir(cfg, out_dir, progress: Progress | None = None) -> dict:
+def run_to_dir(cfg, out_dir, progress: Progress | None = None, resume: bool = False) -> dict:
     """Train `cfg` and write its run directory (what `cosim train` and every sweep point write); returns
-    the metrics. The directory carries INCOMPLETE until every file is in place."""
+    the metrics. The directory carries INCOMPLETE until every file is in place. Experiments whose `train`
+    takes `checkpoint_dir` checkpoint every epoch there; with `resume` they continue from that checkpoint."""
+    import inspect
+
     from cosim import config as cfgmod
     from cosim import runs
 
     experiment = module(cfg.experiment)
-    out = runs.start(out_dir)
-    result = experiment.train(cfg, progress)
+    out = runs.start(out_dir, cfgmod.dump(cfg))
+    if "checkpoint_dir" in inspect.signature(experiment.train).parameters:
+        result = experiment.train(cfg, progress, checkpoint_dir=out, resume=resume)
+    elif resume:
+        from cosim.errors import ConfigError
+
+        raise ConfigError(f"experiment {cfg.experiment!r} does not checkpoint; rerun it without --resume")
+    else:
+        result = experiment.train(cfg, progress)
     metrics = {**result.metrics, "experiment": cfg.experiment, "seed": cfg.seed,
                "versions": runs.versions(result.metrics.get("ngspice"), result.metrics.get("model_backend", ""))}
     runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=result.history,

@@ -6,7 +6,9 @@
     DIR/ledger.parquet   one row per hardware event
     DIR/netlists/        the circuit as simulated, with the trained device states as initial conditions
     DIR/states.npz       final device states by family (msdc_x: M-SDC state variables in device order)
-A run in progress carries DIR/INCOMPLETE; it is removed only after every file is in place.
+A run in progress carries DIR/INCOMPLETE; it is removed only after every file is in place. Experiments
+that can resume also keep DIR/checkpoint.npz (the state after the last finished epoch and the ledger so
+far, in one file written atomically; no pickles, so a shared run directory cannot run code).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 from cosim import __version__
 
 INCOMPLETE = "INCOMPLETE"
+CHECKPOINT = "checkpoint.npz"
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -32,10 +35,13 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return path
 
 
-def start(out_dir: Path) -> Path:
+def start(out_dir: Path, config_yaml: str | None = None) -> Path:
+    """Mark DIR incomplete (and record the config first, so an interrupted run can be resumed from it)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / INCOMPLETE, "this run has not finished; its files may be partial\n")
+    if config_yaml is not None:
+        atomic_write_text(out / "config.yaml", config_yaml)
     return out
 
 
@@ -70,3 +76,23 @@ def finish(out_dir: Path, *, config_yaml: str, metrics: dict, history: list[dict
         atomic_write_text(out / "netlists" / name, text)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     (out / INCOMPLETE).unlink(missing_ok=True)
+    (out / CHECKPOINT).unlink(missing_ok=True)
+
+
+def save_checkpoint(out_dir: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Arrays plus JSON-able metadata, atomically (a kill mid-write leaves the previous checkpoint)."""
+    out = Path(out_dir)
+    tmp = out / f".checkpoint.{os.getpid()}.tmp.npz"
+    blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp, __meta__=blob, **arrays)
+    tmp.replace(out / CHECKPOINT)
+
+
+def load_checkpoint(out_dir: Path) -> tuple[dict[str, np.ndarray], dict] | None:
+    path = Path(out_dir) / CHECKPOINT
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files if key != "__meta__"}
+        meta = json.loads(bytes(data["__meta__"]).decode())
+    return arrays, meta

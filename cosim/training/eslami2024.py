@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from cosim import runs
 from cosim.circuits import crossbar as xb
 from cosim.circuits.network import Network, NetworkSpec, build_network
 from cosim.circuits.neurons import NeuronSpec
@@ -100,7 +102,8 @@ def _placeholder(name: str, te: str, be: str, index: int):
     return ir.Resistor("R" + name[1:], te, be, 1e4)
 
 
-def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None) -> Outcome:
+def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None,
+        checkpoint_dir: Path | None = None, resume: bool = False) -> Outcome:
     started = time.perf_counter()
     session, scale, arrays = build(cfg)
     data = patterns_3x3(cfg.data.n_test, cfg.data.test_flips, cfg.seed)
@@ -112,8 +115,12 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
     trainer = onchip.train_insitu if cfg.training.mode == "insitu" else onchip.train_exsitu
     t = cfg.training
     noise = onchip.TrainingNoise(t.noise, t.noise_on, arrays, cfg.circuit.read_V)
+    extra = {}
+    if cfg.training.mode == "insitu" and checkpoint_dir is not None:
+        extra["checkpoint"] = lambda state: save_checkpoint(checkpoint_dir, state, session.ledger)
+        extra["resume"] = load_checkpoint(checkpoint_dir, session.ledger) if resume else None
     history = trainer(session, model, programmer, data, epochs=t.epochs, learning_rate=t.learning_rate,
-                      noise=noise, target=t.target, rng=rng, progress=progress)
+                      noise=noise, target=t.target, rng=rng, progress=progress, **extra)
     training = session.ledger.totals()
     metrics = evaluate(cfg, session, arrays, data, rng)
     metrics.update({
@@ -137,10 +144,12 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
     return Outcome(metrics, history, session.ledger, session, arrays, data)
 
 
-def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None) -> RunResult:
-    """`cosim train` entry: run, and record the board with its trained states as initial conditions."""
+def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None,
+          checkpoint_dir: Path | None = None, resume: bool = False) -> RunResult:
+    """`cosim train` entry: run (checkpointing every epoch into `checkpoint_dir`, resuming from it with
+    `resume`), and record the board with its trained states as initial conditions."""
     report = None if progress is None else (lambda epoch, record: progress(epoch, {**record, "epochs": cfg.training.epochs}))
-    outcome = run(cfg, report)
+    outcome = run(cfg, report, checkpoint_dir, resume)
     netlists = {}
     engine = getattr(outcome.session, "engine", None)
     if engine is not None:
@@ -152,6 +161,27 @@ def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = 
     metrics = {**outcome.metrics, "ngspice": getattr(engine, "version", None)}
     return RunResult(metrics, outcome.history.epochs, outcome.ledger, netlists,
                      states={"msdc_x": np.asarray(outcome.session.x, dtype=float)})
+
+
+def save_checkpoint(out: Path, state: onchip.TrainState, ledger: Ledger) -> None:
+    from dataclasses import asdict
+
+    runs.save_checkpoint(out, {"g_known": state.g_known, "w_target": state.w_target, "x": state.x},
+                         {"epoch": state.epoch, "t_s": state.t_s, "rng_state": state.rng_state,
+                          "history": state.history, "ledger": [asdict(e) for e in ledger.events]})
+
+
+def load_checkpoint(out: Path, ledger: Ledger) -> onchip.TrainState | None:
+    """The state after the last finished epoch (None: no epoch finished); the ledger gets its rows back."""
+    from cosim.hil.ledger import Event
+
+    saved = runs.load_checkpoint(out)
+    if saved is None:
+        return None
+    arrays, meta = saved
+    ledger.events = [Event(**row) for row in meta["ledger"]]
+    return onchip.TrainState(int(meta["epoch"]), arrays["g_known"], arrays["w_target"], arrays["x"],
+                             float(meta["t_s"]), meta["rng_state"], meta["history"])
 
 
 def evaluate(cfg: OnchipExperiment, session: HardwareSession, arrays: msdc.MSDCArrays, data: Dataset,

@@ -47,6 +47,20 @@ class History:
     epochs: list[dict] = field(default_factory=list)
 
 
+@dataclass
+class TrainState:
+    """Everything the in-situ loop carries from one epoch to the next: with it (and the ledger so far) a
+    run resumes exactly where it stopped."""
+
+    epoch: int
+    g_known: np.ndarray  # the controller's record of verified conductances
+    w_target: np.ndarray  # the accumulated weight targets
+    x: np.ndarray  # device states
+    t_s: float  # circuit time
+    rng_state: dict
+    history: list[dict]
+
+
 class Model:
     """The controller's model of the network, used for backpropagation (and for ex-situ training)."""
 
@@ -175,15 +189,25 @@ class TrainingNoise:
 
 def train_insitu(session: HardwareSession, model: Model, programmer: Programmer, data: Dataset, *, epochs: int,
                  learning_rate: float, noise: TrainingNoise, target: float, rng: np.random.Generator,
-                 progress: Callable[[int, dict], None] | None = None) -> History:
-    """Hardware-in-the-loop training: measure, backpropagate, program, repeat."""
-    history = History()
+                 progress: Callable[[int, dict], None] | None = None, resume: TrainState | None = None,
+                 checkpoint: Callable[[TrainState], None] | None = None) -> History:
+    """Hardware-in-the-loop training: measure, backpropagate, program, repeat. `checkpoint` receives the
+    state after every epoch; `resume` continues from such a state."""
     n = len(session.x)
-    g_known = session.read_conductance(range(n), phase="read", epoch=0)
-    # The controller accumulates updates in its own memory and programs a device only once its target has
-    # moved by more than the programming tolerance (updates smaller than one pulse are not lost).
-    w_target = model.scale.weights(g_known)
-    for epoch in range(1, epochs + 1):
+    if resume is None:
+        history = History()
+        g_known = session.read_conductance(range(n), phase="read", epoch=0)
+        # The controller accumulates updates in its own memory and programs a device only once its target has
+        # moved by more than the programming tolerance (updates smaller than one pulse are not lost).
+        w_target = model.scale.weights(g_known)
+        first = 1
+    else:
+        history = History(list(resume.history))
+        g_known, w_target = resume.g_known.copy(), resume.w_target.copy()
+        session.x, session.t_s = resume.x.copy(), resume.t_s
+        rng.bit_generator.state = resume.rng_state
+        first = resume.epoch + 1
+    for epoch in range(first, epochs + 1):
         x, measured = noise.forward(session, data.x_train, rng, epoch)
         us = [x * model.spec.read_V] + measured.outputs_V[:-1]
         w = model.scale.weights(g_known)
@@ -194,6 +218,9 @@ def train_insitu(session: HardwareSession, model: Model, programmer: Programmer,
         accuracy = float(np.mean(predict(measured.outputs_V[-1]) == data.y_train))
         record = {"epoch": epoch, "loss": loss, "train_accuracy": accuracy, "programmed": int(change.size)}
         history.epochs.append(record)
+        if checkpoint:
+            checkpoint(TrainState(epoch, g_known.copy(), w_target.copy(), session.x.copy(), float(session.t_s),
+                                  rng.bit_generator.state, list(history.epochs)))
         if progress:
             progress(epoch, record)
     return history
