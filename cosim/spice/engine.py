@@ -22,6 +22,12 @@ from cosim.netlist import ir, ngspice
 Waveforms = dict[str, np.ndarray]
 
 
+def ngspice_seed(seed: int) -> int:
+    """ngspice's random seed for a run seed. ngspice takes 0 as "seed from the clock" (two runs with
+    `setseed 0` or `.options seed=0` draw different numbers), so run seeds map to 1 … 2³¹ − 1."""
+    return int(seed) % (2**31 - 1) + 1
+
+
 def failed_netlist_dir() -> Path:
     """Where failing netlists are kept for the user to inspect ($COSIM_FAILED_DIR, default a temp folder)."""
     base = os.environ.get("COSIM_FAILED_DIR") or Path(os.environ.get("TMPDIR", "/tmp")) / "cosim-failed"
@@ -154,7 +160,7 @@ class Engine(abc.ABC):
     def standalone_netlist(self, analysis: ir.Tran, vectors: Sequence[str] = ()) -> ir.Netlist:
         """The current circuit plus an analysis (and save list): a file that reproduces the next run."""
         net = self._circuit_only(self.netlist)
-        options = {"seed": float(self.seed)} if self.seed is not None else {}
+        options = {"seed": ngspice_seed(self.seed)} if self.seed is not None else {}
         if options:
             net.add(ir.Options(options))
         net.add(analysis)

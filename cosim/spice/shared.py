@@ -19,7 +19,7 @@ from cosim.errors import NetlistError, SimulationError, SimulationTimeout
 from cosim.netlist import ir, ngspice
 from cosim.netlist.ngspice import number
 from cosim.spice import install
-from cosim.spice.engine import Engine, Waveforms
+from cosim.spice.engine import ngspice_seed, Engine, Waveforms
 from cosim.spice.messages import Transcript
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class SharedEngine(Engine):
         self.version = self._ng.ngspice_version or 0
         self._cmd(f"set num_threads={int(self.num_threads)}")
         if seed is not None:
-            self._cmd(f"setseed {int(seed)}")
+            self._cmd(f"setseed {ngspice_seed(seed)}")
 
     # --- Engine hooks --------------------------------------------------------------------------------
 

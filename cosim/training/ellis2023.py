@@ -1,0 +1,213 @@
+"""Domain-wall stochastic synapses trained with the mean/variance rule (Ellis et al., arXiv 2303.01886, 2023).
+
+One layer of positive-only binary stochastic synapses (p(w) of the published nanowire fit, per-synapse
+variation) plus a real bias, trained in numpy with the rule of `cosim.training.meanvar`, beside the same layer
+with real weights. The energy and time of one synapse read come from the read circuit of
+`cosim.devices.dw_synapse`: simulated in ngspice at the start of the run (backend spice or batch; a short
+transient of one synapse, seeded from the run's seed) or from its equations (twin). The ledger books every
+read the run makes (training, validation, evaluation) at that per-read cost; an inference reads every one
+of the n_in × n_out synapses N times, all synapses in parallel, the N reads of a synapse one after another.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from cosim import digits
+from cosim.config import ExperimentBase, Strict
+from cosim.devices import dw_synapse as dw
+from cosim.errors import ConfigError
+from cosim.experiments import RunResult
+from cosim.hil.ledger import Ledger
+from cosim.training import meanvar as mv
+
+
+class DataSettings(Strict):
+    # "digits": scikit-learn's 8×8 digits (64 inputs); otherwise a directory holding the four MNIST-format
+    # IDX files (28×28, max-pooled to 14×14: the paper's 196 inputs)
+    source: str = "digits"
+    pool: int | Literal["auto"] = "auto"  # max-pool factor; auto: 2 for 28×28 images, else 1
+    threshold: float = Field(0.5, gt=0, lt=1)  # binarisation: pixel > threshold → 1
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    max_train: int | None = Field(None, ge=10)  # use only this many training images (quick runs)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value != "digits" and not Path(value).is_dir():
+            raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
+        return value
+
+    @field_validator("pool")
+    @classmethod
+    def _pool(cls, value):
+        if value != "auto" and value < 1:
+            raise ValueError("must be 'auto' or an integer >= 1")
+        return value
+
+
+class DeviceSettings(Strict):
+    family: Literal["dw_synapse"] = "dw_synapse"
+    preset: str = "ellis2023"
+    variation: dw.Variation = Field(default_factory=dw.Variation)
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, value: str) -> str:
+        allowed = list(dw._presets())
+        if value not in allowed:
+            raise ValueError(f"unknown preset {value!r}; allowed: {', '.join(allowed)}")
+        return value
+
+
+class TrainingSettings(Strict):
+    reads: int = Field(8, ge=1, le=4096)  # N: reads per synapse per inference (the paper: 1, 2, 4, … 64)
+    learning_rate: float = Field(0.02, gt=0)
+    batch_size: int = Field(64, ge=1)
+    max_epochs: int = Field(100, ge=1)
+    patience: int = Field(20, ge=1)  # early stopping on the validation loss
+    validation_passes: int = Field(1, ge=1)  # stochastic passes per validation
+    # fixed gain on the neuron's count, z = gain·Y + b; the published rule is gain 1 (see docs/ellis2023.md)
+    output_gain: float = Field(1.0, gt=0)
+    baseline: bool = True  # also train the same layer with real weights
+
+
+class EvaluationSettings(Strict):
+    passes: int = Field(16, ge=1)  # test accuracy averaged over this many stochastic passes
+
+
+class CalibrationSettings(Strict):
+    reads: int = Field(64, ge=8, le=4096)  # read slots simulated to measure the per-read energy
+
+
+class Config(ExperimentBase):
+    """Binary stochastic domain-wall synapses and the mean/variance rule (Ellis et al. 2023)."""
+
+    experiment: Literal["ellis2023"] = "ellis2023"
+    data: DataSettings = Field(default_factory=DataSettings)
+    device: DeviceSettings = Field(default_factory=DeviceSettings)
+    read_circuit: dw.ReadCircuit = Field(default_factory=dw.ReadCircuit)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+
+    @model_validator(mode="after")
+    def _split(self) -> "Config":
+        if self.training.patience > self.training.max_epochs:
+            raise ValueError("training.patience must not exceed training.max_epochs")
+        return self
+
+
+def prepare_data(settings: DataSettings, seed: int) -> tuple[mv.Split, str, tuple[int, int]]:
+    """Images → pooled, binarised, flattened inputs; a seeded validation split of the training set."""
+    images = digits.load(settings.source, seed)
+    h, w = images.x_train.shape[1:]
+    factor = (2 if (h, w) == (28, 28) else 1) if settings.pool == "auto" else settings.pool
+    if h % factor or w % factor:
+        raise ConfigError(f"data.pool = {factor} does not divide the {h}×{w} images of {images.name}")
+
+    def inputs(x: np.ndarray) -> np.ndarray:
+        pooled = digits.max_pool(x, factor) if factor > 1 else x
+        return (digits.flatten(pooled) > settings.threshold).astype(float)
+
+    x, y = inputs(images.x_train), images.y_train
+    order = np.random.default_rng([seed, 21]).permutation(len(y))
+    if settings.max_train is not None:
+        order = order[:settings.max_train]
+    n_val = max(1, int(round(settings.validation_fraction * len(order))))
+    val, train = order[:n_val], order[n_val:]
+    if len(train) < 1:
+        raise ConfigError("data: no training images left after the validation split; raise data.max_train")
+    split = mv.Split(x[train], y[train], x[val], y[val], inputs(images.x_test), images.y_test)
+    return split, images.name, (h // factor, w // factor)
+
+
+def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> RunResult:
+    """`cosim train` entry: measure the read cost, train the stochastic layer (and the baseline), evaluate."""
+    started = time.perf_counter()
+    split, data_name, image_shape = prepare_data(cfg.data, cfg.seed)
+    n_in, n_out = split.x_train.shape[1], int(max(split.y_train.max(), split.y_test.max())) + 1
+    params = dw.load_preset(cfg.device.preset)
+    devices = dw.draw_instances(params, cfg.device.variation, (n_in, n_out), cfg.seed)
+    cost, read_net = dw.read_cost(cfg.backend, cfg.read_circuit, params, cfg.seed, cfg.calibration.reads)
+    t = cfg.training
+    n_reads = t.reads
+    layer = mv.StochasticSynapseLayer(devices, n_reads, w_init=params.x0, gain=t.output_gain)
+    ledger = Ledger()
+    label = f"dw_synapse {n_in}x{n_out}"
+
+    def book(phase: str, part: str, inferences: int, epoch: int, wall_s: float) -> None:
+        """`inferences` reads of every synapse N times at the current probabilities."""
+        per_inference_J = n_reads * float(cost.energy_J(layer.probabilities()).sum())
+        ledger.book(phase, energy_J=inferences * per_inference_J, circuit_time_s=inferences * n_reads * cost.time_s,
+                    wall_time_s=wall_s, device=label, layer=part, epoch=epoch,
+                    pulses=inferences * n_reads * n_in * n_out)
+
+    def on_epoch(epoch: int, record: dict) -> None:
+        book("read", "train", len(split.y_train), epoch, record["wall_time_s"])
+        book("inference", "validation", len(split.y_val) * t.validation_passes, epoch, 0.0)
+        if progress is not None:
+            progress(epoch, {"epochs": t.max_epochs, **{k: record[k] for k in
+                                                        ("loss", "train_accuracy", "validation_accuracy")}})
+
+    fit = mv.fit(layer, split, learning_rate=t.learning_rate, batch_size=t.batch_size, max_epochs=t.max_epochs,
+                 patience=t.patience, rng=np.random.default_rng([cfg.seed, 31]),
+                 validation_passes=t.validation_passes, on_epoch=on_epoch)
+    rng = np.random.default_rng([cfg.seed, 32])
+    passes = cfg.evaluation.passes
+    clock = time.perf_counter()
+    test_acc, test_std, test_loss = mv.evaluate(layer, split.x_test, split.y_test, passes, rng)
+    book("inference", "test", len(split.y_test) * passes, -1, time.perf_counter() - clock)
+    clock = time.perf_counter()
+    train_acc, _, _ = mv.evaluate(layer, split.x_train, split.y_train, passes, rng)
+    book("inference", "train-evaluation", len(split.y_train) * passes, -1, time.perf_counter() - clock)
+
+    p = layer.probabilities()
+    active = split.x_train.any(axis=0)  # synapses whose input is on in at least one training image
+    per_inference_J = n_reads * float(cost.energy_J(p).sum())
+    metrics = {
+        "test_accuracy": test_acc, "test_accuracy_std_over_passes": test_std, "test_loss": test_loss,
+        "train_accuracy": train_acc,
+        "validation_accuracy": fit.history[fit.best_epoch - 1]["validation_accuracy"],
+        "reads": n_reads, "output_gain": t.output_gain, "passes": passes,
+        "epochs_trained": len(fit.history), "best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early,
+        "near_binary_fraction": dw.near_binary_fraction(p[active]), "near_binary_fraction_all": dw.near_binary_fraction(p),
+        "active_synapses": int(active.sum()) * n_out, "synapses": n_in * n_out,
+        "mean_p": float(p.mean()),
+        "energy_per_inference_J": per_inference_J, "time_per_inference_s": n_reads * cost.time_s,
+        "energy_per_read_J": per_inference_J / (n_reads * n_in * n_out),
+        "read_energy_state0_J": cost.energy_state0_J, "read_energy_state1_J": cost.energy_state1_J,
+        "read_time_s": cost.time_s, "read_cost_source": cost.source,
+        "data": data_name, "inputs": n_in, "image_shape": list(image_shape),
+        "n_train": len(split.y_train), "n_validation": len(split.y_val), "n_test": len(split.y_test),
+        "backend": cfg.backend, "model_backend": "numpy" if cfg.backend == "twin" else "bsource",
+        "ngspice": cost.ngspice_version,
+    }
+    if t.baseline:
+        metrics.update(_baseline(cfg, split, n_in, n_out))
+    totals = ledger.totals()
+    metrics.update({"energy_J": totals["energy_J"], "circuit_time_s": totals["circuit_time_s"],
+                    "pulses": totals["pulses"], "wall_time_s": time.perf_counter() - started})
+    from cosim.netlist import ngspice
+
+    states = {"dw_w": layer.w.copy(), "dw_p": p, "dw_bias": layer.b.copy(), "dw_x0": devices.x0,
+              "dw_dx": devices.dx, "dw_a": devices.a, "dw_input_used": active}
+    return RunResult(metrics, fit.history, ledger, {"dw_read.cir": ngspice.write(read_net)}, states=states)
+
+
+def _baseline(cfg: Config, split: mv.Split, n_in: int, n_out: int) -> dict:
+    """The same layer with real weights, trained with the same optimiser, batches and early stopping."""
+    t = cfg.training
+    layer = mv.RealLayer(n_in, n_out)
+    fit = mv.fit(layer, split, learning_rate=t.learning_rate, batch_size=t.batch_size, max_epochs=t.max_epochs,
+                 patience=t.patience, rng=np.random.default_rng([cfg.seed, 33]))
+    rng = np.random.default_rng([cfg.seed, 34])
+    return {"baseline_test_accuracy": mv.evaluate(layer, split.x_test, split.y_test, 1, rng)[0],
+            "baseline_train_accuracy": mv.evaluate(layer, split.x_train, split.y_train, 1, rng)[0],
+            "baseline_best_epoch": fit.best_epoch}
+
