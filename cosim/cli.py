@@ -19,13 +19,24 @@ console = Console()
 def friendly_errors(func):
     """Known failures become one line on stderr and a non-zero exit, never a traceback."""
 
+    def one_line(text: str) -> str:
+        # a file name or value carrying a newline must not break the one-line report (nor fake a second line)
+        return text.replace("\r", "\\r").replace("\n", "\\n")
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except CosimError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             sys.exit(2)
+        except OSError as exc:  # the file system said no (a folder that is a file, no permission, disk full)
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {one_line(where + (exc.strerror or str(exc)))}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
 
     return wrapper
 
@@ -167,7 +178,7 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
 
     result = export(source, dialect, out_dir, stimulus)
     console.print(f"wrote {result.netlist_path} and {len(result.files) - 1} more file(s) in {result.out_dir} "
-                  f"({dialect}, stimulus {stimulus}, M-SDC model {result.board.model_backend}); see README.md there")
+                  f"({dialect}, stimulus {stimulus}, device model {result.board.model_backend}); see README.md there")
 
 
 DEFAULT_EXPERIMENT = "eslami2024.yaml"

@@ -289,6 +289,53 @@ def eslami2024(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backe
                  x0, columns if stimulus == "read" else [], ["i(vprog)"] if stimulus == "program" else [])
 
 
+def ellis2023(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backend: str) -> Board:
+    """The domain-wall synapse layer's read circuits: one per synapse (n_in × n_out), with each synapse's
+    own fit and, from a run directory, its trained control value w; `read` reads every synapse N times.
+    ngspice only: the random state of a read is drawn by ngspice's TRRANDOM source."""
+    from cosim.devices import dw_synapse as dw
+    from cosim.spice.engine import ngspice_seed
+    from cosim.training.ellis2023 import prepare_data
+
+    if stimulus == "program":
+        raise ConfigError("the domain-wall synapse circuit has no programming stimulus (the drive that sets a wall "
+                          "is not modelled electrically); use --stimulus read or none")
+    split, _, _ = prepare_data(cfg.data, cfg.seed)
+    n_in, n_out = split.x_train.shape[1], int(max(split.y_train.max(), split.y_test.max())) + 1
+    params = dw.load_preset(cfg.device.preset)
+    devices = dw.draw_instances(params, cfg.device.variation, (n_in, n_out), cfg.seed)
+    w = np.full((n_in, n_out), params.x0)
+    if "dw_w" in states:
+        w = np.asarray(states["dw_w"], dtype=float)
+        if w.shape != (n_in, n_out):
+            raise ConfigError(f"states.npz holds synapses of shape {w.shape}, the configured layer is {(n_in, n_out)}")
+    net = dw.read_netlist(w.ravel(), devices, cfg.read_circuit, title="cosim ellis2023 synapse reads")
+    local = ir.SubcircuitLibrary(dw.LIB_FILE, dw.SUBCKT, dw.PINS, dict(dw.SUBCKT_DEFAULTS))
+    net.items = [local if isinstance(i, ir.SubcircuitLibrary) else i for i in net.items]
+    n = w.size
+    if stimulus == "read":
+        net.add(ir.Options({"seed": ngspice_seed(cfg.seed)}), dw.read_analysis(cfg.read_circuit, cfg.training.reads))
+        net.add(ir.Save(tuple(v for k in range(n) for v in dw.read_vectors(k)[3:])))
+        what = f"{cfg.training.reads} reads of every synapse (one {cfg.read_circuit.slot_s:g} s slot each), seed {cfg.seed}"
+    else:
+        what = "none: the circuits only, no analysis"
+    from cosim.resources import data_file
+
+    variant = Variant(net, {dw.LIB_FILE: data_file("device_models", dw.LIB_FILE).read_text()},
+                      state_vectors=[f"v(xs{k}.st)" for k in range(n)])
+    source = "the trained control values of the run" if "dw_w" in states else f"every w at x0 = {params.x0:g}"
+    description = [
+        f"domain-wall stochastic synapses (Ellis et al. 2023): {n_in} × {n_out} = {n} read circuits, each with "
+        "its read source, sense resistor, comparator and supply",
+        f"device preset {cfg.device.preset}, per-synapse fits drawn with seed {cfg.seed}; control values: {source}",
+        f"stimulus: {what}",
+    ]
+    slots = [Slot("read", "", k * cfg.read_circuit.slot_s, (k + 1) * cfg.read_circuit.slot_s, None)
+             for k in range(cfg.training.reads)] if stimulus == "read" else []
+    return Board("ellis2023", description, stimulus, "bsource", {"ngspice": variant}, slots, w.ravel(),
+                 [f"v(out{k})" for k in range(n)] if stimulus == "read" else [], [])
+
+
 def _not_available(experiment: str, module: str) -> Callable[..., Board]:
     def hook(cfg, states, stimulus, model_backend) -> Board:
         raise CosimError(f"export of the {experiment} circuit is not available yet: its circuit builder "
@@ -301,7 +348,7 @@ def _not_available(experiment: str, module: str) -> Callable[..., Board]:
 HOOKS: dict[str, Callable[..., Board]] = {
     "eslami2024": eslami2024,
     "islam2024": _not_available("islam2024", "cosim/devices/sot_mtj.py"),
-    "ellis2023": _not_available("ellis2023", "cosim/devices/dw_synapse.py"),
+    "ellis2023": ellis2023,
 }
 
 
@@ -353,6 +400,9 @@ def export(source: Path, dialect: str, out_dir: Path, stimulus: str = "read",
     """Write the netlist, its model files and README.md into `out_dir` (files written whole, then renamed)."""
     _check(dialect, stimulus)
     b, where = board(source, stimulus, model_backend)
+    if FAMILIES[dialect] not in b.variants:
+        raise NetlistError(f"the {b.experiment} circuit cannot be written for {dialect}: its random read source "
+                           f"(ngspice TRRANDOM) has no equivalent there; dialects: {', '.join(d for d in DIALECTS if FAMILIES[d] in b.variants)}")
     variant = b.variants[FAMILIES[dialect]]
     rendered = render(dialect, variant.netlist)
     files = {NETLIST_NAMES[dialect]: rendered.text, **variant.files, **rendered.files}
@@ -433,8 +483,11 @@ def readme(b: Board, dialect: str, where: str, names: Sequence[str], variant: Va
 # --- reference exports (netlists/) ---------------------------------------------------------------------
 
 
-REFERENCE_SOURCE = "eslami2024.yaml"  # netlists/eslami2024.yaml: the published 9-3-1 board, every value spelled out
-REFERENCES = {"eslami2024": [(d, "read") for d in DIALECTS] + [("ngspice", "program"), ("vacask", "program")]}
+# experiment -> (its source config in netlists/, with every value spelled out; the exports written from it)
+REFERENCES = {
+    "eslami2024": ("eslami2024.yaml", [(d, "read") for d in DIALECTS] + [("ngspice", "program"), ("vacask", "program")]),
+    "ellis2023": ("ellis2023.yaml", [("ngspice", "read")]),
+}
 
 
 def write_references(root: Path | None = None) -> list[Path]:
@@ -443,9 +496,10 @@ def write_references(root: Path | None = None) -> list[Path]:
 
     root = Path(root) if root is not None else data_dir("netlists")
     out = []
-    for dialect, stimulus in REFERENCES["eslami2024"]:
-        target = root / "eslami2024" / f"{dialect}-{stimulus}"
-        out.append(export(data_file("netlists", REFERENCE_SOURCE), dialect, target, stimulus, "osdi").out_dir)
+    for experiment, (source, exports) in REFERENCES.items():
+        for dialect, stimulus in exports:
+            target = root / experiment / f"{dialect}-{stimulus}"
+            out.append(export(data_file("netlists", source), dialect, target, stimulus, "osdi").out_dir)
     return out
 
 

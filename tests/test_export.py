@@ -100,7 +100,7 @@ def test_writers_refuse_what_they_cannot_express(writer):
 
 
 def test_unfinished_experiments_say_so():
-    for name in ("islam2024", "ellis2023"):
+    for name in ("islam2024",):
         with pytest.raises(CosimError, match=f"{name} circuit is not available yet"):
             ex.HOOKS[name](None, {}, "read", "osdi")
 
@@ -109,10 +109,13 @@ def test_unfinished_experiments_say_so():
 
 
 def test_golden_exports_regenerate_byte_identically(tmp_path):
-    """netlists/eslami2024 is what `python -m cosim.export` writes; regenerate it when an export changes."""
+    """netlists/<experiment>/ is what `python -m cosim.export` writes; regenerate it when an export changes."""
     ex.write_references(tmp_path)
-    golden = data_dir("netlists") / "eslami2024"
-    fresh = tmp_path / "eslami2024"
+    for experiment in ex.REFERENCES:
+        _same_tree(data_dir("netlists") / experiment, tmp_path / experiment)
+
+
+def _same_tree(golden, fresh):
     assert sorted(p.name for p in golden.iterdir()) == sorted(p.name for p in fresh.iterdir())
     for folder in fresh.iterdir():
         names = sorted(p.name for p in folder.iterdir())
@@ -336,3 +339,31 @@ def test_bsource_subcircuit_ir_matches_the_shipped_library(tmp_path):
     assert np.max(np.abs(_at(runs[0], "v(x1.x)", t) - _at(runs[1], "v(x1.x)", t))) < 1e-9
     assert np.max(np.abs(_at(runs[0], "i(v1)", t) - _at(runs[1], "i(v1)", t))) < 1e-12
     assert np.ptp(runs[0]["v(x1.x)"]) > 5e-3  # the pulses did move the state
+
+
+@pytest.mark.spice
+@pytest.mark.slow  # 640 read circuits, twice: ~1-3 min
+def test_exported_synapse_reads_run_standalone_and_match_the_loop(tmp_path):
+    """The domain-wall export runs in `ngspice -b` and draws exactly the reads the toolkit's engine draws for
+    the same circuit and seed; Spectre-like dialects refuse its random source by name."""
+    from cosim.devices import dw_synapse as dw
+    from cosim.spice.shared import SharedEngine
+
+    source = data_dir("netlists") / "ellis2023.yaml"
+    result = ex.export(source, "ngspice", tmp_path / "dw", "read")
+    raw = tmp_path / "dw" / "out.raw"
+    subprocess.run(["ngspice", "-b", "-r", str(raw), "board.cir"], cwd=tmp_path / "dw", check=True,
+                   capture_output=True, timeout=600)
+    exported = rawfile.read(raw)[-1].vectors()
+    cfg = ex.load_source(source)[0]
+    w = result.board.x0
+    params = dw.load_preset(cfg.device.preset)
+    devices = dw.draw_instances(params, cfg.device.variation, (w.size,), cfg.seed)
+    loop = dw.simulate_reads(SharedEngine(seed=cfg.seed), w, devices, cfg.read_circuit, cfg.training.reads)
+    t, slot = exported["time"], cfg.read_circuit.slot_s
+    for k in range(w.size):
+        states = exported[f"v(xs{k}.st)"][np.searchsorted(t, (np.arange(cfg.training.reads) + 0.5) * slot)]
+        np.testing.assert_array_equal(states > 0.5, loop.stored[k] > 0.5, err_msg=f"synapse {k}")
+    assert 0.3 < loop.stored.mean() < 0.7  # p(x0) = 0.51: the comparison is not between constant states
+    with pytest.raises(NetlistError, match="TRRANDOM"):
+        ex.export(source, "spectre", tmp_path / "dw_spectre", "read")
