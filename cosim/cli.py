@@ -122,6 +122,46 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
         console.print(f"wrote {path}")
 
 
+@characterize.command("sot")
+@click.option("--width", default="all", show_default=True,
+              help="all, a width preset (w50, w100, w200, w400) or a width in nm built from the scaling laws.")
+@click.option("--instances", default=8, show_default=True, help="Device instances per width (with variation).")
+@click.option("--pulses", default=100, show_default=True, help="Stochastic pulses per current of the fine sweep.")
+@click.option("--points", default=11, show_default=True, help="Currents of the fine sweep around each device's I50.")
+@click.option("--coarse-points", default=9, show_default=True, help="Currents of the coarse sweep (all devices).")
+@click.option("--coarse-pulses", default=20, show_default=True, help="Pulses per current of the coarse sweep.")
+@click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), default="spice", show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the device variation and of ngspice's draws.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/characterize_sot"), show_default=True)
+@friendly_errors
+def characterize_sot(width, instances, pulses, points, coarse_points, coarse_pulses, backend, seed, out_dir) -> None:
+    """Switching probability versus write current of SOT-MTJ neurons: fitted sigmoids (I50, window) per device,
+    spread per width, agreement with the numpy twin; CSVs and plots."""
+    from cosim.devices.sot_characterize import Sweep, characterize as run, resolve_width
+
+    widths = resolve_width(width)
+    sweep = Sweep(coarse_points, coarse_pulses, points, pulses)
+    table = Table(title=f"SOT-MTJ characterisation ({backend}, {instances} devices per width)")
+    for column in ("width", "I50 mean (µA)", "I50 spread", "window (µA)", "twin I50 / window (µA)",
+                   "points |z|>3", "χ² p", "wall (s)"):
+        table.add_column(column, justify="right")
+
+    def row(name: str, s: dict) -> None:
+        window = f"{s['window_mean_A'] * 1e6:.2f} ± {s['window_std_A'] * 1e6:.2f}"
+        table.add_row(f"{name} ({s['width_m'] * 1e9:g} nm)", f"{s['i50_mean_A'] * 1e6:.1f}",
+                      f"{s['i50_rel_spread'] * 100:.1f} %", window,
+                      f"{s['twin_i50_mean_A'] * 1e6:.1f} / {s['twin_window_mean_A'] * 1e6:.2f}",
+                      f"{s['points_beyond_3sigma']} of {s['points_tested']}", f"{s['chi_square_p_value']:.2f}",
+                      f"{s['wall_time_s']:.0f}")
+
+    with console.status(f"sweeping {', '.join(n for n, _ in widths)} ({backend})"):
+        written = run(widths, out_dir, instances, sweep, seed, backend, progress=row)
+    console.print(table)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
 @main.group()
 def fit() -> None:
     """Calibrate device models to measurements."""

@@ -1,0 +1,194 @@
+"""Reproduce the SOT-MTJ stochastic-neuron hardware-in-loop tables (Islam et al. 2024) on the 8×8 digits.
+
+    .venv/bin/python scripts/islam2024_results.py [--seeds 5] [--workers 2] [--out docs/islam2024]
+    .venv/bin/python scripts/islam2024_results.py --spice [--seeds 2] [--out docs/islam2024]
+
+Default: sweeps/islam2024.yaml on the twin backend (the neuron probabilities and energies of the SPICE circuit,
+in numpy; tests/test_sot_spice.py and `cosim characterize sot` hold the two to binomial agreement), every
+row over seeds 0…n−1 (the seed draws the device instances, the data split, the initial weights and every
+stochastic sample). Groups, all with 4 samples per inference and 10 hardware-in-loop epochs unless stated:
+  main       w100, preset variation: ideal software, deployed, hardware-in-loop (fine-tuned)
+  scratch    w100, preset variation: hardware-in-loop from the random initial weights, 30 epochs
+  width      every width preset × variation scale 0, 1, 2
+  samples    w100, preset variation: 1, 4 and 16 samples per inference
+Writes results.csv and results.md into --out. --spice instead runs the shipped experiment as it is (backend
+spice, its defaults) and the same config on the twin, per seed, and writes spice_vs_twin.csv/.md.
+--agreement: the software-trained network of the shipped experiment (seed 0) deployed on the same 32
+devices, the whole test set presented --passes times to the SPICE circuit and to the twin; per neuron, the
+number of firings against the exact expectation Σ P (z and χ²), and the accuracy of every pass; writes
+agreement.csv/.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CONFIG = "sweeps/islam2024.yaml"
+PRESETS = ("w50", "w100", "w200", "w400")
+TABLE = ["evaluation.samples=4", "training.hil_epochs=10"]
+
+
+def groups(seeds: int) -> list[dict]:
+    out = []
+    for seed in range(seeds):
+        for preset in PRESETS:
+            for scale in (0.0, 1.0, 2.0):
+                out.append({"group": "width", "preset": preset, "variation_scale": scale, "seed": seed,
+                            "overrides": TABLE})
+        out.append({"group": "scratch", "preset": "w100", "variation_scale": 1.0, "seed": seed,
+                    "overrides": ["evaluation.samples=4", "training.hil_init=random", "training.hil_epochs=30"]})
+        for samples in (1, 16):
+            out.append({"group": "samples", "preset": "w100", "variation_scale": 1.0, "seed": seed,
+                        "overrides": [f"evaluation.samples={samples}", "training.hil_epochs=10"]})
+    return out
+
+
+def run_point(point: dict) -> dict:
+    from cosim.config import load_experiment
+    from cosim.training import islam2024
+
+    overrides = [f"backend={point.get('backend', 'twin')}", f"seed={point['seed']}",
+                 f"device.preset={point['preset']}", f"device.variation_scale={point['variation_scale']}",
+                 *point["overrides"]]
+    started = time.perf_counter()
+    m = islam2024.train(load_experiment(CONFIG, overrides)).metrics
+    row = {k: v for k, v in point.items() if k != "overrides"}
+    row["overrides"] = " ".join(point["overrides"])
+    row.update({k: v for k, v in m.items() if not isinstance(v, (dict, list))})
+    row["run_wall_s"] = time.perf_counter() - started
+    return row
+
+
+def _pm(values: pd.Series, scale: float = 100.0, digits: int = 1) -> str:
+    return f"{values.mean() * scale:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f}"
+
+
+def tables(frame: pd.DataFrame) -> str:
+    n = frame["seed"].nunique()
+    lines = [f"Mean ± std over {n} seeds, backend twin, digits test set ({int(frame['n_test'].iloc[0])} images), "
+             "accuracies in %.", ""]
+    main = frame[(frame["group"] == "width") & (frame["preset"] == "w100") & (frame["variation_scale"] == 1.0)]
+    scratch = frame[frame["group"] == "scratch"]
+    diff = (main.set_index("seed")["accuracy_hil"] - main.set_index("seed")["accuracy_ideal_software"])
+    lines += ["### Main comparison (w100, preset variation, 4 samples per inference)", "",
+              "| training | test accuracy (%) |", "|---|---|",
+              f"| ideal software (30 epochs, ideal neurons) | {_pm(main['accuracy_ideal_software'])} |",
+              f"| software-trained, deployed to the devices | {_pm(main['accuracy_deployed'])} |",
+              f"| hardware-in-loop, from the software weights (+10 epochs) | {_pm(main['accuracy_hil'])} |",
+              f"| hardware-in-loop from scratch (30 epochs) | {_pm(scratch['accuracy_hil'])} |",
+              "", f"Hardware-in-loop minus ideal software, per seed: {_pm(diff)} points "
+              f"(largest gap {abs(diff).max() * 100:.1f}); from scratch: "
+              f"{_pm(scratch.set_index('seed')['accuracy_hil'] - main.set_index('seed')['accuracy_ideal_software'])}.",
+              ""]
+    width = frame[frame["group"] == "width"].sort_values(["width_m", "variation_scale"])
+    lines += ["### Width and variation (4 samples per inference, 10 hardware-in-loop epochs)", "",
+              "| preset | width (nm) | variation | I50 spread / window | ideal (%) | deployed (%) | hardware-in-loop (%) "
+              "| energy per inference (pJ) |", "|---|---|---|---|---|---|---|---|"]
+    for (preset, scale), g in width.groupby(["preset", "variation_scale"], sort=False):
+        lines.append(f"| {preset} | {g['width_m'].iloc[0] * 1e9:g} | ×{scale:g} | {g['i50_spread_in_windows'].mean():.2f} | "
+                     f"{_pm(g['accuracy_ideal_software'])} | {_pm(g['accuracy_deployed'])} | {_pm(g['accuracy_hil'])} | "
+                     f"{_pm(g['energy_per_inference_J'], 1e12, 2)} |")
+    samples = pd.concat([frame[frame["group"] == "samples"], main])
+    lines += ["", "### Samples per inference (w100, preset variation)", "",
+              "| samples | ideal (%) | deployed (%) | hardware-in-loop (%) | energy per inference (pJ) | time per inference (ns) |",
+              "|---|---|---|---|---|---|"]
+    for s, g in samples.groupby("samples_per_inference"):
+        lines.append(f"| {s} | {_pm(g['accuracy_ideal_software'])} | {_pm(g['accuracy_deployed'])} | "
+                     f"{_pm(g['accuracy_hil'])} | {_pm(g['energy_per_inference_J'], 1e12, 2)} | "
+                     f"{g['time_per_inference_s'].iloc[0] * 1e9:g} |")
+    return "\n".join(lines) + "\n"
+
+
+def spice_tables(frame: pd.DataFrame) -> str:
+    lines = ["Shipped experiment (sweeps/islam2024.yaml defaults: w100, 32 neurons, 2 hardware-in-loop epochs, "
+             "1 sample per inference), per seed, SPICE and twin.", "",
+             "| seed | backend | ideal (%) | deployed (%) | hardware-in-loop (%) | energy per inference (pJ) "
+             "| characterised I50 RMSE (µA) | wall (s) |", "|---|---|---|---|---|---|---|---|"]
+    for _, r in frame.sort_values(["seed", "backend"]).iterrows():
+        lines.append(f"| {r['seed']} | {r['backend']} | {r['accuracy_ideal_software'] * 100:.1f} | "
+                     f"{r['accuracy_deployed'] * 100:.1f} | {r['accuracy_hil'] * 100:.1f} | "
+                     f"{r['energy_per_inference_J'] * 1e12:.3f} | {r['characterized_i50_rmse_A'] * 1e6:.2f} | "
+                     f"{r['run_wall_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def agreement(passes: int, seed: int = 0) -> tuple[pd.DataFrame, str]:
+    """Network-level statistics of the SPICE neurons against the twin's probabilities (see module docstring)."""
+    from scipy.stats import chi2
+
+    from cosim.config import load_experiment
+    from cosim.devices import sot_mtj
+    from cosim.training import islam2024
+
+    cfg = load_experiment(CONFIG, [f"seed={seed}"])
+    b = islam2024.board(cfg)
+    mlp, _ = islam2024.train_software(cfg, b, np.random.default_rng([cfg.seed, 5]))
+    currents = b.cmap.currents(mlp.preact(b.x_test))
+    slots = np.tile(currents, (passes, 1))
+    p = sot_mtj.switch_probability(slots, b.arrays, cfg.device.timing,
+                                   sot_mtj.reset_current_A(b.params, cfg.device.timing))
+    expected, variance = p.sum(axis=0), (p * (1 - p)).sum(axis=0)
+    rows, lines = [], [f"Software-trained network (seed {seed}) deployed on its {b.arrays.n} devices; the "
+                       f"{len(b.y_test)} test images presented {passes} times ({len(slots)} slots) to each backend.", "",
+                       "| backend | accuracy per pass (%), mean ± std | neurons | max per-neuron z | χ² (dof) | χ² p-value "
+                       "| wall (s) |", "|---|---|---|---|---|---|---|"]
+    for backend in ("spice", "twin"):
+        started = time.perf_counter()
+        run = islam2024.make_runner(cfg, b.params, b.arrays, backend).run(slots)
+        wall = time.perf_counter() - started
+        z = (run.bits.sum(axis=0) - expected) / np.sqrt(variance)
+        acc = [float(np.mean(mlp.logits(h.astype(float)).argmax(axis=1) == b.y_test))
+               for h in run.bits.reshape(passes, len(b.y_test), -1)]
+        chi = float((z ** 2).sum())
+        rows += [{"backend": backend, "neuron": k, "fired": int(run.bits[:, k].sum()), "expected": expected[k],
+                  "z": z[k], "accuracy_mean": np.mean(acc), "accuracy_std": np.std(acc, ddof=1), "wall_s": wall}
+                 for k in range(b.arrays.n)]
+        lines.append(f"| {backend} | {np.mean(acc) * 100:.2f} ± {np.std(acc, ddof=1) * 100:.2f} | {b.arrays.n} | "
+                     f"{np.abs(z).max():.2f} | {chi:.1f} ({b.arrays.n}) | {chi2.sf(chi, b.arrays.n):.2f} | {wall:.0f} |")
+    return pd.DataFrame(rows), "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("docs/islam2024"))
+    parser.add_argument("--spice", action="store_true", help="SPICE versus twin on the shipped experiment")
+    parser.add_argument("--agreement", action="store_true", help="network-level SPICE versus twin statistics")
+    parser.add_argument("--passes", type=int, default=4)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.agreement:
+        frame, text = agreement(args.passes)
+        frame.to_csv(args.out / "agreement.csv", index=False)
+        (args.out / "agreement.md").write_text(text, encoding="utf-8")
+        print(text)
+        return
+    if args.spice:
+        points = [{"group": "spice", "preset": "w100", "variation_scale": 1.0, "seed": s, "backend": b, "overrides": []}
+                  for s in range(args.seeds) for b in ("spice", "twin")]
+    else:
+        points = groups(args.seeds)
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        rows = []
+        for i, row in enumerate(pool.imap_unordered(run_point, points), 1):
+            rows.append(row)
+            print(f"[{i}/{len(points)}] {row['group']} {row['preset']} ×{row['variation_scale']} seed {row['seed']} "
+                  f"{row['backend']}: ideal {row['accuracy_ideal_software']:.3f} deployed {row['accuracy_deployed']:.3f} "
+                  f"hil {row['accuracy_hil']:.3f} ({row['run_wall_s']:.0f} s)", flush=True)
+    frame = pd.DataFrame(rows)
+    stem = "spice_vs_twin" if args.spice else "results"
+    frame.to_csv(args.out / f"{stem}.csv", index=False)
+    text = spice_tables(frame) if args.spice else tables(frame)
+    (args.out / f"{stem}.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
