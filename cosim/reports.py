@@ -27,19 +27,24 @@ SUMMARY_ROWS = [
     ("test_accuracy", "test accuracy", "{:.3f}"),
     ("accuracy_input_noise", "accuracy, input noise", "{:.3f}"),
     ("accuracy_conductance_error", "accuracy, conductance error", "{:.3f}"),
+    ("accuracy_ideal_software", "accuracy, ideal software", "{:.3f}"),
+    ("accuracy_deployed", "accuracy, software-trained then deployed", "{:.3f}"),
+    ("baseline_test_accuracy", "accuracy, real-weight baseline", "{:.3f}"),
     ("train_accuracy", "train accuracy", "{:.3f}"),
+    ("reads", "reads per synapse", "{}"),
+    ("near_binary_fraction", "near-binary synapses", "{:.3f}"),
     ("training_energy_J", "training energy, circuit", "{:.3e} J"),
     ("training_energy_with_peripherals_J", "training energy, with peripherals", "{:.3e} J"),
     ("training_circuit_time_s", "training time, circuit", "{:.3e} s"),
     ("training_time_with_peripherals_s", "training time, with peripherals", "{:.3e} s"),
     ("energy_per_inference_J", "energy per inference", "{:.3e} J"),
     ("time_per_inference_s", "time per inference", "{:.3e} s"),
-    ("pulses", "programming pulses", "{}"),
+    ("pulses", "pulses (programming, writes or reads booked)", "{}"),
     ("backend", "backend", "{}"),
     ("model_backend", "device model", "{}"),
     ("wall_time_s", "wall time", "{:.1f} s"),
 ]
-SWEEP_METRICS = ("test_accuracy", "energy_J", "circuit_time_s", "pulses", "energy_per_inference_J")
+SWEEP_METRICS = ("test_accuracy", "accuracy_deployed", "energy_J", "circuit_time_s", "pulses", "energy_per_inference_J")
 LEDGER_SUMS = ["energy_J", "peripheral_energy_J", "circuit_time_s", "peripheral_time_s", "wall_time_s", "pulses"]
 
 
