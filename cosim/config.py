@@ -26,7 +26,7 @@ class Strict(BaseModel):
 class ExperimentBase(Strict):
     """What every experiment file has: its name (a Literal in each subclass), a seed and a backend."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy's generators take no negative seeds
     backend: Literal["spice", "batch", "twin"] = "spice"
 
 
@@ -150,8 +150,11 @@ def _describe(exc: ValidationError, where: str) -> str:
     value = err.get("input")
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key {key!r}"
+    message = err["msg"].removeprefix("Value error, ")
+    if isinstance(value, dict) and err["type"] == "value_error":  # a check across keys: its message names them
+        return f"{where}: {message}" if not err["loc"] else f"{where}: {key}: {message}"
     shown = repr(value) if not isinstance(value, dict) else "a mapping"
-    return f"{where}: {key} = {shown}: {err['msg']}"
+    return f"{where}: {key} = {shown}: {message}"
 
 
 def validate(data: Any, where: str) -> BaseModel:
@@ -172,6 +175,20 @@ def validate(data: Any, where: str) -> BaseModel:
         raise ConfigError(_describe(exc, where)) from None
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a missing, unreadable or malformed file is a ConfigError naming it (and the line)."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{path}: malformed YAML{line}: {getattr(exc, 'problem', exc)}") from None
+
+
 def load_experiment(path: Path | None, overrides: list[str] = ()) -> BaseModel:
     """Read, override and validate an experiment file (None: the built-in default experiment)."""
     if path is None:
@@ -179,16 +196,7 @@ def load_experiment(path: Path | None, overrides: list[str] = ()) -> BaseModel:
     else:
         path = Path(path)
         where = str(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" (line {mark.line + 1})" if mark else ""
-            raise ConfigError(f"{path}: malformed YAML{line}: {getattr(exc, 'problem', exc)}") from None
+        data = read_yaml(path)
         data = {} if data is None else data
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of settings at the top level")

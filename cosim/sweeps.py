@@ -149,17 +149,10 @@ def _describe(exc: ValidationError, where: str) -> str:
 
 
 def read_spec(path: Path) -> dict:
+    from cosim.config import read_yaml
+
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}: malformed YAML{f' (line {mark.line + 1})' if mark else ''}: "
-                          f"{getattr(exc, 'problem', exc)}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with base, set, grid, zip, random, seeds")
     return data
@@ -258,12 +251,22 @@ class Outcome:
 
 
 def point_status(point_dir: Path) -> str:
-    """'done' (metrics in place, no INCOMPLETE marker), 'failed', or 'missing' (absent or partial)."""
-    if (point_dir / "metrics.json").is_file() and not (point_dir / runs.INCOMPLETE).exists():
+    """'done' (metrics in place, no INCOMPLETE marker), 'failed', or 'missing' (absent, partial or unreadable:
+    such a point is run again)."""
+    if (point_dir / runs.INCOMPLETE).exists():
+        return "missing"
+    if _readable_json(point_dir / "metrics.json"):
         return "done"
-    if (point_dir / FAILED_FILE).is_file() and not (point_dir / runs.INCOMPLETE).exists():
+    if _readable_json(point_dir / FAILED_FILE):
         return "failed"
     return "missing"
+
+
+def _readable_json(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def write_outcome(out: Path, outcome: Outcome) -> None:
@@ -306,11 +309,13 @@ def results_frame(sweep: Sweep, out: Path) -> pd.DataFrame:
             row.update({k: v for k, v in _scalar_metrics(json.loads((point_dir / "metrics.json").read_text())).items()
                         if k not in row or k in ("wall_time_s",)})
             wall = point_dir / "wall_time_s"
-            if wall.is_file():
+            try:
                 row["wall_time_s"] = float(wall.read_text())
+            except (OSError, ValueError):
+                pass
         elif status == "failed":
             failed = json.loads((point_dir / FAILED_FILE).read_text())
-            row["error"], row["wall_time_s"] = failed["error"], failed["wall_time_s"]
+            row["error"], row["wall_time_s"] = failed.get("error"), failed.get("wall_time_s", math.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -333,7 +338,12 @@ def prepare(sweep: Sweep, spec_path: Path, out: Path, force: bool) -> list[Point
     record = out / SPEC_FILE
     current = {"spec": read_spec(spec_path), "base": str(sweep.base_path), "points": json.loads(_fingerprint(sweep))}
     if record.is_file():
-        previous = yaml.safe_load(record.read_text())
+        try:
+            previous = yaml.safe_load(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{record}: unreadable sweep record ({exc}); use another --out") from None
+        if not isinstance(previous, dict):
+            raise ConfigError(f"{record}: not a sweep record (expected a mapping); use another --out")
         if previous.get("points") != current["points"] and not force:
             raise ConfigError(f"{out} holds a sweep with a different spec (or base experiment); use another --out, "
                               "or --force to run the new spec there (finished points with unchanged configs are kept)")
@@ -503,7 +513,13 @@ def plot(out: Path, x: str, y: str, hue: str | None = None, kind: str = "line", 
     results = Path(out) / RESULTS_FILE
     if not results.is_file():
         raise ConfigError(f"{out}: no {RESULTS_FILE} (is this a sweep directory?)")
-    frame = pd.read_parquet(results)
+    try:
+        frame = pd.read_parquet(results)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise ConfigError(f"{results}: not a readable results table ({str(exc).splitlines()[0][:120]}); "
+                          "rerun `cosim sweep SPEC --out DIR` to rewrite it") from None
+    if "status" not in frame.columns:
+        raise ConfigError(f"{results}: not a sweep results table (no 'status' column)")
     frame = frame[frame["status"] == "ok"]
     if frame.empty:
         raise ConfigError(f"{out}: no finished points to plot")
@@ -517,13 +533,9 @@ def plot(out: Path, x: str, y: str, hue: str | None = None, kind: str = "line", 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     draw(fig, ax, frame, x, y, hue, kind)
     ax.set_title(f"{Path(out).name}: {y}")
-    fig.tight_layout()
-    path = Path(path) if path else Path(out) / f"{y}_vs_{x}{'_by_' + hue if hue else ''}.png"
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from cosim.plots import save_png
+
+    return save_png(fig, Path(path) if path else Path(out) / f"{y}_vs_{x}{'_by_' + hue if hue else ''}.png")
 
 
 def draw(fig, ax, frame: pd.DataFrame, x: str, y: str, hue: str | None, kind: str) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 from cosim.devices import msdc, msdc_spice
 from cosim.errors import ConfigError
 from cosim.netlist import ir
+from cosim.plots import save_png
 from cosim.spice.shared import SharedEngine
 
 
@@ -26,6 +27,15 @@ class SineSweep:
     series_ohm: float = 5000.0
     periods: int = 2
     points_per_period: int = 400
+
+    def __post_init__(self) -> None:
+        for name in ("amplitude_V", "frequency_Hz", "series_ohm"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise ConfigError(f"sine sweep {name} must be finite and > 0, got {value}")
+        if self.periods < 1 or self.points_per_period < 4:
+            raise ConfigError(f"sine sweep needs periods >= 1 and points_per_period >= 4, got {self.periods} "
+                              f"and {self.points_per_period}")
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,7 @@ def _plots(loops: dict, trains: dict, sweep: SineSweep, train: PulseTrain, out_d
         ax.set(xlabel="device voltage (V)", ylabel="current (µA)",
                title=f"M-SDC {name}: {sweep.amplitude_V:g} V, {sweep.frequency_Hz:g} Hz, {sweep.series_ohm:g} Ω series")
         ax.grid(alpha=0.3)
-        written.append(_save(fig, out_dir / f"iv_{name}.png"))
+        written.append(save_png(fig, out_dir / f"iv_{name}.png"))
     fig, axes = plt.subplots(1, len(trains), figsize=(4.5 * len(trains), 3.8), squeeze=False)
     for ax, (name, frame) in zip(axes[0], trains.items()):
         colors = np.where(frame["polarity"] >= 0, "tab:red", "tab:blue")
@@ -159,16 +169,5 @@ def _plots(loops: dict, trains: dict, sweep: SineSweep, train: PulseTrain, out_d
         ax.grid(alpha=0.3)
     fig.suptitle("set (red) then reset (blue) pulses, read at "
                  f"{train.read_V:g} V after each")
-    written.append(_save(fig, out_dir / "pulses.png"))
+    written.append(save_png(fig, out_dir / "pulses.png"))
     return written
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path

@@ -19,6 +19,7 @@ from scipy.stats import chi2
 from cosim.devices import sot_mtj
 from cosim.devices.sot_mtj import SOTArrays, SOTParams, Timing
 from cosim.errors import ConfigError
+from cosim.plots import save_png
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def _plots(points: pd.DataFrame, fits: pd.DataFrame, summary: pd.DataFrame, out_
                title=f"SOT-MTJ {name}: {frame['width_m'].iloc[0] * 1e9:g} nm, {frame['instance'].nunique()} devices "
                      f"(points ±1σ, lines fitted)")
         ax.grid(alpha=0.3)
-        written.append(_save(fig, out_dir / f"sot_probability_{name}.png"))
+        written.append(save_png(fig, out_dir / f"sot_probability_{name}.png"))
     if len(summary) > 1:
         width_nm = summary["width_m"] * 1e9
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -258,16 +259,5 @@ def _plots(points: pd.DataFrame, fits: pd.DataFrame, summary: pd.DataFrame, out_
             ax.set_xticks(width_nm, [f"{w:g}" for w in width_nm])
             ax.minorticks_off()
             ax.grid(alpha=0.3)
-        written.append(_save(fig, out_dir / "sot_scaling.png"))
+        written.append(save_png(fig, out_dir / "sot_scaling.png"))
     return written
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.tight_layout()
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path

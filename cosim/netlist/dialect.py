@@ -175,3 +175,13 @@ def grounded_ic(cap: ir.Capacitor, value: float, where: str = "netlist") -> tupl
         return cap.n2, -float(value)
     raise NetlistError(f"{where}: {cap.name} has an initial condition but is not connected to ground; only node "
                        f"voltages can carry initial conditions in this dialect")
+
+
+def lower_nodes(nodes) -> str:
+    """`(a b c)` in lower case: the Spectre-like dialects' terminal lists."""
+    return "(" + " ".join(n.lower() for n in nodes) + ")"
+
+
+def lower_params(values) -> str:
+    """`k=v …` with lower-case names: the Spectre-like dialects' parameter lists."""
+    return " ".join(f"{k.lower()}={number(v)}" for k, v in values.items())

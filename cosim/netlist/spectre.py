@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 from cosim.errors import NetlistError
 from cosim.netlist import ir
-from cosim.netlist.dialect import (BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic,
+from cosim.netlist.dialect import (lower_nodes, lower_params, BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic,
                                    instance_ics, number, solver_hint, switch_values)
 
 def render(netlist: ir.Netlist) -> Rendered:
@@ -33,12 +33,7 @@ def _low(name: str) -> str:
     return name.lower()
 
 
-def _nodes(nodes) -> str:
-    return "(" + " ".join(_low(n) for n in nodes) + ")"
-
-
-def _params(values) -> str:
-    return " ".join(f"{_low(k)}={number(v)}" for k, v in values.items())
+_nodes, _params = lower_nodes, lower_params
 
 
 def _waveform(e) -> str:
