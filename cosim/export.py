@@ -73,8 +73,11 @@ class Board:
     variants: dict[str, Variant]
     slots: list[Slot]
     x0: np.ndarray
-    column_vectors: list[str]  # column currents (sense ammeters), reference columns included
+    column_vectors: list[str]  # the outputs to read (M-SDC: column currents of the sense ammeters)
     drive_vectors: list[str]  # programming driver current
+    # how the README names the output and state vectors of this circuit
+    output_label: str = "Column currents (A, positive into each sense ammeter), sampled at the read instants"
+    state_label: str = "Device states X (V of each state node, 0..1), in device order"
 
 
 @dataclass
@@ -333,21 +336,116 @@ def ellis2023(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backen
     slots = [Slot("read", "", k * cfg.read_circuit.slot_s, (k + 1) * cfg.read_circuit.slot_s, None)
              for k in range(cfg.training.reads)] if stimulus == "read" else []
     return Board("ellis2023", description, stimulus, "bsource", {"ngspice": variant}, slots, w.ravel(),
-                 [f"v(out{k})" for k in range(n)] if stimulus == "read" else [], [])
+                 [f"v(out{k})" for k in range(n)] if stimulus == "read" else [], [],
+                 output_label="Comparator outputs (V: supply when the read found the wall past its pinning site)",
+                 state_label="Stored state of each synapse's read (V, 1 = wall past the pinning site), in synapse order")
 
 
-def _not_available(experiment: str, module: str) -> Callable[..., Board]:
-    def hook(cfg, states, stimulus, model_backend) -> Board:
-        raise CosimError(f"export of the {experiment} circuit is not available yet: its circuit builder "
-                         f"({module}) is not finished; export supports: eslami2024")
+def islam2024(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backend: str) -> Board:
+    """The hidden layer's SOT-MTJ neuron circuits (`NeuronBank`), each device with its own variation; `read` is
+    one training mini-batch of the first inputs, one reset/write/read slot per input, at the write currents
+    the weights give (initial weights from a config, trained ones from a run directory). The netlist is the
+    one the bank hands its engine (recorded by `_Recorder`). ngspice only: the switching draw is TRRANDOM."""
+    from dataclasses import replace
 
-    return hook
+    from cosim.devices import sot_spice
+    from cosim.devices.sot_mtj import reset_current_A
+    from cosim.resources import data_file
+    from cosim.spice.engine import ngspice_seed
+    from cosim.training import islam2024 as isl
+    from cosim.training.stochastic_neurons import MLP
+
+    if stimulus == "program":
+        raise ConfigError("the SOT-MTJ neuron circuit has no programming stimulus: a neuron keeps no state from "
+                          "one slot to the next (every slot resets it, writes it and reads it, which --stimulus "
+                          "read exports); use --stimulus read or none")
+    b = isl.board(cfg)
+    n, timing = cfg.network.hidden, cfg.device.timing
+    arrays = b.arrays
+    recorded = [k for k in ("sot_ic0_A", "sot_delta", "sot_rp_ohm") if k in states]
+    if recorded:
+        if len(recorded) < 3:
+            raise ConfigError(f"states.npz holds {', '.join(recorded)} but not all of sot_ic0_A, sot_delta, sot_rp_ohm")
+        values = {k: np.asarray(states[k], dtype=float) for k in recorded}
+        for key, value in values.items():
+            if value.shape != (n,):
+                raise ConfigError(f"states.npz {key} has shape {value.shape}, the configured layer has {n} neurons")
+        arrays = replace(arrays, ic0_A=values["sot_ic0_A"], delta=values["sot_delta"], rp_ohm=values["sot_rp_ohm"])
+    trained = "w1" in states and "b1" in states
+    if trained:
+        w1, b1 = np.asarray(states["w1"], dtype=float), np.asarray(states["b1"], dtype=float)
+        if w1.shape != (b.x_train.shape[1], n) or b1.shape != (n,):
+            raise ConfigError(f"states.npz holds hidden weights w1 {w1.shape}, b1 {b1.shape}; the configured "
+                              f"network needs w1 {(b.x_train.shape[1], n)}, b1 {(n,)}")
+    else:
+        mlp = MLP.init(b.x_train.shape[1], n, b.n_classes, cfg.seed)
+        w1, b1 = mlp.w1, mlp.b1
+    # One transient of the loop: a mini-batch, or its first MAX_SLOTS_PER_RUN inputs when it is longer.
+    k_slots = min(cfg.training.batch_size, len(b.x_train), sot_spice.MAX_SLOTS_PER_RUN)
+    currents = b.cmap.currents(b.x_train[:k_slots] @ w1 + b1)
+    recorder = _Recorder(cfg.seed)
+    bank = sot_spice.NeuronBank(b.params, arrays, timing, recorder, seed=cfg.seed,
+                                title="cosim islam2024 SOT-MTJ neurons")
+    if stimulus == "read":
+        bank.run(currents)
+        simulated = recorder.recorded
+    else:  # the circuit only: every driver idle, no analysis
+        simulated = bank.netlist(np.zeros((1, n)))
+    state_nodes = tuple(f"v(x{k}.m)" for k in range(n))
+    net = ir.Netlist(simulated.title)
+    for item in simulated:
+        if isinstance(item, ir.SubcircuitLibrary):  # the shipped file, next to the netlist
+            item = ir.SubcircuitLibrary(sot_spice.LIB_FILE, item.name, item.pins, item.params, item.ic_params)
+        elif isinstance(item, ir.Save):  # the loop's vectors, then each neuron's switched state
+            item = ir.Save(item.vectors + state_nodes)
+        elif stimulus == "none" and isinstance(item, (ir.CurrentSource, ir.VoltageSource)):
+            item = replace(item, waveform=ir.Dc(0.0))
+        net.add(item)
+    net.validate()
+    library_text = data_file("device_models", sot_spice.LIB_FILE).read_text(encoding="utf-8")
+    variant = Variant(net, {sot_spice.LIB_FILE: library_text}, state_vectors=list(state_nodes))
+    slots = []
+    if stimulus == "read":
+        e = timing.edge_s  # the phases as the ledger books them (DeviceNeurons): they add up to the slot
+        ends = np.cumsum([0.0, 1.5 * e + timing.reset_width_s, 2.0 * e + timing.write_width_s,
+                          1.5 * e + timing.read_width_s])
+        for k in range(k_slots):
+            t0 = k * timing.slot_s
+            for phase, start, end in zip(("reset", "set", "read"), ends[:-1], ends[1:]):
+                read_at = t0 + timing.read_time_in_slot_s if phase == "read" else None
+                slots.append(Slot(phase, "", t0 + start, t0 + end, read_at))
+        what = (f"one training mini-batch: the first {k_slots} training inputs, one {timing.slot_s:g} s slot each "
+                f"(reset at {reset_current_A(b.params, timing):g} A, write at the input's current, read at "
+                f"{timing.read_V:g} V), every neuron in parallel; switching draws from ngspice seed "
+                f"{ngspice_seed(cfg.seed)}, as the spice backend's first transient")
+    else:
+        what = "none: the circuits with idle drivers, no analysis"
+    weights = "the trained hidden weights of the run" if trained else f"the initial weights drawn with seed {cfg.seed}"
+    devices = "recorded by the run" if recorded else f"drawn with seed {cfg.seed}"
+    description = [
+        f"SOT-MTJ stochastic neurons (Islam et al. 2024), the hidden layer of a {b.x_train.shape[1]}-{n}-{b.n_classes} "
+        f"network: {n} neuron circuits (device_models/{sot_spice.LIB_FILE}), each with its own write driver "
+        "(PWL current source Iw<k> into node wa<k>), sharing the read line Vrd",
+        f"device preset {cfg.device.preset}, variation scale {cfg.device.variation_scale:g}, per-device Ic0, Δ and "
+        f"R_P {devices}; write currents from {weights}",
+        f"stimulus: {what}",
+    ]
+    if stimulus == "read":
+        description += [
+            "outputs: `v(out<k>)` is vdd when neuron k switched (sampled at the read instants below); the switched "
+            "state is node `v(x<k>.m)` (1 = antiparallel), saved in addition to the training loop's vectors",
+            "energy of write driver k: ∫ v(wa<k>)·I dt over each slot, I the PWL current of Iw<k> (positive part: "
+            "write, negative part: reset); read line: ∫ −v(rd)·i(vrd) dt",
+        ]
+    return Board("islam2024", description, stimulus, sot_spice.MODEL_BACKEND, {"ngspice": variant}, slots,
+                 currents if stimulus == "read" else np.zeros((0, n)), [], [],
+                 state_label="Switched state of each neuron (V, 1 = antiparallel), in neuron order")
 
 
 # One function per experiment: hook(cfg, states, stimulus, model_backend) -> Board.
 HOOKS: dict[str, Callable[..., Board]] = {
     "eslami2024": eslami2024,
-    "islam2024": _not_available("islam2024", "cosim/devices/sot_mtj.py"),
+    "islam2024": islam2024,
     "ellis2023": ellis2023,
 }
 
@@ -401,7 +499,7 @@ def export(source: Path, dialect: str, out_dir: Path, stimulus: str = "read",
     _check(dialect, stimulus)
     b, where = board(source, stimulus, model_backend)
     if FAMILIES[dialect] not in b.variants:
-        raise NetlistError(f"the {b.experiment} circuit cannot be written for {dialect}: its random read source "
+        raise NetlistError(f"the {b.experiment} circuit cannot be written for {dialect}: its random source "
                            f"(ngspice TRRANDOM) has no equivalent there; dialects: {', '.join(d for d in DIALECTS if FAMILIES[d] in b.variants)}")
     variant = b.variants[FAMILIES[dialect]]
     rendered = render(dialect, variant.netlist)
@@ -460,19 +558,17 @@ def readme(b: Board, dialect: str, where: str, names: Sequence[str], variant: Va
              f"Exported by `cosim export` from the {where}.", ""]
     lines += [f"- {d}" for d in b.description]
     lines += ["", f"{_NOTES[dialect]} Executed in cosim's tests: {'yes' if EXECUTED_HERE[dialect] else 'no'}.", "",
-              "## Run", "", "```", *_RUN[dialect], "```", "", "## Files", ""]
+              "## Run", "", "```", *[c for c in _RUN[dialect] if "msdc.osdi" not in c or "msdc.va" in names], "```", "", "## Files", ""]
     lines += [f"- `{n}`" for n in names]
     if b.stimulus != "none":
         lines += ["", "## Where to read the results", ""]
         if b.column_vectors:
-            lines.append("Column currents (A, positive into each sense ammeter), sampled at the read instants: "
-                         + ", ".join(f"`{_vector_in(dialect, v)}`" for v in b.column_vectors) + ".")
+            lines.append(f"{b.output_label}: " + ", ".join(f"`{_vector_in(dialect, v)}`" for v in b.column_vectors) + ".")
         if b.drive_vectors:
             lines.append("Programming-driver current (A): " + ", ".join(f"`{_vector_in(dialect, v)}`" for v in b.drive_vectors)
                          + "; a verify read's conductance is −I / V(device) at its read instant, V(device) being the voltage "
                          "from node <layer>_t<row>_<col> to node <layer>_c<row>_<col> of the device read.")
-        lines.append("Device states X (V of each state node, 0..1), in device order: "
-                     + ", ".join(f"`{_vector_in(dialect, v)}`" for v in variant.state_vectors) + ".")
+        lines.append(f"{b.state_label}: " + ", ".join(f"`{_vector_in(dialect, v)}`" for v in variant.state_vectors) + ".")
         reads = [s for s in b.slots if s.read_at_s is not None]
         if reads:
             lines += ["", "| event | device | read instant (s) |", "|---|---|---|"]
@@ -487,6 +583,7 @@ def readme(b: Board, dialect: str, where: str, names: Sequence[str], variant: Va
 REFERENCES = {
     "eslami2024": ("eslami2024.yaml", [(d, "read") for d in DIALECTS] + [("ngspice", "program"), ("vacask", "program")]),
     "ellis2023": ("ellis2023.yaml", [("ngspice", "read")]),
+    "islam2024": ("islam2024.yaml", [("ngspice", "read")]),
 }
 
 
