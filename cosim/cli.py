@@ -69,7 +69,7 @@ def doctor() -> None:
 
 
 @main.command()
-@click.option("--seed", default=0, show_default=True, help="Seed of the random conductances.")
+@click.option("--seed", default=0, type=click.IntRange(min=0), show_default=True, help="Seed of the random conductances.")
 @friendly_errors
 def demo(seed: int) -> None:
     """Read a small resistive crossbar in ngspice and compare it with Ohm's law."""
@@ -131,7 +131,7 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
 @click.option("--coarse-points", default=9, show_default=True, help="Currents of the coarse sweep (all devices).")
 @click.option("--coarse-pulses", default=20, show_default=True, help="Pulses per current of the coarse sweep.")
 @click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), default="spice", show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Seed of the device variation and of ngspice's draws.")
+@click.option("--seed", default=0, type=click.IntRange(min=0), show_default=True, help="Seed of the device variation and of ngspice's draws.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs/characterize_sot"), show_default=True)
 @friendly_errors
@@ -179,7 +179,7 @@ def fit() -> None:
 @click.option("--current-unit", type=click.Choice(["A", "mA", "uA"]), default="uA", show_default=True)
 @click.option("--starts", default=1, show_default=True, help="Start points of the optimiser.")
 @click.option("--max-evaluations", default=60, show_default=True, help="Optimiser budget per start.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, type=click.IntRange(min=0), show_default=True)
 @friendly_errors
 def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_unit, starts, max_evaluations, seed) -> None:
     """Fit M-SDC parameters to measured I–V loops (Knowm layout or plain V,I CSVs); writes params.yaml,
@@ -231,7 +231,7 @@ DEFAULT_EXPERIMENT = "eslami2024.yaml"
 @click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value by dotted key, e.g. -s device.preset=W (repeatable).")
 @click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), help="Hardware backend (default: config).")
-@click.option("--seed", type=int, help="Random seed (default: config).")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (default: config).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Continue an interrupted run in DIR from its last finished epoch (with its own config).")
 @friendly_errors

@@ -83,9 +83,22 @@ def load_run(path: Path) -> Run:
     missing = [n for n in ("config.yaml", "metrics.json", "ledger.parquet") if not (path / n).is_file()]
     if missing:
         raise ConfigError(f"{path}: not a run directory (missing {', '.join(missing)})")
-    history = pd.read_csv(path / "history.csv") if (path / "history.csv").is_file() else pd.DataFrame()
-    return Run(path, yaml.safe_load((path / "config.yaml").read_text()), json.loads((path / "metrics.json").read_text()),
-               history, pd.read_parquet(path / "ledger.parquet"), runs.load_states(path))
+    from cosim.config import read_yaml
+
+    config = read_yaml(path / "config.yaml")
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path / 'config.yaml'}: expected a mapping of settings")
+    return Run(path, config, _read(path / "metrics.json", lambda p: json.loads(p.read_text())),
+               _read(path / "history.csv", pd.read_csv) if (path / "history.csv").is_file() else pd.DataFrame(),
+               _read(path / "ledger.parquet", pd.read_parquet), runs.load_states(path))
+
+
+def _read(path: Path, reader):
+    """A run file through `reader`; a corrupt one is a ConfigError naming it."""
+    try:
+        return reader(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # json, pandas and pyarrow errors are ValueErrors
+        raise ConfigError(f"{path}: cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
 # --- tables ---------------------------------------------------------------------------------------------
@@ -255,7 +268,10 @@ def _conductance_maps(run: Run) -> dict[str, np.ndarray]:
         return {}
     if not run.states or not hasattr(module, "conductance_maps"):
         return {}
-    return module.conductance_maps(validate(run.config, str(run.path / "config.yaml")), run.states)
+    try:
+        return module.conductance_maps(validate(run.config, str(run.path / "config.yaml")), run.states)
+    except ValueError as exc:  # states that do not fit the configured board
+        raise ConfigError(f"{run.path / 'states.npz'}: does not match the run's config ({exc})") from None
 
 
 def comparison_figures(table: pd.DataFrame) -> list[Figure]:

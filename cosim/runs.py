@@ -50,8 +50,13 @@ def load_states(run_dir: Path) -> dict:
     path = Path(run_dir) / "states.npz"
     if not path.is_file():
         return {}
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        from cosim.errors import ConfigError
+
+        raise ConfigError(f"{path}: not a readable states file ({exc})") from None
 
 
 def versions(ngspice_version: int | None, model_backend: str) -> dict:

@@ -174,6 +174,8 @@ def _make_run(
             f"{path}: the source voltage is not one period of a sine (largest misfit on line {int(rows[k, 0])}); "
             "the data must hold exactly one period in time order"
         )
+    if amplitude_V is not None and not (np.isfinite(amplitude_V) and amplitude_V > 0):
+        raise ConfigError(f"{path}: the stated amplitude must be finite and > 0 V, got {amplitude_V!r}")
     if amplitude_V is not None and abs(fitted_amp - amplitude_V) > 0.1 * amplitude_V:
         raise ConfigError(
             f"{path}: stated amplitude {amplitude_V:g} V but the measured source sine has {fitted_amp:.3g} V"
@@ -432,6 +434,10 @@ def fit_msdc(
     passed to `read_runs` (drive parameters of plain CSV files).
     """
     started = time.perf_counter()
+    for name, value in (("n_starts (--starts)", n_starts), ("max_nfev (--max-evaluations)", max_nfev),
+                        ("substeps", substeps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
     path_list = [paths] if isinstance(paths, (str, Path)) else list(paths)
     runs = [run for p in path_list for run in read_runs(p, **(read_options or {}))]
     used = _select(runs, [fit_on] if isinstance(fit_on, str) else fit_on)

@@ -62,6 +62,9 @@ def check_expression(expr: object, what: str = "expression") -> str:
     """Tokenise a behavioural expression; return it normalised (tokens joined) or raise NetlistError."""
     if not isinstance(expr, str) or not expr.strip():
         raise NetlistError(f"{what} must be a non-empty string, got {expr!r}")
+    control = re.search(r"[^\t\x20-\x7e]", expr)  # a line break would be dropped as a token gap: refuse it
+    if control:
+        raise NetlistError(f"{what} {expr!r}: unexpected character {control.group()!r} at position {control.start()}")
     tokens, pos, depth = [], 0, 0
     while pos < len(expr):
         match = _EXPR_TOKEN.match(expr, pos)
@@ -464,7 +467,8 @@ class Tran:
             raise NetlistError("tran start must be in [0, stop)")
 
 
-_VECTOR = re.compile(r"(?:[vV]\((?P<n1>[A-Za-z0-9_.]+)(?:,(?P<n2>[A-Za-z0-9_.]+))?\)|[iI]\((?P<src>[A-Za-z0-9_.]+)\))\Z")
+_HIER = r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*"  # a name, or instance.name: no empty segments
+_VECTOR = re.compile(rf"(?:[vV]\((?P<n1>{_HIER})(?:,(?P<n2>{_HIER}))?\)|[iI]\((?P<src>{_HIER})\))\Z")
 
 
 def check_vector(vector: object) -> str:
@@ -535,14 +539,26 @@ class Netlist:
         self.add(*items)
 
     def add(self, *items: Element | Directive) -> "Netlist":
+        keys = self._key_index()
         for item in items:
             if not isinstance(item, _ELEMENT_TYPES + _DIRECTIVE_TYPES):
                 raise NetlistError(f"{item!r} is not a netlist element or directive")
             key = _key(item)
-            if key is not None and key in self._keys():
+            if key is not None and key in keys:
                 raise NetlistError(f"duplicate name {item.name!r} (SPICE names are case-insensitive)")
             self.items.append(item)
+            if key is not None:
+                keys.add(key)
+            self.__dict__["_key_cache"] = (self.items, len(self.items), keys)
         return self
+
+    def _key_index(self) -> set[tuple[str, str]]:
+        """The names in use, kept between add() calls while `items` is the same list and only add() grew it
+        (a netlist of thousands of devices is built item by item: rescanning every time is quadratic)."""
+        cached = self.__dict__.get("_key_cache")
+        if cached is not None and cached[0] is self.items and cached[1] == len(self.items):
+            return cached[2]
+        return self._keys()
 
     def _keys(self) -> set[tuple[str, str]]:
         return {k for k in (_key(i) for i in self.items) if k is not None}
@@ -597,6 +613,20 @@ class Netlist:
             out.items.append(item)
         if not found:
             raise NetlistError(f"no element named {name!r} in the netlist")
+        return out
+
+    def with_changes(self, changes: Mapping[str, Mapping[str, object]]) -> "Netlist":
+        """A copy with many elements changed at once ({name: {field: value}}), in one pass over the items."""
+        wanted = {name.lower(): fields for name, fields in changes.items()}
+        out, found = Netlist(self.title), set()
+        for item in self.items:
+            if isinstance(item, _ELEMENT_TYPES) and item.name.lower() in wanted:
+                found.add(item.name.lower())
+                item = _apply_changes(item, wanted[item.name.lower()])
+            out.items.append(item)
+        missing = sorted(set(wanted) - found)
+        if missing:
+            raise NetlistError(f"no element named {missing[0]!r} in the netlist")
         return out
 
     def __iter__(self) -> Iterator[Element | Directive]:

@@ -20,9 +20,11 @@ from cosim.spice.messages import Transcript
 
 class BatchEngine(Engine):
     backend = "batch"
+    can_retry = True
 
-    def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0) -> None:
-        super().__init__(seed=seed, num_threads=num_threads, timeout_s=timeout_s)
+    def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0,
+                 convergence_retry: bool = True) -> None:
+        super().__init__(seed=seed, num_threads=num_threads, timeout_s=timeout_s, convergence_retry=convergence_retry)
         self.executable = install.executable()
 
     def _load_text(self, text: str) -> None:
@@ -56,14 +58,24 @@ class BatchEngine(Engine):
             return rawfile.read(raw), transcript
 
     def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
-        net = self.standalone_netlist(analysis, vectors)
+        return self._simulate(analysis, vectors, safer=False)
+
+    def _run_safer(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+        return self._simulate(analysis, vectors, safer=True)
+
+    def _simulate(self, analysis: ir.Tran, vectors: tuple[str, ...], safer: bool) -> Waveforms:
+        net = self.standalone_netlist(analysis, vectors, safer=safer)
         with tempfile.TemporaryDirectory(prefix="cosim-net-") as tmp:
             circuit = Path(tmp) / "circuit.cir"
             circuit.write_text(ngspice.write(net))
-            plots, transcript = self.run_file(circuit)
+            try:
+                plots, transcript = self.run_file(circuit)
+            except SimulationTimeout:
+                raise self._timeout(analysis, vectors, safer=safer) from None
             errors = transcript.errors()
             if errors or not plots:
-                raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure())
+                raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure(),
+                                    safer=safer)
         found = plots[-1].vectors()
         missing = [v for v in vectors if v not in found]
         if missing:

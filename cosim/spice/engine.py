@@ -4,11 +4,16 @@ Alterations go through the IR (so they are validated like the netlist itself) an
 the circuit as simulated can always be written out again: for a failing step, an export or a batch run.
 Repeated state alterations of subcircuit instances (numbers only, the training loop's bulk) take a fast
 path: the values are checked exactly as the IR checks instance parameters, without rebuilding the element.
+
+A transient that does not converge is run once more with SAFER_OPTIONS and a 10× smaller maximum step
+(docs/reliability.md says why these); if that fails too, ConvergenceError names the netlist kept on disk.
 """
 
 from __future__ import annotations
 
 import abc
+import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -16,10 +21,18 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from cosim.errors import ConvergenceError, NetlistError, SimulationError
+from cosim.errors import ConfigError, ConvergenceError, NetlistError, SimulationError, SimulationTimeout
 from cosim.netlist import ir, ngspice
 
 Waveforms = dict[str, np.ndarray]
+
+log = logging.getLogger(__name__)
+
+# The retry of a non-converging transient: Gear integration (L-stable: no trapezoidal ringing on stiff nodes),
+# 100 Newton iterations per time point instead of ngspice's 10 (itl4), and a 10× smaller maximum step, which
+# also lowers ngspice's smallest allowed step (delmin = 1e-11 × tmax) by 10×.
+SAFER_OPTIONS: dict[str, float | str] = {"method": "gear", "itl4": 100.0}
+SAFER_TMAX_DIVISOR = 10
 
 
 def ngspice_seed(seed: int) -> int:
@@ -41,7 +54,13 @@ class Engine(abc.ABC):
 
     backend: str = "abstract"
 
-    def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0) -> None:
+    # Engines that can run a transient again with SAFER_OPTIONS (see _run_safer).
+    can_retry = False
+
+    def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0,
+                 convergence_retry: bool = True) -> None:
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < math.inf:
+            raise ConfigError(f"timeout_s must be a finite number of seconds > 0, got {timeout_s!r}")
         self.seed = seed
         # One thread by default: with more, ngspice's OpenMP workers spin against its background thread and
         # OSDI steps become erratic (3 ms to 600 ms measured on 2 cores); parallelism is across processes.
@@ -53,6 +72,8 @@ class Engine(abc.ABC):
         self._vectors_checked: dict[tuple, tuple[str, ...]] = {}
         self.steps = 0
         self.busy_s = 0.0  # wall time spent inside simulations (for "how much time is ours" measurements)
+        self.convergence_retry = bool(convergence_retry)
+        self.retries = 0  # transients that converged only on the retry with SAFER_OPTIONS
 
     # --- circuit -----------------------------------------------------------------------------------
 
@@ -70,9 +91,7 @@ class Engine(abc.ABC):
     def netlist(self) -> ir.Netlist:
         """The circuit as it will be simulated next: the loaded netlist with every alteration applied."""
         net = self._require()
-        for name, changes in self._changes.items():
-            net = net.replaced(name, **changes)
-        return net
+        return net.with_changes(self._changes) if self._changes else net
 
     def alter(self, name: str, **changes: object) -> None:
         """Change fields of one element (`value_ohm`, `ic_V`, `waveform`, …) or a subcircuit instance's
@@ -126,7 +145,12 @@ class Engine(abc.ABC):
         self._require()
         started = time.perf_counter()
         try:
-            result = self._run(analysis, vectors)
+            try:
+                result = self._run(analysis, vectors)
+            except ConvergenceError as first:
+                if not (self.convergence_retry and self.can_retry):
+                    raise
+                result = self._retry(analysis, vectors, first)
         finally:
             self.busy_s += time.perf_counter() - started
         self.steps += 1
@@ -145,6 +169,31 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms: ...
 
+    def _run_safer(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+        """Run `analysis` once with SAFER_OPTIONS added to the circuit (engines with can_retry = True)."""
+        raise NotImplementedError
+
+    def _retry(self, analysis: ir.Tran, vectors: tuple[str, ...], first: ConvergenceError) -> Waveforms:
+        """The one retry of a non-converging transient; ConvergenceError (keeping the first netlist) if it fails."""
+        safer = safer_tran(analysis)
+        try:
+            result = self._run_safer(safer, vectors)
+        except SimulationError as second:
+            kept = getattr(second, "netlist_path", None)
+            error = ConvergenceError(
+                f"{getattr(first, 'summary', first)}; the retry with {describe_safer()} failed too: "
+                f"{getattr(second, 'summary', str(second))}"
+                + (f" (retry netlist kept at {kept})" if kept else ""),
+                first.ngspice_output, first.netlist_path)
+            error.summary, error.retry_netlist_path = getattr(first, "summary", str(first)), kept
+            raise error from None
+        self.retries += 1
+        log.warning("transient did not converge (%s); it converged on the retry with %s",
+                    getattr(first, "summary", first), describe_safer())
+        if first.netlist_path is not None:  # the failure is resolved: nothing for the user to inspect
+            first.netlist_path.unlink(missing_ok=True)
+        return result
+
     def _require(self) -> ir.Netlist:
         if self._netlist is None:
             raise NetlistError("no circuit loaded: call load(netlist) first")
@@ -157,9 +206,12 @@ class Engine(abc.ABC):
         out.items = [i for i in netlist if not isinstance(i, (ir.Tran, ir.Save))]  # already validated items
         return out
 
-    def standalone_netlist(self, analysis: ir.Tran, vectors: Sequence[str] = ()) -> ir.Netlist:
-        """The current circuit plus an analysis (and save list): a file that reproduces the next run."""
+    def standalone_netlist(self, analysis: ir.Tran, vectors: Sequence[str] = (), *, safer: bool = False) -> ir.Netlist:
+        """The current circuit plus an analysis (and save list): a file that reproduces the next run; with
+        `safer`, the circuit carries SAFER_OPTIONS (the convergence retry)."""
         net = self._circuit_only(self.netlist)
+        if safer:
+            net = with_safer_options(net)
         options = {"seed": ngspice_seed(self.seed)} if self.seed is not None else {}
         if options:
             net.add(ir.Options(options))
@@ -168,12 +220,57 @@ class Engine(abc.ABC):
             net.add(ir.Save(tuple(vectors)))
         return net
 
+    def keep_netlist(self, analysis: ir.Tran, vectors: Sequence[str], *, safer: bool = False, kind: str = "failed") -> Path:
+        """Write the netlist that reproduces the next run to failed_netlist_dir() and return its path."""
+        path = failed_netlist_dir() / f"{kind}-{os.getpid()}-{time.time_ns()}.cir"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(ngspice.write(self.standalone_netlist(analysis, vectors, safer=safer)))
+        tmp.replace(path)
+        return path
+
     def _failure(self, analysis: ir.Tran, vectors: Sequence[str], output: str, errors: list[str],
-                 convergence: bool) -> SimulationError:
+                 convergence: bool, *, safer: bool = False) -> SimulationError:
         """The typed error for a failed run, with a netlist that reproduces it kept on disk."""
-        path = failed_netlist_dir() / f"failed-{os.getpid()}-{time.time_ns()}.cir"
-        path.write_text(ngspice.write(self.standalone_netlist(analysis, vectors)))
-        summary = "; ".join(errors)[:500]
+        path = self.keep_netlist(analysis, vectors, safer=safer)
+        summary = "; ".join(errors)[:500] or "no output written"
         if convergence:
-            return ConvergenceError(f"ngspice did not converge: {summary}", output, path)
-        return SimulationError(f"ngspice failed: {summary} (netlist kept at {path})", output)
+            error = ConvergenceError(f"ngspice did not converge: {summary}", output, path)
+        else:
+            error = SimulationError(f"ngspice failed: {summary} (netlist kept at {path})", output)
+            error.netlist_path = path
+        error.summary = f"ngspice {'did not converge' if convergence else 'failed'}: {summary}"
+        return error
+
+    def _timeout(self, analysis: ir.Tran, vectors: Sequence[str], *, safer: bool = False) -> SimulationTimeout:
+        """The typed error for a run stopped at timeout_s, with its netlist kept on disk."""
+        path = self.keep_netlist(analysis, vectors, safer=safer, kind="timeout")
+        error = SimulationTimeout(f"transient did not finish within {self.timeout_s:g} s and was stopped "
+                                  f"(netlist kept at {path})")
+        error.netlist_path = path
+        error.summary = f"transient did not finish within {self.timeout_s:g} s"
+        return error
+
+
+def safer_tran(analysis: ir.Tran) -> ir.Tran:
+    """The retry's analysis: the same transient with a SAFER_TMAX_DIVISOR times smaller maximum step."""
+    return ir.Tran(analysis.step_s, analysis.stop_s, analysis.start_s, analysis.tmax_s / SAFER_TMAX_DIVISOR,
+                   uic=analysis.uic)
+
+
+def with_safer_options(netlist: ir.Netlist) -> ir.Netlist:
+    """`netlist` with SAFER_OPTIONS replacing whatever it set for the same keys."""
+    out = ir.Netlist(netlist.title)
+    for item in netlist:
+        if isinstance(item, ir.Options):
+            kept = {k: v for k, v in item.values.items() if k.lower() not in SAFER_OPTIONS}
+            if not kept:
+                continue
+            item = ir.Options(kept)
+        out.items.append(item)
+    out.items.append(ir.Options(dict(SAFER_OPTIONS)))
+    return out
+
+
+def describe_safer() -> str:
+    options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in SAFER_OPTIONS.items())
+    return f"{options} and a {SAFER_TMAX_DIVISOR}x smaller maximum step"

@@ -3,23 +3,23 @@
 The circuit is parsed once; each step alters sources and state capacitors, runs `tran … uic` with an
 explicit tmax in ngspice's background thread (so a hung run can be stopped by a timeout), copies the
 requested vectors into numpy and destroys the plot. The command history that ngspice keeps is cleared
-periodically so memory stays flat over long runs.
+periodically so memory stays flat over long runs, and only while no background run is active: clearing it
+(ngSpice_Command(NULL) frees ngspice's control structures) during a `bg_tran` crashes the process.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Mapping
 
 import numpy as np
 
-from cosim.errors import NetlistError, SimulationError, SimulationTimeout
+from cosim.errors import NetlistError, SimulationError
 from cosim.netlist import ir, ngspice
 from cosim.netlist.ngspice import number
 from cosim.spice import install
-from cosim.spice.engine import ngspice_seed, Engine, Waveforms
+from cosim.spice.engine import ngspice_seed, Engine, Waveforms, with_safer_options
 from cosim.spice.messages import Transcript
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,14 @@ def _make_library():
 
         def __init__(self) -> None:
             self.transcript = Transcript()
-            self.finished = threading.Event()
+            self.started = threading.Event()  # the background thread of the current run has started
+            self.finished = threading.Event()  # ... and has ended
             self.exited = False
+            self.broken: str | None = None  # set when a background run could not be stopped
+            self.starting = True
             super().__init__(ngspice_id=0, send_data=False)
+            self.starting = False
+            self._stdout.clear()
 
         @staticmethod
         def _send_char(message_c, ngspice_id, user_data):
@@ -66,16 +71,16 @@ def _make_library():
             stream, _, text = message.partition(" ")
             if stream not in ("stdout", "stderr"):
                 stream, text = "stdout", message
-            # PySpice's version detection reads _stdout during __init__.
-            self._stdout.append(text)
+            if self.starting:  # PySpice's version detection reads _stdout during __init__; later it would only grow
+                self._stdout.append(text)
             self.transcript.add(stream, text)
             return 0
 
         @staticmethod
         def _background_thread_running(no_run, ngspice_id, user_data):
             # ngspice passes True when the background thread is *not* running (it has finished).
-            if no_run:
-                ffi.from_handle(user_data).finished.set()
+            self = ffi.from_handle(user_data)
+            (self.finished if no_run else self.started).set()
             return 0
 
         @staticmethod
@@ -86,13 +91,23 @@ def _make_library():
         def command(self, text: str) -> Transcript:
             if self.exited:
                 raise SimulationError("ngspice has exited in this process; start a new process")
+            if self.broken:
+                raise SimulationError(self.broken)
             self.transcript = Transcript()
             if self._ngspice_shared.ngSpice_Command(text.encode("ascii")) != 0:
                 raise SimulationError(f"ngspice refused the command {text[:80]!r}", self.transcript.text())
             return self.transcript
 
-        def clear_history(self) -> None:
+        def running(self) -> bool:
+            return bool(self._ngspice_shared.ngSpice_running())
+
+        def clear_history(self) -> bool:
+            """Free ngspice's command memory; refused (False) while a background run is active, where it would
+            free the control block that run executes (a segmentation fault, docs/reliability.md)."""
+            if self.running() or not self.finished.is_set():
+                return False
             self._ngspice_shared.ngSpice_Command(ffi.NULL)
+            return True
 
         def load_lines(self, text: str) -> Transcript:
             self.transcript = Transcript()
@@ -110,17 +125,20 @@ def _make_library():
                 return np.array([info.v_realdata[n - 1]])
             return np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
 
-    return QuietNgSpice()
+    library = QuietNgSpice()
+    library.finished.set()  # no background run yet
+    return library
 
 
 class SharedEngine(Engine):
     """Persistent libngspice engine (see module docstring)."""
 
     backend = "spice"
+    can_retry = True
 
     def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0,
-                 history_limit: int = 400) -> None:
-        super().__init__(seed=seed, num_threads=num_threads, timeout_s=timeout_s)
+                 history_limit: int = 400, convergence_retry: bool = True) -> None:
+        super().__init__(seed=seed, num_threads=num_threads, timeout_s=timeout_s, convergence_retry=convergence_retry)
         self._ng = _library()
         self.history_limit = history_limit
         self._commands = 0
@@ -171,16 +189,31 @@ class SharedEngine(Engine):
         if self._reload_pending:
             self._load_text(ngspice.write(self._circuit_only(self.netlist)))
             self._reload_pending = False
+        return self._simulate(analysis, vectors, safer=False)
+
+    def _run_safer(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+        """Load the circuit with SAFER_OPTIONS for this one run; the next run reloads it without them."""
+        try:
+            self._load_text(ngspice.write(with_safer_options(self._circuit_only(self.netlist))))
+            return self._simulate(analysis, vectors, safer=True)
+        finally:
+            self._reload_pending = True
+
+    def _simulate(self, analysis: ir.Tran, vectors: tuple[str, ...], safer: bool) -> Waveforms:
         self._save(vectors)
         command = (f"bg_tran {number(analysis.step_s)} {number(analysis.stop_s)} {number(analysis.start_s)} "
                    f"{number(analysis.tmax_s)} uic")
+        self._ng.started.clear()
         self._ng.finished.clear()
-        transcript = self._ng.command(command)
-        if not self._ng.finished.wait(self.timeout_s):
-            self._ng.command("bg_halt")
-            self._ng.finished.wait(10)
-            self._ng.command("destroy all")
-            raise SimulationTimeout(f"transient did not finish within {self.timeout_s:g} s and was stopped")
+        try:
+            transcript = self._ng.command(command)
+            finished = self._ng.finished.wait(self.timeout_s)
+        except BaseException:  # e.g. Ctrl-C while waiting: stop the run before leaving
+            self._halt()
+            raise
+        if not finished:
+            self._halt()
+            raise self._timeout(analysis, vectors, safer=safer)
         # Counted (and the command history possibly cleared) only now: clearing it while the background
         # thread is still running the transient frees the control blocks that thread is executing
         # ("doblock: Internal Error: bad block type", or a crash).
@@ -188,12 +221,27 @@ class SharedEngine(Engine):
         errors = transcript.errors()
         if errors:
             self._ng.command("destroy all")
-            raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure())
+            raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure(),
+                                safer=safer)
         result = {"time": self._vector("time")}
         for v in vectors:
             result[v] = self._vector(v)
         self._ng.command("destroy all")
         return result
+
+    def _halt(self) -> None:
+        """Stop the background run; if ngspice cannot stop it, refuse every later command in this process."""
+        if self._ng.finished.is_set():
+            return
+        # A bg_halt sent before the thread has started is lost, and ngspice then takes the run for stopped
+        # while it goes on: wait for the start first.
+        self._ng.started.wait(10.0)
+        self._ng.command("bg_halt")
+        if not self._ng.finished.wait(10.0):
+            self._ng.broken = ("ngspice's background run could not be stopped after a timeout; "
+                               "ngspice is unusable in this process, start a new one")
+            return
+        self._ng.command("destroy all")
 
     # --- helpers -------------------------------------------------------------------------------------
 
@@ -230,8 +278,7 @@ class SharedEngine(Engine):
 
     def _count(self) -> None:
         self._commands += 1
-        if self._commands >= self.history_limit:
-            self._ng.clear_history()
+        if self._commands >= self.history_limit and self._ng.clear_history():
             self._commands = 0
 
     @staticmethod
