@@ -33,7 +33,10 @@ def checkpoint_epoch(run_dir) -> int:
 
 def interrupt_after(run_dir, epochs: int, sig: int, backend: str) -> None:
     command = [sys.executable, "-m", "cosim.cli", "train", "--backend", backend, "--out", str(run_dir), *ARGS]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default disposition: a test run started in the background of a non-interactive shell
+    # inherits it ignored, and Python then installs no Ctrl-C handler
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 180
     while time.time() < deadline and checkpoint_epoch(run_dir) < epochs and process.poll() is None:
         time.sleep(0.05)
