@@ -1,6 +1,6 @@
 """Parallel speed-up of `cosim sweep`: the same 8-point sweep with 1 and with 2 local workers, one run.
 
-    python benchmarks/sweep.py [--epochs 6] [--backend spice]
+    python benchmarks/sweep.py [--epochs 12] [--backend spice]
 
 Each point is a short M-SDC on-chip training run in ngspice (its own worker process and simulator).
 Prints the wall time of both sweeps and the speed-up (target on 2 cores: >= 1.7x); both sweeps must give
@@ -34,7 +34,7 @@ def spec(folder: Path, epochs: int, backend: str) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--backend", default="spice", choices=["spice", "batch", "twin"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
