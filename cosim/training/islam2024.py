@@ -9,7 +9,11 @@ device-to-device variation. One run compares three ways on the same device insta
      sigmoid slope in the backward pass (from the weights of (1), or from scratch), then tested on them.
 The physical neurons run on the chosen backend: `spice` (the neuron circuit in libngspice, a mini-batch per
 transient), `batch` (the same netlists through `ngspice -b`) or `twin` (numpy, the same probabilities).
-Weights are held in software; weights in an M-SDC crossbar are a later step (docs/islam2024.md).
+Weights are held in software (`network.weights: software`) or, with `network.weights: msdc`, the input→hidden
+weights live in an M-SDC crossbar on the same backend (`cosim.training.msdc_weights`): the pre-activations of
+(2) and (3) are read from its column currents, (2) programs the software weights into it once, and (3)
+programs every update that moves a device's target by more than the tolerance (program-and-verify); the
+hidden→output weights and the hidden biases stay in software (docs/islam2024.md).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from cosim import digits
-from cosim.config import ExperimentBase, Strict
-from cosim.devices import sot_mtj
+from cosim.config import ExperimentBase, ProgrammingConfig, Strict
+from cosim.devices import msdc, sot_mtj
 from cosim.devices.sot_characterize import Sweep, measure
+from cosim.errors import ConfigError
 from cosim.experiments import RunResult
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.training import stochastic_neurons as sn
@@ -50,14 +55,67 @@ class DeviceSettings(Strict):
 
 class NetworkSettings(Strict):
     hidden: int = Field(32, ge=1, le=4096)  # H: physical neurons, one device each
+    # where the input→hidden weights live: software, or an M-SDC crossbar (settings in `crossbar`)
     weights: Literal["software", "msdc"] = "software"
 
-    @field_validator("weights")
+
+class CrossbarProgramming(ProgrammingConfig):
+    """Program-and-verify of the crossbar devices (fields as in the M-SDC experiment). No reset pulse before
+    programming by default: each update is a small move from a verified state. A tighter tolerance than the
+    M-SDC experiment's 0.05: a unit of normalised conductance here is `weight_scale` (≈ 3.4) software weight
+    units, and 0.02 costs about 12 % more deployment pulses than 0.05 (docs/islam2024.md)."""
+
+    reset_pulse: bool = False
+    tolerance: float = Field(0.02, gt=0, lt=1)  # of the conductance half-range
+
+
+def _default_msdc_variation() -> msdc.Variation:
+    """The M-SDC experiment's shipped spreads (sweeps/eslami2024.yaml)."""
+    return msdc.Variation(r_on_rel_std=0.05, r_off_rel_std=0.05, v_on_rel_std=0.02, v_off_rel_std=0.02,
+                          tau_rel_std=0.05)
+
+
+class CrossbarSettings(Strict):
+    """The M-SDC crossbar holding the input→hidden weights when network.weights is msdc (ignored otherwise):
+    inputs × hidden devices plus a reference column, on the run's backend."""
+
+    preset: str = "Cr"  # an M-SDC preset of device_models/msdc_presets.yaml
+    variation: msdc.Variation = Field(default_factory=_default_msdc_variation)
+    # as-fabricated states: "random" draws X uniformly in [0.3, 0.7] per device (from the seed); a number sets all
+    initial_state: float | Literal["random"] = "random"
+    read_V: float = Field(0.1, gt=0, le=0.25)  # row voltage of a full-scale input (pixel value 1)
+    read_s: float = Field(1e-6, gt=0)  # read plateau of a forward pass and of a conductance read
+    # Board wiring. The twin assumes ideal wires and switches; these values keep the circuit's column currents
+    # within 1 % of it (docs/islam2024.md measures the error for larger ones).
+    wire_ohm: float = Field(0.01, ge=0)  # per crossbar segment
+    switch_on_ohm: float = Field(0.3, gt=0)  # read, sense, ground and select switches (low-resistance analogue switches)
+    # software weight per unit of normalised conductance (G − g_ref)/g_half; "auto": the largest |weight| of the
+    # software-trained network divided by 0.9 (the programmable range), so those weights fit unclipped
+    weight_scale: float | Literal["auto"] = "auto"
+    programming: CrossbarProgramming = Field(default_factory=CrossbarProgramming)
+
+    @field_validator("preset")
     @classmethod
-    def _weights(cls, value: str) -> str:
-        if value != "software":
-            raise ValueError("weights in an M-SDC crossbar are not implemented yet (a later step, see "
-                             "docs/islam2024.md); allowed: software")
+    def _preset(cls, value: str) -> str:
+        allowed = msdc.preset_names()
+        if value.lower() not in {a.lower() for a in allowed}:
+            raise ValueError(f"unknown M-SDC preset {value!r}; allowed: {', '.join(allowed)}")
+        return value
+
+    @field_validator("initial_state", mode="before")
+    @classmethod
+    def _state(cls, value):
+        if value != "random" and (isinstance(value, (bool, str)) or not isinstance(value, (int, float))
+                                  or not 0.0 <= value <= 1.0):
+            raise ValueError("must be 'random' or a state X in [0, 1]")
+        return value
+
+    @field_validator("weight_scale", mode="before")
+    @classmethod
+    def _scale(cls, value):
+        if value != "auto" and (isinstance(value, (bool, str)) or not isinstance(value, (int, float))
+                                or not 0 < value < float("inf")):
+            raise ValueError("must be 'auto' or a finite number > 0")
         return value
 
 
@@ -107,6 +165,7 @@ class Config(ExperimentBase):
     experiment: Literal["islam2024"] = "islam2024"
     device: DeviceSettings = Field(default_factory=DeviceSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    crossbar: CrossbarSettings = Field(default_factory=CrossbarSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     characterization: CharacterizationSettings = Field(default_factory=CharacterizationSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
@@ -211,8 +270,13 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     # 1. ideal software
     mlp, ideal = train_software(cfg, b, rng, report)
     acc_ideal = sn.accuracy(mlp, x_test, y_test, ideal, samples)
-    # 2. the same weights deployed on the physical neurons
-    acc_deployed = sn.accuracy(mlp, x_test, y_test, devices, samples, t.batch_size)
+    # 2. the same weights deployed on the physical neurons (programmed into the crossbar first, with msdc)
+    weights, deploy, marks = None, None, {"start": len(ledger.events)}
+    if cfg.network.weights == "msdc":
+        weights = build_crossbar_weights(cfg, b.x_train.shape[1], ledger, runner, mlp)
+        deploy = weights.program(mlp.w1)
+        marks["deployed"] = len(ledger.events)
+    acc_deployed = sn.accuracy(mlp, x_test, y_test, devices, samples, t.batch_size, weights)
     # 3. characterise every neuron on the board, then train with the hardware in the loop
     sweep = Sweep(**cfg.characterization.model_dump())
     clock = time.perf_counter()
@@ -221,12 +285,17 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
                 device=devices.device, layer="hidden", pulses=int(m.pulses.sum()) * hidden)
     slopes = sn.Slopes(m.i50_A, m.di_A)
     hil = mlp.copy() if t.hil_init == "software" else sn.MLP.init(x_train.shape[1], hidden, n_classes, cfg.seed)
+    marks["hil"] = len(ledger.events)
+    if weights is not None:
+        weights.update(hil, t.software_epochs)  # the starting weights: clipped to the range, programmed if needed
     for epoch in range(t.hil_epochs):
         report({"stage": "hil", **sn.train_epoch(hil, x_train, y_train, devices, slopes, cmap, t.batch_size,
-                                                 t.hil_learning_rate, rng, t.software_epochs + epoch)})
+                                                 t.hil_learning_rate, rng, t.software_epochs + epoch, weights)})
     before = len(devices.inference_energy_J)
-    acc_hil = sn.accuracy(hil, x_test, y_test, devices, samples, t.batch_size)
+    marks["test"] = len(ledger.events)
+    acc_hil = sn.accuracy(hil, x_test, y_test, devices, samples, t.batch_size, weights)
     per_inference_J = float(np.mean(devices.inference_energy_J[before:]))
+    time_per_inference_s = samples * timing.slot_s
     totals = ledger.totals()
     true_i50, true_di = sot_mtj.curve_sigmoid(params, timing, arrays)
     metrics = {
@@ -241,7 +310,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
         "wall_time_s": time.perf_counter() - started,
         "pulses": totals["pulses"],
         "energy_per_inference_J": per_inference_J,
-        "time_per_inference_s": samples * timing.slot_s,
+        "time_per_inference_s": time_per_inference_s,
         "backend": cfg.backend, "model_backend": runner.model_backend,
         "preset": cfg.device.preset, "width_m": params.width_m, "hidden": hidden, "data": b.data_name,
         "n_test": int(len(y_test)), "samples_per_inference": samples,
@@ -250,21 +319,151 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
         "i50_spread_in_windows": float(np.std(true_i50) / np.mean(true_di * sot_mtj.WINDOW_PER_DI)),
         "characterized_i50_rmse_A": float(np.sqrt(np.mean((m.i50_A - true_i50) ** 2))),
         "ngspice": getattr(getattr(runner, "engine", None), "version", None),
+        "weights": cfg.network.weights,
     }
     netlists = {}
-    if hasattr(runner, "netlist"):
-        netlists["sot_neurons.cir"] = _example_netlist(runner, hil, x_test[:4], cmap, samples)
     states = {"w1": hil.w1, "b1": hil.b1, "w2": hil.w2, "b2": hil.b2, "sot_ic0_A": arrays.ic0_A,
               "sot_delta": arrays.delta, "sot_rp_ohm": arrays.rp_ohm, "sot_i50_fit_A": m.i50_A, "sot_di_fit_A": m.di_A}
+    example_preact = None
+    if weights is not None:
+        metrics.update(crossbar_metrics(ledger.events, marks, weights, deploy, cmap))
+        metrics["energy_per_inference_J"] += metrics["crossbar_energy_per_inference_J"]
+        metrics["time_per_inference_s"] += metrics["crossbar_time_per_inference_s"]
+        metrics["model_backend"] = f"{runner.model_backend}+msdc:{weights.session.model_backend}"
+        states.update({"msdc_x": np.asarray(weights.session.x, dtype=float), "w1_programmed": weights.known_weights()})
+        example_preact = x_test[:4] @ weights.known_weights() + hil.b1
+        engine = getattr(weights.session, "engine", None)
+        if engine is not None:
+            netlists["crossbar.cir"] = _crossbar_netlist(engine, weights.session)
+    if hasattr(runner, "netlist"):
+        netlists["sot_neurons.cir"] = _example_netlist(runner, hil, x_test[:4], cmap, samples, example_preact)
     return RunResult(metrics, history, ledger, netlists, states)
 
 
-def _example_netlist(bank, mlp: sn.MLP, x: np.ndarray, cmap: sn.CurrentMap, samples: int) -> str:
-    """The trained board inferring a few test inputs: a file that runs as is (`ngspice -b`)."""
+def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, runner=None, trained: sn.MLP | None = None,
+                           backend: str | None = None):
+    """The M-SDC crossbar of `cfg.crossbar` (n_inputs rows, one column per hidden neuron, plus the reference
+    column) on the run's backend, as a `CrossbarWeights`. Device variation and as-fabricated states are drawn
+    from the seed; "auto" weight scale comes from `trained`'s first layer. With spice, `runner` (the neuron
+    bank, which shares this process's ngspice) tells when the crossbar's circuit must be loaded again."""
+    from cosim.circuits import crossbar as xb
+    from cosim.circuits.network import NetworkSpec, build_network
+    from cosim.circuits.neurons import NeuronSpec
+    from cosim.hil.session import Timing
+    from cosim.training import msdc_weights, onchip
+
+    c = cfg.crossbar
+    backend = backend or cfg.backend
+    params = msdc.load_preset(c.preset)
+    scale = onchip.ConductanceScale.for_device(params, c.read_V)
+    spec = NetworkSpec(layers=(n_inputs, cfg.network.hidden), wire_ohm=c.wire_ohm, g_ref_S=scale.g_ref_S,
+                       read_V=c.read_V, program_series_ohm=c.programming.series_ohm,
+                       neuron=NeuronSpec(rf_ohm=1.0 / scale.g_half_S, v_out_V=c.read_V, v_scale_V=c.read_V),
+                       switch=xb.SwitchSpec(on_ohm=c.switch_on_ohm))
+    n = spec.n_devices
+    arrays = msdc.draw_instances(params, c.variation, n, int(np.random.default_rng([cfg.seed, 31]).integers(2**31)))
+    if c.initial_state == "random":
+        x0 = np.random.default_rng([cfg.seed, 32]).uniform(0.3, 0.7, n)
+    else:
+        x0 = np.full(n, float(c.initial_state))
+    if backend == "twin":
+        from cosim.hil.twin import TwinSession
+        from cosim.netlist import ir
+
+        network = build_network(spec, [], lambda name, te, be, k: ir.Resistor("R" + name[1:], te, be, 1e4))
+        session = TwinSession(network, arrays, x0, ledger, Timing(read_s=c.read_s))
+    else:
+        from cosim.devices import msdc_spice
+        from cosim.hil.session import CircuitSession
+
+        network = build_network(spec, msdc_spice.library(), lambda name, te, be, k: msdc_spice.instance(
+            name, te, be, msdc_spice.array_row(arrays, k), float(x0[k])), title="cosim islam2024 weight crossbar")
+        if backend == "spice":
+            from cosim.spice.shared import SharedEngine
+
+            engine = SharedEngine(timeout_s=CROSSBAR_TIMEOUT_S)  # no seed: the crossbar draws no random numbers
+        else:
+            from cosim.spice.batch import BatchEngine
+
+            engine = BatchEngine(timeout_s=CROSSBAR_TIMEOUT_S)
+        session = CircuitSession(network, engine, x0, ledger, msdc_spice.netlist_backend(network.netlist) or "",
+                                 Timing(read_s=c.read_s))
+        if backend == "spice" and runner is not None and hasattr(runner, "runs"):
+            seen = [runner.runs]
+
+            def other_ran() -> bool:
+                ran, seen[0] = runner.runs != seen[0], runner.runs
+                return ran
+
+            session = msdc_weights.ReloadingSession(session, other_ran)
+    p = c.programming
+    programmer = onchip.Programmer(session, scale, p.amplitude_V, p.width_s, p.min_width_s, p.max_pulses, p.tolerance,
+                                   p.reset_pulse, p.reset_amplitude_V, p.reset_width_s)
+    if c.weight_scale != "auto":
+        weight_scale = float(c.weight_scale)
+    elif trained is not None and np.abs(trained.w1).max() > 0:
+        weight_scale = float(np.abs(trained.w1).max()) / onchip.W_LIMIT
+    else:
+        raise ConfigError("crossbar.weight_scale 'auto' needs trained weights; give a number > 0")
+    return msdc_weights.CrossbarWeights(session, scale, programmer, weight_scale)
+
+
+CROSSBAR_TIMEOUT_S = 3600.0  # one transient programs up to every device of the crossbar
+
+
+def crossbar_metrics(events: list, marks: dict[str, int], weights, deploy, cmap: sn.CurrentMap) -> dict:
+    """Programming and read costs of the crossbar from the ledger rows (`Ledger.events`) between the run's
+    marks: deployment (programming the software weights), hardware-in-loop training (forward reads and update
+    programming) and the final test (one crossbar read per input)."""
+    layer = weights.session.network.layers[0].prefix
+
+    def programming(rows) -> tuple[int, float, float]:
+        prog = [e for e in rows if e.layer == layer]
+        return (sum(e.pulses for e in prog), float(sum(e.energy_J for e in prog)),
+                float(sum(e.circuit_time_s for e in prog)))
+
+    def reads(rows) -> list:  # forward passes: array-wide rows, no device, no layer (the neurons' say "hidden")
+        return [e for e in rows if e.layer == "" and e.device == ""]
+
+    deploy_pulses, deploy_J, deploy_s = programming(events[marks["start"]:marks["deployed"]])
+    hil_pulses, hil_J, hil_s = programming(events[marks["hil"]:marks["test"]])
+    test_reads = reads(events[marks["test"]:])
+    return {
+        "crossbar_devices": int(weights.rows * weights.cols),
+        "crossbar_weight_scale": weights.weight_scale,
+        "crossbar_current_gain": weights.current_gain * cmap.di_A,  # write-current amperes per I_c − I_ref ampere
+        "deploy_programmed_devices": deploy.devices,
+        "deploy_weight_rms_error": deploy.rms_error,
+        "deploy_programming_pulses": deploy_pulses,
+        "deploy_programming_energy_J": deploy_J,
+        "deploy_programming_time_s": deploy_s,
+        "hil_programming_pulses": hil_pulses,
+        "hil_programming_energy_J": hil_J,
+        "hil_programming_time_s": hil_s,
+        "hil_crossbar_read_energy_J": float(sum(e.energy_J for e in reads(events[marks["hil"]:marks["test"]]))),
+        "programming_pulses": deploy_pulses + hil_pulses,
+        "programming_energy_J": deploy_J + hil_J,
+        "crossbar_energy_per_inference_J": float(np.mean([e.energy_J for e in test_reads])),
+        "crossbar_time_per_inference_s": float(np.mean([e.circuit_time_s for e in test_reads])),
+    }
+
+
+def _crossbar_netlist(engine, session) -> str:
+    """The crossbar as last simulated, its devices at their final states: a file that loads as is."""
+    from cosim.netlist import ngspice
+
+    states = {p.instance: {"x0": float(min(max(x, 0.0), 1.0))} for p, x in zip(session.network.points, session.x)}
+    return ngspice.write(engine.netlist.with_changes(states))
+
+
+def _example_netlist(bank, mlp: sn.MLP, x: np.ndarray, cmap: sn.CurrentMap, samples: int,
+                     preact: np.ndarray | None = None) -> str:
+    """The trained board inferring a few test inputs: a file that runs as is (`ngspice -b`). `preact`: the
+    inputs' pre-activations when they do not come from `mlp` (weights in a crossbar)."""
     from cosim.netlist import ir, ngspice
     from cosim.spice.engine import ngspice_seed
 
-    currents = np.repeat(cmap.currents(mlp.preact(x)), samples, axis=0)
+    currents = np.repeat(cmap.currents(mlp.preact(x) if preact is None else preact), samples, axis=0)
     net = bank.netlist(currents)
     timing = bank.timing
     net.add(ir.Options({"seed": float(ngspice_seed(bank.seed))}),

@@ -1,6 +1,7 @@
 """A network whose hidden neurons are stochastic binary devices, trained with the hardware in the loop.
 
-Forward: pre-activations a = x·W1 + b1 (weights held in software) become write currents
+Forward: pre-activations a = x·W1 + b1 (weights held in software, or W1 in an M-SDC crossbar whose measured
+column currents give x·W1: `msdc_weights.CrossbarWeights`) become write currents
 I = I50_nom + a·dI_nom (the drivers map one unit of pre-activation to the nominal device's sigmoid scale);
 each physical neuron k gives one binary sample h_k per input (one slot); logits z = h·W2 + b2 and softmax
 cross-entropy. Backward: dL/dh reaches a through the derivative of device k's own characterised sigmoid,
@@ -162,14 +163,16 @@ class MLP:
 
 
 def train_epoch(mlp: MLP, x: np.ndarray, y: np.ndarray, neurons, slopes: Slopes | None, cmap: CurrentMap | None,
-                batch_size: int, learning_rate: float, rng: np.random.Generator, epoch: int) -> dict:
-    """One pass over the training set in shuffled mini-batches; `slopes` None means ideal σ'(a)."""
+                batch_size: int, learning_rate: float, rng: np.random.Generator, epoch: int, weights=None) -> dict:
+    """One pass over the training set in shuffled mini-batches; `slopes` None means ideal σ'(a). `weights`
+    (a `CrossbarWeights`) measures the pre-activations on the crossbar and programs each update into it;
+    None keeps the first layer in software."""
     order = rng.permutation(len(y))
-    losses, accs, sizes = [], [], []
+    losses, accs, sizes, programmed = [], [], [], 0
     started = time.perf_counter()
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        a = mlp.preact(x[idx])
+        a = mlp.preact(x[idx]) if weights is None else weights.preact(mlp, x[idx], phase="read", epoch=epoch)
         h = neurons.sample(a, epoch=epoch)
         if slopes is None:
             p = expit(a)
@@ -177,19 +180,27 @@ def train_epoch(mlp: MLP, x: np.ndarray, y: np.ndarray, neurons, slopes: Slopes 
         else:
             slope = slopes.derivative(a, cmap)
         loss, acc = mlp.step(x[idx], y[idx], h, slope, learning_rate)
+        if weights is not None:
+            programmed += weights.update(mlp, epoch).devices
         losses.append(loss)
         accs.append(acc)
         sizes.append(len(idx))
     w = np.asarray(sizes, dtype=float)
-    return {"epoch": epoch, "loss": float(np.average(losses, weights=w)),
-            "train_accuracy": float(np.average(accs, weights=w)), "wall_time_s": time.perf_counter() - started}
+    record = {"epoch": epoch, "loss": float(np.average(losses, weights=w)),
+              "train_accuracy": float(np.average(accs, weights=w)), "wall_time_s": time.perf_counter() - started}
+    if weights is not None:
+        record["programmed"] = programmed  # device programmings (program-and-verify) this epoch
+    return record
 
 
-def accuracy(mlp: MLP, x: np.ndarray, y: np.ndarray, neurons, samples: int = 1, batch_size: int = 64) -> float:
-    """Test accuracy with each input's logits averaged over `samples` stochastic samples of the neurons."""
+def accuracy(mlp: MLP, x: np.ndarray, y: np.ndarray, neurons, samples: int = 1, batch_size: int = 64,
+             weights=None) -> float:
+    """Test accuracy with each input's logits averaged over `samples` stochastic samples of the neurons (the
+    pre-activations read once per input from `weights`, a `CrossbarWeights`, when given)."""
     correct = 0
     for s in range(0, len(y), batch_size):
-        a = mlp.preact(x[s:s + batch_size])
+        xs = x[s:s + batch_size]
+        a = mlp.preact(xs) if weights is None else weights.preact(mlp, xs, phase="inference")
         h = neurons.infer(a, samples).astype(float)  # (samples, B, n)
         z = np.mean([mlp.logits(hs) for hs in h], axis=0)
         correct += int(np.sum(z.argmax(axis=1) == y[s:s + batch_size]))
