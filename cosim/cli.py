@@ -308,28 +308,28 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
     if workers is not None and workers < 1:
         raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
     workers = workers or os.cpu_count() or 1
-    plan = sweeps.expand(spec)
-    console.print(f"[bold]cosim sweep[/] {spec} → {out_dir}: {len(plan.points)} points over "
-                  f"{', '.join(plan.axes) or 'no axes'}; {'Dask ' + scheduler if scheduler else f'{workers} local workers'}")
     with _progress() as bar:
-        task = bar.add_task("sweep", total=len(plan.points), status="")
-        counts = {"done": 0, "failed": 0}
+        task = bar.add_task("sweep", total=None, status="")
+        counts = {"done": 0, "failed": 0, "todo": 0}
+
+        def on_start(plan, todo) -> None:
+            counts["todo"] = len(todo)
+            console.print(f"[bold]cosim sweep[/] {spec} → {out_dir}: {len(plan.points)} points over "
+                          f"{', '.join(plan.axes) or 'no axes'}, {len(todo)} to run; "
+                          f"{'Dask ' + scheduler if scheduler else f'{workers} local workers'}")
+            bar.update(task, total=len(plan.points), completed=len(plan.points) - len(todo),
+                       status=f"done 0  failed 0  remaining {len(todo)}")
 
         def on_outcome(outcome) -> None:
             counts["failed" if outcome.error else "done"] += 1
-            finished = counts["done"] + counts["failed"]
-            bar.update(task, advance=1, status=f"done {counts['done']}  failed {counts['failed']}  "
-                                               f"remaining {len(todo_total) - finished}")
+            remaining = counts["todo"] - counts["done"] - counts["failed"]
+            bar.update(task, advance=1, status=f"done {counts['done']}  failed {counts['failed']}  remaining {remaining}")
             if outcome.error:
                 console.print(f"[red]point {outcome.point.index} failed[/]: {outcome.error}")
 
-        todo_total = [p for p in plan.points
-                      if sweeps.point_status(out_dir / sweeps.POINTS_DIR / p.dirname) != "done"]
-        bar.update(task, completed=len(plan.points) - len(todo_total),
-                   status=f"done 0  failed 0  remaining {len(todo_total)}")
         summary = sweeps.run(spec, out_dir, workers=workers, scheduler=scheduler, fail_fast=fail_fast, force=force,
-                             on_outcome=on_outcome)
-    console.print(sweep_table(summary.frame, plan.axes))
+                             on_start=on_start, on_outcome=on_outcome)
+    console.print(sweep_table(summary.frame, summary.axes))
     console.print(f"{summary.done} points run, {summary.failed} failed, {summary.skipped} already done; "
                   f"results in {out_dir / sweeps.RESULTS_FILE}")
     if summary.failed:

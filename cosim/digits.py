@@ -96,6 +96,13 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageSet:
     return ImageSet(x[train], y[train], x[test], y[test], "scikit-learn 8x8 digits")
 
 
+def check_source(value: str) -> str:
+    """A config's data source: "digits" or an existing directory (the MNIST files are read at run time)."""
+    if value != "digits" and not Path(value).is_dir():
+        raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
+    return value
+
+
 def load(source: str | Path | None, seed: int = 0) -> ImageSet:
     """`None` or "digits": the built-in digits; otherwise a directory of MNIST-format files."""
     if source is None or str(source) == "digits":

@@ -204,26 +204,17 @@ def run_figures(run: Run, tables: dict[str, pd.DataFrame]) -> list[Figure]:
             ax.grid(alpha=0.3)
         figures.append(_figure(f"{prefix}_accuracy", "accuracy over training", accuracy))
     phase = tables["by_phase"]
-
-    def energy(fig, ax):
-        xs = np.arange(len(phase))
-        ax.bar(xs - 0.2, phase["energy_J"], 0.4, label="circuit")
-        ax.bar(xs + 0.2, phase["energy_with_peripherals_J"], 0.4, label="with peripherals")
-        ax.set_xticks(xs, phase["phase"])
-        ax.set_yscale("log")
-        ax.set_ylabel("energy (J)")
-        ax.legend(fontsize=8)
-    figures.append(_figure(f"{prefix}_energy_by_phase", "energy by phase", energy))
-
-    def latency(fig, ax):
-        xs = np.arange(len(phase))
-        ax.bar(xs - 0.2, phase["circuit_time_s"], 0.4, label="circuit")
-        ax.bar(xs + 0.2, phase["time_with_peripherals_s"], 0.4, label="with peripherals")
-        ax.set_xticks(xs, phase["phase"])
-        ax.set_yscale("log")
-        ax.set_ylabel("time (s)")
-        ax.legend(fontsize=8)
-    figures.append(_figure(f"{prefix}_time_by_phase", "time by phase", latency))
+    for name, circuit, total, label in (("energy", "energy_J", "energy_with_peripherals_J", "energy (J)"),
+                                        ("time", "circuit_time_s", "time_with_peripherals_s", "time (s)")):
+        def bars(fig, ax, circuit=circuit, total=total, label=label):
+            xs = np.arange(len(phase))
+            ax.bar(xs - 0.2, phase[circuit], 0.4, label="circuit")
+            ax.bar(xs + 0.2, phase[total], 0.4, label="with peripherals")
+            ax.set_xticks(xs, phase["phase"])
+            ax.set_yscale("log")
+            ax.set_ylabel(label)
+            ax.legend(fontsize=8)
+        figures.append(_figure(f"{prefix}_{name}_by_phase", f"{name} by phase", bars))
     epochs = tables["by_epoch"]
     epochs = epochs[epochs["epoch"] >= 0]
     if len(epochs) > 1:

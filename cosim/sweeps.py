@@ -469,16 +469,20 @@ class Summary:
     failed: int
     skipped: int  # finished before this invocation (resume)
     frame: pd.DataFrame
+    axes: list[str]
 
 
 def run(spec_path: Path, out: Path, *, workers: int, scheduler: str | None = None, fail_fast: bool = False,
-        force: bool = False, on_outcome=None) -> Summary:
-    """Run the points of `spec_path` that `out` does not hold yet; record each as it finishes."""
+        force: bool = False, on_start=None, on_outcome=None) -> Summary:
+    """Run the points of `spec_path` that `out` does not hold yet; record each as it finishes.
+    `on_start(sweep, todo)` is called once the points are known, `on_outcome(outcome)` after each point."""
     out = Path(out)
     sweep = expand(spec_path)
     todo = prepare(sweep, spec_path, out, force)
     skipped = len(sweep.points) - len(todo)
     save_results(sweep, out)
+    if on_start:
+        on_start(sweep, todo)
     executor = DaskExecutor(scheduler, workers) if scheduler else LocalExecutor(workers)
     done = failed = 0
     outcomes = executor.run(todo)
@@ -496,7 +500,7 @@ def run(spec_path: Path, out: Path, *, workers: int, scheduler: str | None = Non
     finally:
         outcomes.close()  # stops the points still running
         executor.close()
-    return Summary(done, failed, skipped, save_results(sweep, out))
+    return Summary(done, failed, skipped, save_results(sweep, out), sweep.axes)
 
 
 # --- plots -------------------------------------------------------------------------------------------

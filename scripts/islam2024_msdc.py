@@ -30,23 +30,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CONFIG = "sweeps/islam2024.yaml"
+from islam2024_results import CONFIG, mean_std, train_row  # the sibling script: same rows, same table cells
+
 TABLE = ["backend=twin", "evaluation.samples=4", "training.hil_epochs=10"]
 GROUP_LABEL = {"fine-tune": "from the software weights, +{n} epochs", "scratch": "from scratch, 30 epochs"}
 
 
 def run_point(point: dict) -> dict:
-    from cosim.config import load_experiment
-    from cosim.training import islam2024
-
-    overrides = [f"seed={point['seed']}", f"network.weights={point['weights']}", *point["overrides"]]
-    started = time.perf_counter()
-    m = islam2024.train(load_experiment(CONFIG, overrides)).metrics
-    row = {k: v for k, v in point.items() if k != "overrides"}
-    row["overrides"] = " ".join(point["overrides"])
-    row.update({k: v for k, v in m.items() if not isinstance(v, (dict, list))})
-    row["run_wall_s"] = time.perf_counter() - started
-    return row
+    return train_row(point, [f"seed={point['seed']}", f"network.weights={point['weights']}"])
 
 
 def _run(points: list[dict], workers: int) -> pd.DataFrame:
@@ -58,11 +49,6 @@ def _run(points: list[dict], workers: int) -> pd.DataFrame:
                   f"{row['accuracy_ideal_software']:.3f} deployed {row['accuracy_deployed']:.3f} hil "
                   f"{row['accuracy_hil']:.3f} ({row['run_wall_s']:.0f} s)", flush=True)
     return pd.DataFrame(rows).sort_values(["group", "weights", "seed"]).reset_index(drop=True)
-
-
-def _pm(values: pd.Series, scale: float = 1.0, digits: int = 1) -> str:
-    values = pd.Series(values, dtype=float) * scale
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
 def compare(seeds: int, workers: int, hil_epochs: int = 10, scratch: bool = True) -> tuple[pd.DataFrame, str]:
@@ -90,14 +76,14 @@ def compare(seeds: int, workers: int, hil_epochs: int = 10, scratch: bool = True
             msdc_cols = weights == "msdc"
             lines.append(
                 f"| {weights} | {GROUP_LABEL[group].format(n=hil_epochs)} | "
-                f"{_pm(g['accuracy_ideal_software'], 100)} | {_pm(g['accuracy_deployed'], 100)} | "
-                f"{_pm(g['accuracy_hil'], 100)} | "
-                f"{_pm(g['deploy_programming_pulses'], 1, 0) if msdc_cols else '–'} | "
-                f"{_pm(g['hil_programming_pulses'], 1, 0) if msdc_cols else '–'} | "
-                f"{_pm(g['programming_energy_J'], 1e6, 2) if msdc_cols else '–'} | "
-                f"{_pm(g['energy_per_inference_J'], 1e12, 1)} | "
-                f"{_pm(g['crossbar_energy_per_inference_J'], 1e12, 1) if msdc_cols else '–'} | "
-                f"{_pm(g['time_per_inference_s'], 1e6, 3)} | {_pm(g['run_wall_s'], 1, 0)} |")
+                f"{mean_std(g['accuracy_ideal_software'], 100)} | {mean_std(g['accuracy_deployed'], 100)} | "
+                f"{mean_std(g['accuracy_hil'], 100)} | "
+                f"{mean_std(g['deploy_programming_pulses'], 1, 0) if msdc_cols else '–'} | "
+                f"{mean_std(g['hil_programming_pulses'], 1, 0) if msdc_cols else '–'} | "
+                f"{mean_std(g['programming_energy_J'], 1e6, 2) if msdc_cols else '–'} | "
+                f"{mean_std(g['energy_per_inference_J'], 1e12, 1)} | "
+                f"{mean_std(g['crossbar_energy_per_inference_J'], 1e12, 1) if msdc_cols else '–'} | "
+                f"{mean_std(g['time_per_inference_s'], 1e6, 3)} | {mean_std(g['run_wall_s'], 1, 0)} |")
     lines += ["", "Per seed, msdc minus software, hardware-in-loop accuracy (points):", ""]
     for group in groups:
         g = frame[frame["group"] == group].pivot(index="seed", columns="weights", values="accuracy_hil")
@@ -124,10 +110,10 @@ def tolerance(seeds: int, workers: int) -> tuple[pd.DataFrame, str]:
     for tol in values:
         g = frame[frame["tolerance"] == tol]
         time_ms = (g["deploy_programming_time_s"] + g["hil_programming_time_s"]) * 1e3
-        lines.append(f"| {tol} | {_pm(g['deploy_weight_rms_error'], 1, 3)} | {_pm(g['accuracy_deployed'], 100)} | "
-                     f"{_pm(g['accuracy_hil'], 100)} | {_pm(g['deploy_programming_pulses'], 1, 0)} | "
-                     f"{_pm(g['hil_programming_pulses'], 1, 0)} | {_pm(g['programming_energy_J'], 1e6, 2)} | "
-                     f"{_pm(time_ms, 1, 1)} |")
+        lines.append(f"| {tol} | {mean_std(g['deploy_weight_rms_error'], 1, 3)} | {mean_std(g['accuracy_deployed'], 100)} | "
+                     f"{mean_std(g['accuracy_hil'], 100)} | {mean_std(g['deploy_programming_pulses'], 1, 0)} | "
+                     f"{mean_std(g['hil_programming_pulses'], 1, 0)} | {mean_std(g['programming_energy_J'], 1e6, 2)} | "
+                     f"{mean_std(time_ms, 1, 1)} |")
     return frame, "\n".join(lines) + "\n"
 
 

@@ -50,14 +50,19 @@ def groups(seeds: int) -> list[dict]:
 
 
 def run_point(point: dict) -> dict:
+    overrides = [f"backend={point.get('backend', 'twin')}", f"seed={point['seed']}",
+                 f"device.preset={point['preset']}", f"device.variation_scale={point['variation_scale']}"]
+    return train_row(point, overrides)
+
+
+def train_row(point: dict, overrides: list[str]) -> dict:
+    """Train the islam2024 experiment with `overrides` plus the point's own; the point, its scalar metrics and
+    the wall time as one table row (shared with scripts/islam2024_msdc.py)."""
     from cosim.config import load_experiment
     from cosim.training import islam2024
 
-    overrides = [f"backend={point.get('backend', 'twin')}", f"seed={point['seed']}",
-                 f"device.preset={point['preset']}", f"device.variation_scale={point['variation_scale']}",
-                 *point["overrides"]]
     started = time.perf_counter()
-    m = islam2024.train(load_experiment(CONFIG, overrides)).metrics
+    m = islam2024.train(load_experiment(CONFIG, [*overrides, *point["overrides"]])).metrics
     row = {k: v for k, v in point.items() if k != "overrides"}
     row["overrides"] = " ".join(point["overrides"])
     row.update({k: v for k, v in m.items() if not isinstance(v, (dict, list))})
@@ -65,8 +70,10 @@ def run_point(point: dict) -> dict:
     return row
 
 
-def _pm(values: pd.Series, scale: float = 100.0, digits: int = 1) -> str:
-    return f"{values.mean() * scale:.{digits}f} ± {values.std(ddof=1) * scale:.{digits}f}"
+def mean_std(values: pd.Series, scale: float = 100.0, digits: int = 1) -> str:
+    """mean ± std (over seeds) of `values`·`scale` (default: fractions as percent)."""
+    values = pd.Series(values, dtype=float) * scale
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
 def tables(frame: pd.DataFrame) -> str:
@@ -78,13 +85,13 @@ def tables(frame: pd.DataFrame) -> str:
     diff = (main.set_index("seed")["accuracy_hil"] - main.set_index("seed")["accuracy_ideal_software"])
     lines += ["### Main comparison (w100, preset variation, 4 samples per inference)", "",
               "| training | test accuracy (%) |", "|---|---|",
-              f"| ideal software (30 epochs, ideal neurons) | {_pm(main['accuracy_ideal_software'])} |",
-              f"| software-trained, deployed to the devices | {_pm(main['accuracy_deployed'])} |",
-              f"| hardware-in-loop, from the software weights (+10 epochs) | {_pm(main['accuracy_hil'])} |",
-              f"| hardware-in-loop from scratch (30 epochs) | {_pm(scratch['accuracy_hil'])} |",
-              "", f"Hardware-in-loop minus ideal software, per seed: {_pm(diff)} points "
+              f"| ideal software (30 epochs, ideal neurons) | {mean_std(main['accuracy_ideal_software'])} |",
+              f"| software-trained, deployed to the devices | {mean_std(main['accuracy_deployed'])} |",
+              f"| hardware-in-loop, from the software weights (+10 epochs) | {mean_std(main['accuracy_hil'])} |",
+              f"| hardware-in-loop from scratch (30 epochs) | {mean_std(scratch['accuracy_hil'])} |",
+              "", f"Hardware-in-loop minus ideal software, per seed: {mean_std(diff)} points "
               f"(largest gap {abs(diff).max() * 100:.1f}); from scratch: "
-              f"{_pm(scratch.set_index('seed')['accuracy_hil'] - main.set_index('seed')['accuracy_ideal_software'])}.",
+              f"{mean_std(scratch.set_index('seed')['accuracy_hil'] - main.set_index('seed')['accuracy_ideal_software'])}.",
               ""]
     width = frame[frame["group"] == "width"].sort_values(["width_m", "variation_scale"])
     lines += ["### Width and variation (4 samples per inference, 10 hardware-in-loop epochs)", "",
@@ -92,15 +99,15 @@ def tables(frame: pd.DataFrame) -> str:
               "| energy per inference (pJ) |", "|---|---|---|---|---|---|---|---|"]
     for (preset, scale), g in width.groupby(["preset", "variation_scale"], sort=False):
         lines.append(f"| {preset} | {g['width_m'].iloc[0] * 1e9:g} | ×{scale:g} | {g['i50_spread_in_windows'].mean():.2f} | "
-                     f"{_pm(g['accuracy_ideal_software'])} | {_pm(g['accuracy_deployed'])} | {_pm(g['accuracy_hil'])} | "
-                     f"{_pm(g['energy_per_inference_J'], 1e12, 2)} |")
+                     f"{mean_std(g['accuracy_ideal_software'])} | {mean_std(g['accuracy_deployed'])} | {mean_std(g['accuracy_hil'])} | "
+                     f"{mean_std(g['energy_per_inference_J'], 1e12, 2)} |")
     samples = pd.concat([frame[frame["group"] == "samples"], main])
     lines += ["", "### Samples per inference (w100, preset variation)", "",
               "| samples | ideal (%) | deployed (%) | hardware-in-loop (%) | energy per inference (pJ) | time per inference (ns) |",
               "|---|---|---|---|---|---|"]
     for s, g in samples.groupby("samples_per_inference"):
-        lines.append(f"| {s} | {_pm(g['accuracy_ideal_software'])} | {_pm(g['accuracy_deployed'])} | "
-                     f"{_pm(g['accuracy_hil'])} | {_pm(g['energy_per_inference_J'], 1e12, 2)} | "
+        lines.append(f"| {s} | {mean_std(g['accuracy_ideal_software'])} | {mean_std(g['accuracy_deployed'])} | "
+                     f"{mean_std(g['accuracy_hil'])} | {mean_std(g['energy_per_inference_J'], 1e12, 2)} | "
                      f"{g['time_per_inference_s'].iloc[0] * 1e9:g} |")
     return "\n".join(lines) + "\n"
 

@@ -12,7 +12,6 @@ of the n_in × n_out synapses N times, all synapses in parallel, the N reads of 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
@@ -39,9 +38,7 @@ class DataSettings(Strict):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str) -> str:
-        if value != "digits" and not Path(value).is_dir():
-            raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
-        return value
+        return digits.check_source(value)
 
     @field_validator("pool")
     @classmethod

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
@@ -154,9 +153,7 @@ class DataSettings(Strict):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str) -> str:
-        if value != "digits" and not Path(value).is_dir():
-            raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
-        return value
+        return digits.check_source(value)
 
 
 class Config(ExperimentBase):
@@ -174,7 +171,7 @@ class Config(ExperimentBase):
 
 
 def load_data(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
-    images = digits.load(None if cfg.data.source == "digits" else cfg.data.source, cfg.seed)
+    images = digits.load(cfg.data.source, cfg.seed)
     x_train, x_test = images.x_train, images.x_test
     if cfg.data.pool > 1:
         x_train, x_test = digits.max_pool(x_train, cfg.data.pool), digits.max_pool(x_test, cfg.data.pool)
