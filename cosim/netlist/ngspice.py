@@ -6,11 +6,7 @@ from functools import singledispatch
 
 from cosim.errors import NetlistError
 from cosim.netlist import ir
-
-
-def number(value: float) -> str:
-    """Shortest text that reads back as exactly the same float (no SPICE suffixes, so no 'm' vs 'M')."""
-    return repr(float(value))
+from cosim.netlist.numbers import number
 
 
 def waveform(w: ir.Waveform) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from cosim.errors import NetlistError, SimulationError
 from cosim.netlist import ir, ngspice
-from cosim.netlist.ngspice import number
+from cosim.netlist.numbers import number
 from cosim.spice import install
 from cosim.spice.engine import ngspice_seed, Engine, Waveforms, with_safer_options
 from cosim.spice.messages import Transcript
