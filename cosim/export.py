@@ -28,6 +28,7 @@ import numpy as np
 
 from cosim.errors import ConfigError, CosimError, NetlistError
 from cosim.netlist import ir
+from cosim.netlist.numbers import number
 from cosim.spice.engine import Engine
 
 DIALECTS = ("ngspice", "vacask", "spectre", "xyce", "ltspice")
@@ -572,7 +573,7 @@ def readme(b: Board, dialect: str, where: str, names: Sequence[str], variant: Va
         reads = [s for s in b.slots if s.read_at_s is not None]
         if reads:
             lines += ["", "| event | device | read instant (s) |", "|---|---|---|"]
-            lines += [f"| {s.kind} | {s.device or 'all'} | {s.read_at_s!r} |" for s in reads]
+            lines += [f"| {s.kind} | {s.device or 'all'} | {number(s.read_at_s)} |" for s in reads]
     return "\n".join(lines) + "\n"
 
 

@@ -96,11 +96,14 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 
-# 3. the package (a real install, not editable: it must find its data files on its own)
+# 3. the package (a real install, not editable: it must find its data files on its own), with the dependency
+#    versions the tests pass with (constraints.txt, for the test extras too; refreshed by scripts/lock.sh)
 STAMP="$VENV/.cosim-installed"
 EXTRAS=""
 (( WANT_TEST )) && EXTRAS="[test]"
-# Reinstall only when the sources changed: hash every tracked and untracked (not ignored) file.
+LOCK="$ROOT/constraints.txt"
+# Reinstall only when the sources or the lock changed: hash every tracked and untracked (not ignored) file,
+# constraints.txt included.
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   HASH=$( (cd "$ROOT" && git ls-files -z -co --exclude-standard | xargs -0 sha1sum 2>/dev/null; echo "$EXTRAS") \
     | sha1sum | cut -c1-40)
@@ -109,7 +112,7 @@ else
 fi
 if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$HASH" ]]; then
   say "installing cosim$EXTRAS into $VENV"
-  "$VENV/bin/python" -m pip install -q "$ROOT$EXTRAS"
+  "$VENV/bin/python" -m pip install -q -c "$LOCK" "$ROOT$EXTRAS"
   echo "$HASH" >"$STAMP"
 else
   say "cosim is up to date in $VENV"

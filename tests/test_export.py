@@ -3,9 +3,12 @@ simulator (VACASK) against the toolkit's own in-loop results."""
 
 from __future__ import annotations
 
-import filecmp
+import math
+import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ from cosim import config as cfgmod
 from cosim import export as ex
 from cosim.errors import ConfigError, NetlistError
 from cosim.netlist import expr, ir, ltspice, spectre, vacask, xyce
+from cosim.netlist.numbers import SIGNIFICANT_DIGITS
 from cosim.resources import data_dir, data_file
 from cosim.spice import rawfile
 from cosim.spice.engine import Engine
@@ -110,11 +114,41 @@ def test_every_experiment_has_an_export_hook():
 # --- golden files ------------------------------------------------------------------------------------
 
 
-def test_golden_exports_regenerate_byte_identically(tmp_path):
+def test_golden_exports_regenerate(tmp_path):
     """netlists/<experiment>/ is what `python -m cosim.export` writes; regenerate it when an export changes."""
     ex.write_references(tmp_path)
     for experiment in ex.REFERENCES:
         _same_tree(data_dir("netlists") / experiment, tmp_path / experiment)
+
+
+# A number in netlist text: not part of a name (`l1_t0_0`, `x0`), sign and exponent included.
+_NUMBER = re.compile(r"(?<![\w.])([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])")
+# Two spellings of a number agree when within this relative difference: a value on a rounding boundary of the
+# 12 significant digits written (cosim.netlist.numbers) may round the other way on another CPU (a step of up
+# to 1e-11 relative); a change of the circuit is many orders larger.
+GOLDEN_RTOL = 1e-9
+
+
+def golden_differences(golden: str, fresh: str) -> list[str]:
+    """Lines of `fresh` that differ from `golden` in any text, or in a number by more than GOLDEN_RTOL."""
+    a, b = golden.splitlines(), fresh.splitlines()
+    if len(a) != len(b):
+        return [f"{len(b)} lines instead of {len(a)}"]
+    out = []
+    for k, (x, y) in enumerate(zip(a, b), 1):
+        px, py = _NUMBER.split(x), _NUMBER.split(y)  # text, number, text, number, ..., text
+        same = len(px) == len(py) and px[0::2] == py[0::2] and all(
+            math.isclose(float(u), float(v), rel_tol=GOLDEN_RTOL, abs_tol=0.0) for u, v in zip(px[1::2], py[1::2]))
+        if not same:
+            out.append(f"line {k}: {y[:160]!r} (golden {x[:160]!r})")
+    return out
+
+
+def overlong_numbers(text: str) -> list[str]:
+    """Numbers in `text` spelled with more significant digits than cosim.netlist.numbers writes."""
+    def digits(token: str) -> int:
+        return len(re.split("[eE]", token)[0].lstrip("+-").replace(".", "").strip("0"))
+    return [t for t in _NUMBER.findall(text) if digits(t) > SIGNIFICANT_DIGITS]
 
 
 def _same_tree(golden, fresh):
@@ -122,8 +156,74 @@ def _same_tree(golden, fresh):
     for folder in fresh.iterdir():
         names = sorted(p.name for p in folder.iterdir())
         assert names == sorted(p.name for p in (golden / folder.name).iterdir()), folder.name
-        match, mismatch, errors = filecmp.cmpfiles(golden / folder.name, folder, names, shallow=False)
-        assert not mismatch and not errors, f"{folder.name}: {mismatch + errors} differ; run python -m cosim.export"
+        for name in names:
+            text = (folder / name).read_text()
+            assert not overlong_numbers(text), f"{folder.name}/{name}: {overlong_numbers(text)[:5]}"
+            diff = golden_differences((golden / folder.name / name).read_text(), text)
+            assert not diff, f"{folder.name}/{name} differs; run python -m cosim.export\n" + "\n".join(diff[:5])
+
+
+def test_golden_comparison_tolerates_rounding_flips_only():
+    line = "X1 a b msdc ron=4576.98330848 tau=2.74254222418e-05 x0=0.65589551651"
+    assert not golden_differences(line, line.replace("2.74254222418e-05", "2.74254222419e-05"))  # a 12th-digit flip
+    assert golden_differences(line, line.replace("2.74254222418e-05", "2.74254224418e-05"))  # 7e-9 relative
+    assert golden_differences(line, line.replace("ron=", "roff="))
+    assert golden_differences(line, line.replace("X1 a", "X1 c"))
+    assert golden_differences(line, line.replace("x0=0.65", "x0=-0.65"))
+    assert golden_differences(line, line + " temp=300.0")
+    assert golden_differences("R1 a b 10", "R11 a b 10")  # digits inside names are text
+    assert golden_differences(line, line + "\n* extra line")
+    assert overlong_numbers(line) == []
+    assert overlong_numbers("tau=2.7425422241786558e-05 r=1000.0 c=-0.0001234567890123 d=0.000123456789012 n=x1234567890123") == [
+        "2.7425422241786558e-05", "-0.0001234567890123"]
+
+
+# The drawn device parameters of the M-SDC reference board at full precision, as one digest.
+_DRAWN_DIGEST = """
+import hashlib
+from cosim import export as ex
+from cosim.netlist import ir
+from cosim.resources import data_file
+net = ex.board(data_file("netlists", "eslami2024.yaml"), "none", "osdi")[0].variants["ngspice"].netlist
+drawn = hashlib.sha256(repr([sorted(x.params.items()) for x in net.of_type(ir.SubcircuitInstance)]).encode()).hexdigest()
+"""
+
+
+def _simd_extensions() -> list[str]:
+    """numpy's optional SIMD extensions that this CPU has (the ones NPY_DISABLE_CPU_FEATURES can turn off)."""
+    try:
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:  # numpy 1.x
+        from numpy.core import _multiarray_umath as umath
+    return [f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f)]
+
+
+def test_golden_exports_regenerate_on_another_cpu(tmp_path, record_property):
+    """The golden files, regenerated by numpy without this CPU's SIMD extensions (as on an older CPU, where exp
+    and log differ in the last bit): the drawn parameters differ bit-wise, the written files do not, beyond a
+    rounding flip in the 12th digit."""
+    extensions = _simd_extensions()
+    if not extensions:
+        pytest.skip("numpy uses no SIMD extension beyond its baseline on this CPU: there is no other CPU to emulate")
+    script = _DRAWN_DIGEST + "import sys\nex.write_references(sys.argv[1])\nprint(drawn)\n"
+    package_root = str(Path(ex.__file__).resolve().parent.parent)
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(extensions),
+           "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    here: dict = {}
+    exec(_DRAWN_DIGEST, here)
+    if proc.stdout.split()[-1] == here["drawn"]:
+        pytest.skip(f"without {extensions} numpy draws the same bits on this machine: nothing to compare")
+    for experiment in ex.REFERENCES:
+        _same_tree(data_dir("netlists") / experiment, tmp_path / experiment)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    golden = data_dir("netlists")
+    record_property("simd_extensions_disabled", " ".join(extensions))
+    record_property("files_byte_identical", sum(p.read_bytes() == (golden / p.relative_to(tmp_path)).read_bytes()
+                                                for p in files))
+    record_property("files", len(files))
 
 
 def test_cli_export_writes_a_runnable_folder(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cosim.netlist import ir
+from cosim.netlist.numbers import number
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ def transimpedance(prefix: str, col: int, spec: NeuronSpec) -> list:
     s, o = f"{prefix}_sum{col}", f"{prefix}_out{col}"
     return [
         ir.Resistor(f"R{prefix}f{col}", s, o, spec.rf_ohm),
-        ir.BehavioralSource(f"B{prefix}op{col}", o, "0", "V", f"{-spec.opamp_gain!r}*V({s})"),
+        ir.BehavioralSource(f"B{prefix}op{col}", o, "0", "V", f"{number(-spec.opamp_gain)}*V({s})"),
     ]
 
 
 def activation(prefix: str, col: int, ref_col: int, spec: NeuronSpec) -> ir.BehavioralSource:
     """y = v_out·tanh((out_ref − out_c)/v_scale) on node `{prefix}_y{col}`."""
-    expr = f"{spec.v_out_V!r}*tanh((V({prefix}_out{ref_col})-V({prefix}_out{col}))/{spec.v_scale_V!r})"
+    expr = f"{number(spec.v_out_V)}*tanh((V({prefix}_out{ref_col})-V({prefix}_out{col}))/{number(spec.v_scale_V)})"
     return ir.BehavioralSource(f"B{prefix}act{col}", f"{prefix}_y{col}", "0", "V", expr)

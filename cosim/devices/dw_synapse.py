@@ -30,6 +30,7 @@ from scipy.special import expit
 
 from cosim.errors import ConfigError, SimulationError
 from cosim.netlist import ir
+from cosim.netlist.numbers import number
 from cosim.resources import data_file
 
 PRESET_FILE = "dw_synapse_presets.yaml"
@@ -212,7 +213,7 @@ def read_netlist(w: Sequence[float], devices: DWArrays, circuit: ReadCircuit,
     vth, vsm, vdd = c.threshold_V, c.smoothing_V, c.supply_V
     sign = 1.0 if c.sense_V(c.r_state1_ohm) > c.sense_V(c.r_state0_ohm) else -1.0
     for k in range(w.size):
-        decision = f"0.5*(1+tanh({sign!r}*(V(sn{k})-{vth!r})/{vsm!r}))*V(en)"
+        decision = f"0.5*(1+tanh({number(sign)}*(V(sn{k})-{number(vth)})/{number(vsm)}))*V(en)"
         net.add(
             ir.VoltageSource(f"Vrd{k}", f"rd{k}", ir.GROUND, ir.Pulse(0.0, c.read_V, **pulse)),
             ir.SubcircuitInstance(f"Xs{k}", (f"rd{k}", f"sn{k}"), SUBCKT, {
@@ -220,11 +221,11 @@ def read_netlist(w: Sequence[float], devices: DWArrays, circuit: ReadCircuit,
                 "r0": c.r_state0_ohm, "r1": c.r_state1_ohm, "ts": c.slot_s, "td": 0.0}),
             ir.Resistor(f"Rs{k}", f"sn{k}", ir.GROUND, c.sense_ohm),
             ir.VoltageSource(f"Vdd{k}", f"vdd{k}", ir.GROUND, ir.Dc(vdd)),
-            ir.BehavioralSource(f"Bbias{k}", f"vdd{k}", ir.GROUND, "I", f"{c.bias_A!r}*V(en)"),
+            ir.BehavioralSource(f"Bbias{k}", f"vdd{k}", ir.GROUND, "I", f"{number(c.bias_A)}*V(en)"),
             ir.BehavioralSource(f"Bup{k}", f"vdd{k}", f"out{k}", "I",
-                                f"max({decision}*{vdd!r}-V(out{k}),0)/{c.output_ohm!r}"),
+                                f"max({decision}*{number(vdd)}-V(out{k}),0)/{number(c.output_ohm)}"),
             ir.BehavioralSource(f"Bdn{k}", f"out{k}", ir.GROUND, "I",
-                                f"max(V(out{k})-{decision}*{vdd!r},0)/{c.output_ohm!r}"),
+                                f"max(V(out{k})-{decision}*{number(vdd)},0)/{number(c.output_ohm)}"),
             ir.Capacitor(f"Cout{k}", f"out{k}", ir.GROUND, c.load_F, ic_V=0.0),
         )
     return net

@@ -14,9 +14,9 @@ from typing import Mapping
 
 from cosim.errors import NetlistError
 from cosim.netlist import expr, ir
-from cosim.netlist.ngspice import number
+from cosim.netlist.numbers import number
 
-__all__ = ["Rendered", "number", "VerilogAModules", "switch_values", "SWITCH_WINDOW_V", "solver_hint"]
+__all__ = ["Rendered", "VerilogAModules", "switch_values", "SWITCH_WINDOW_V", "solver_hint"]
 
 # SPICE model kinds built into ngspice that no other dialect here shares under the same name and meaning.
 SPICE_MODEL_KINDS = frozenset({"r", "c", "l", "d", "npn", "pnp", "nmos", "pmos", "njf", "pjf", "nmf", "pmf",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Mapping, Union
 
 from cosim.errors import NetlistError
+from cosim.netlist.numbers import number
 
 GROUND = "0"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -134,6 +135,9 @@ class Pwl:
             raise NetlistError(f"PWL needs equally many times and values (got {len(times)} and {len(values)}), at least one")
         if any(b <= a for a, b in zip(times, times[1:])) or times[0] < 0:
             raise NetlistError("PWL times must start at >= 0 and increase strictly")
+        # Written with 12 significant digits, times closer than 1e-11 relative could become equal.
+        if any(b - a < 1e-11 * b and number(a) == number(b) for a, b in zip(times, times[1:])):
+            raise NetlistError("PWL times must differ in their 12 significant digits (cosim.netlist.numbers)")
         object.__setattr__(self, "times_s", times)
         object.__setattr__(self, "values", values)
 

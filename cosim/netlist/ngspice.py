@@ -6,11 +6,7 @@ from functools import singledispatch
 
 from cosim.errors import NetlistError
 from cosim.netlist import ir
-
-
-def number(value: float) -> str:
-    """Shortest text that reads back as exactly the same float (no SPICE suffixes, so no 'm' vs 'M')."""
-    return repr(float(value))
+from cosim.netlist.numbers import number
 
 
 def waveform(w: ir.Waveform) -> str:
@@ -136,9 +132,17 @@ def _subckt_element(d: ir.SubcircuitDef, e: ir.Element) -> str:
     return line(e)
 
 
-def write(netlist: ir.Netlist) -> str:
-    """The whole netlist as ngspice text: title, OSDI loads, directives, elements, `.end`."""
+def write(netlist: ir.Netlist, *, num_threads: int | None = None) -> str:
+    """The whole netlist as ngspice text: title, OSDI loads, directives, elements, `.end`.
+
+    `num_threads` sets ngspice's OpenMP thread count before the circuit is parsed (`pre_set`), for `ngspice -b -n`,
+    which reads no `.spiceinit` that could set it; without it, ngspice's spinit decides (8 in ngspice 46)."""
     netlist.validate()
+    threads = []
+    if num_threads is not None:
+        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+            raise NetlistError(f"num_threads must be a whole number >= 1, got {num_threads!r}")
+        threads = [f".control\npre_set num_threads={num_threads}\n.endc"]
     first = [i for i in netlist if isinstance(i, ir.OsdiLoad)]
     rest = [i for i in netlist if not isinstance(i, ir.OsdiLoad)]
-    return "\n".join([netlist.title, *map(line, first), *map(line, rest), ".end", ""])
+    return "\n".join([netlist.title, *threads, *map(line, first), *map(line, rest), ".end", ""])

@@ -18,7 +18,8 @@ from typing import Sequence
 
 from cosim.errors import NetlistError
 from cosim.netlist import expr, ir, spicelike
-from cosim.netlist.dialect import Rendered, number, switch_values
+from cosim.netlist.dialect import Rendered, switch_values
+from cosim.netlist.numbers import number
 
 def _volt(n1: str, n2: str | None) -> str:
     return f"V({n1})" if n2 is None else f"V({n1},{n2})"

@@ -34,15 +34,17 @@ class BatchEngine(Engine):
         """Alterations live in the IR (see Engine.netlist) and are written with the next run."""
 
     def run_file(self, circuit: Path, timeout_s: float | None = None) -> tuple[list[rawfile.Plot], Transcript]:
-        """Run a netlist file as `ngspice -b -r` would from a shell; return its plots and messages."""
+        """Run a netlist file as `ngspice -b -n -r` would from a shell; return its plots and messages.
+
+        `-n`: no `.spiceinit` is read, from the netlist's folder, $SPICE_USERINIT_DIR, the working folder or
+        $HOME alike; such a file can run shell commands. ngspice's own spinit is still read (code models,
+        `num_threads=8`): the engine's netlists set their thread count themselves (`ngspice.write`)."""
         circuit = Path(circuit).resolve()
         with tempfile.TemporaryDirectory(prefix="cosim-batch-") as tmp:
-            # ngspice reads .spiceinit from its working folder: the thread count the user asked for.
-            Path(tmp, ".spiceinit").write_text(f"set num_threads={int(self.num_threads)}\n")
             raw = Path(tmp) / "out.raw"
             try:
                 proc = subprocess.run(
-                    [self.executable, "-b", "-r", str(raw), str(circuit)],
+                    [self.executable, "-b", "-n", "-r", str(raw), str(circuit)],
                     cwd=tmp, capture_output=True, text=True, timeout=timeout_s or self.timeout_s,
                 )
             except subprocess.TimeoutExpired as exc:
@@ -67,7 +69,7 @@ class BatchEngine(Engine):
         net = self.standalone_netlist(analysis, vectors, safer=safer)
         with tempfile.TemporaryDirectory(prefix="cosim-net-") as tmp:
             circuit = Path(tmp) / "circuit.cir"
-            circuit.write_text(ngspice.write(net))
+            circuit.write_text(ngspice.write(net, num_threads=int(self.num_threads)))
             try:
                 plots, transcript = self.run_file(circuit)
             except SimulationTimeout:

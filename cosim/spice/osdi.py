@@ -86,5 +86,7 @@ def ngspice_loads_osdi() -> bool:
             f"osdi probe\n.control\npre_osdi {osdi}\nop\nprint i(v1)\n.endc\n"
             "V1 a 0 1\nN1 a 0 rprobe\n.model rprobe cosim_probe r=2e3\n.end\n"
         )
-        proc = subprocess.run([executable(), "-b", str(circuit)], capture_output=True, text=True, timeout=60, cwd=tmp)
+        # -n: no .spiceinit (working, home or netlist folder), which could run shell commands
+        proc = subprocess.run([executable(), "-b", "-n", str(circuit)], capture_output=True, text=True, timeout=60,
+                              cwd=tmp)
     return "-5.00000e-04" in proc.stdout

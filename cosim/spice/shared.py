@@ -9,15 +9,19 @@ periodically so memory stays flat over long runs, and only while no background r
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import tempfile
 import threading
-from typing import Mapping
+from pathlib import Path
+from typing import Iterator, Mapping
 
 import numpy as np
 
 from cosim.errors import NetlistError, SimulationError
 from cosim.netlist import ir, ngspice
-from cosim.netlist.ngspice import number
+from cosim.netlist.numbers import number
 from cosim.spice import install
 from cosim.spice.engine import ngspice_seed, Engine, Waveforms, with_safer_options
 from cosim.spice.messages import Transcript
@@ -125,9 +129,30 @@ def _make_library():
                 return np.array([info.v_realdata[n - 1]])
             return np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
 
-    library = QuietNgSpice()
+    with _startup_folder():
+        library = QuietNgSpice()
     library.finished.set()  # no background run yet
     return library
+
+
+@contextlib.contextmanager
+def _startup_folder() -> Iterator[None]:
+    """Start libngspice where it finds no user start-up file. Its start-up runs `.spiceinit` from the working
+    folder, or else from the home folder (taken from the password database, not $HOME), and such a file can run
+    shell commands (`shell …`). In a fresh private folder holding an empty `.spiceinit` of cosim's, that file is
+    the one read and the home folder is never consulted; the working folder is restored afterwards.
+    ngspice reads start-up files only there (`ngSpice_Init`); no later command of the engine reads them."""
+    previous = os.open(".", os.O_RDONLY)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cosim-ngspice-start-") as tmp:
+            Path(tmp, ".spiceinit").write_text("* cosim: read instead of a .spiceinit of the working or home folder\n")
+            os.chdir(tmp)
+            try:
+                yield
+            finally:
+                os.fchdir(previous)
+    finally:
+        os.close(previous)
 
 
 class SharedEngine(Engine):
