@@ -185,6 +185,27 @@ def test_an_interrupt_while_waiting_stops_the_background_run(monkeypatch):
     rc_works(engine)
 
 
+@pytest.mark.spice
+def test_a_ctrl_c_that_lands_in_an_ngspice_callback_is_not_lost():
+    """ngspice reports progress and output through Python callbacks; a SIGINT arriving during a call runs its
+    handler in the first callback, where cffi used to print and drop the KeyboardInterrupt."""
+    from cosim.spice.shared import SharedEngine
+
+    engine = SharedEngine(num_threads=1)
+    engine.load(rc())
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine._ng.command("tran 1e-8 1e-3 0 1e-8 uic")  # a foreground run of ~0.5 s, with progress callbacks
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - started > 0.1  # the signal came during the call, not before it
+    engine._ng.command("destroy all")
+    rc_works(engine)
+
+
 # --- the command history -----------------------------------------------------------------------------------
 
 
