@@ -234,9 +234,10 @@ DEFAULT_EXPERIMENT = "eslami2024.yaml"
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed (default: config).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Continue an interrupted run in DIR from its last finished epoch (with its own config).")
+@click.option("--force", is_flag=True, help="Replace the run that --out already holds.")
 @friendly_errors
 def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None,
-          resume_dir: Path | None) -> None:
+          resume_dir: Path | None, force: bool) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
     default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
     from cosim import config as cfgmod
@@ -245,7 +246,7 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
 
     if resume_dir is not None:
         given = [name for name, value in (("CONFIG", config), ("-s", overrides), ("--backend", backend),
-                                          ("--seed", seed)) if value]
+                                          ("--seed", seed), ("--force", force)) if value]
         if given:
             raise CosimError(f"--resume continues {resume_dir} with its recorded config; drop {', '.join(given)}")
         if not (resume_dir / runs.INCOMPLETE).exists():
@@ -255,6 +256,22 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
         path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
         extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
     cfg = cfgmod.load_experiment(path, extra)
+    with runs.lock(out_dir, "cosim train"):
+        if resume_dir is None:
+            existing = runs.existing_run(out_dir)
+            if existing and not force:
+                raise CosimError(f"{out_dir} already holds a run ({', '.join(existing)}); use another --out, "
+                                 "--force to replace it, or --resume to continue an interrupted one")
+            runs.clear(out_dir)
+        else:
+            experiments.check_resumable(cfg, out_dir)
+        _train_into(cfg, path, out_dir, resume_dir is not None)
+
+
+def _train_into(cfg, path: Path, out_dir: Path, resume: bool) -> None:
+    """Run `cfg` into `out_dir` under a progress bar; Ctrl-C leaves a run that --resume continues."""
+    from cosim import experiments, runs
+
     console.print(f"[bold]cosim train[/] {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})")
     with _progress() as bar:
         task = bar.add_task("training", total=None, status="")
@@ -266,7 +283,7 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
         try:
-            metrics = experiments.run_to_dir(cfg, out_dir, progress, resume=resume_dir is not None)
+            metrics = experiments.run_to_dir(cfg, out_dir, progress, resume=resume)
         except KeyboardInterrupt:
             bar.stop()
             click.echo(f"interrupted: {out_dir} is marked {runs.INCOMPLETE}; continue it with "

@@ -7,8 +7,10 @@ when their experiment is asked for, so one experiment's dependencies never slow 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -50,27 +52,48 @@ def module(name: str):
     return importlib.import_module(MODULES[name])
 
 
-def run_to_dir(cfg, out_dir, progress: Progress | None = None, resume: bool = False) -> dict:
-    """Train `cfg` and write its run directory (what `cosim train` and every sweep point write); returns
-    the metrics. The directory carries INCOMPLETE until every file is in place. Experiments whose `train`
-    takes `checkpoint_dir` checkpoint every epoch there; with `resume` they continue from that checkpoint."""
+def _checkpoint(cfg, out_dir) -> "runs.Checkpoint | None":
+    """Where a run of `cfg` in `out_dir` checkpoints (None: its experiment does not)."""
     import inspect
 
     from cosim import config as cfgmod
     from cosim import runs
 
-    experiment = module(cfg.experiment)
-    out = runs.start(out_dir, cfgmod.dump(cfg))
-    if "checkpoint_dir" in inspect.signature(experiment.train).parameters:
-        result = experiment.train(cfg, progress, checkpoint_dir=out, resume=resume)
-    elif resume:
+    if "checkpoint" not in inspect.signature(module(cfg.experiment).train).parameters:
+        return None
+    return runs.Checkpoint(Path(out_dir), runs.fingerprint(cfgmod.dump(cfg)))
+
+
+def check_resumable(cfg, out_dir) -> None:
+    """Refuse (ConfigError) to resume `out_dir` when its experiment does not checkpoint, or its checkpoint is
+    unreadable or was saved under another config; called before anything is written."""
+    checkpoint = _checkpoint(cfg, out_dir)
+    if checkpoint is None:
         from cosim.errors import ConfigError
 
         raise ConfigError(f"experiment {cfg.experiment!r} does not checkpoint; rerun it without --resume")
-    else:
-        result = experiment.train(cfg, progress)
+    checkpoint.load()
+
+
+def run_to_dir(cfg, out_dir, progress: Progress | None = None, resume: bool = False) -> dict:
+    """Train `cfg` and write its run directory (what `cosim train` and every sweep point write); returns
+    the metrics. The directory carries INCOMPLETE until every file is in place. Experiments whose `train`
+    takes `checkpoint` checkpoint every epoch there; with `resume` they continue from that checkpoint, which
+    must belong to this very config."""
+    from cosim import config as cfgmod
+    from cosim import runs
+
+    experiment = module(cfg.experiment)
+    if resume:
+        check_resumable(cfg, out_dir)
+    checkpoint = _checkpoint(cfg, out_dir)
+    train = experiment.train if checkpoint is None else functools.partial(
+        experiment.train, checkpoint=checkpoint, resume=resume)
+    config_yaml = cfgmod.dump(cfg)
+    out = runs.start(out_dir, config_yaml)
+    result = train(cfg, progress)
     metrics = {**result.metrics, "experiment": cfg.experiment, "seed": cfg.seed,
                "versions": runs.versions(result.metrics.get("ngspice"), result.metrics.get("model_backend", ""))}
-    runs.finish(out, config_yaml=cfgmod.dump(cfg), metrics=metrics, history=result.history,
+    runs.finish(out, config_yaml=config_yaml, metrics=metrics, history=result.history,
                 ledger=result.ledger, netlists=result.netlists, states=result.states)
     return metrics

@@ -19,13 +19,13 @@ Xyce and LTspice get the B-source subcircuit written in their own syntax (`msdc_
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from cosim import atomic
 from cosim.errors import ConfigError, CosimError, NetlistError
 from cosim.netlist import ir
 from cosim.netlist.numbers import number
@@ -512,11 +512,7 @@ def export(source: Path, dialect: str, out_dir: Path, stimulus: str = "read",
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in files.items():
-        path = out / name
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
+        written.append(atomic.write_text(out / name, text))
     return ExportResult(out, dialect, out / NETLIST_NAMES[dialect], written, b)
 
 

@@ -9,10 +9,13 @@ def save_png(fig, path: Path, dpi: int = 120) -> Path:
     """Lay out, save atomically and close `fig`; returns `path`."""
     import matplotlib.pyplot as plt
 
+    from cosim import atomic
+
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic.replacing(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
     return path

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cosim import runs
+from cosim import atomic, runs
 from cosim.errors import ConfigError
 from cosim.hil.ledger import per_sample as ledger_per_sample
 
@@ -68,10 +68,11 @@ class Run:
     history: pd.DataFrame
     ledger: pd.DataFrame
     states: dict = field(default_factory=dict)
+    label: str = ""  # how the report names it (see `labels`); the folder's name by default
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.label or self.path.name
 
 
 def load_run(path: Path) -> Run:
@@ -186,7 +187,7 @@ def _figure(name: str, title: str, draw, size=(6.4, 4.0)) -> Figure:
 
 def run_figures(run: Run, tables: dict[str, pd.DataFrame]) -> list[Figure]:
     figures = []
-    prefix = run.name
+    prefix = file_stem(run.name)
     history = run.history
     if not history.empty and "train_accuracy" in history:
         def accuracy(fig, ax):
@@ -346,7 +347,7 @@ def sweep_summary(frame: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     return frame[[c for c in dict.fromkeys(columns) if c in frame]]
 
 
-def sweep_section(path: Path) -> Section:
+def sweep_section(path: Path, label: str | None = None) -> Section:
     import yaml
 
     from cosim.sweeps import RESULTS_FILE, SPEC_FILE
@@ -360,7 +361,44 @@ def sweep_section(path: Path) -> Section:
     table = sweep_summary(frame, axes)
     counts = frame["status"].value_counts().to_dict()
     text = f"{len(frame)} points: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-    return Section(f"Sweep {Path(path).name}", text, {"points": table}, sweep_figures(frame, axes, Path(path).name))
+    label = label or Path(path).name
+    return Section(f"Sweep {label}", text, {"points": table}, sweep_figures(frame, axes, file_stem(label)))
+
+
+def file_stem(label: str) -> str:
+    """`label` as part of a file name: letters, digits, '-', '_' and '.' kept, anything else '_'."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+
+
+def labels(paths: list[Path]) -> list[str]:
+    """One distinct name per directory, for section titles and file names: the folder's own name, with as
+    many parent folders as it takes to tell it from the others (`A/main`, `B/main`); a numbered suffix
+    where even the whole paths give the same file name. The same directory twice is refused."""
+    resolved = [Path(p).resolve() for p in paths]
+    for k, path in enumerate(resolved):
+        if path in resolved[:k]:
+            raise ConfigError(f"{paths[k]}: given twice")
+    parts = [path.parts[1:] or (path.anchor,) for path in resolved]
+    depth = [1] * len(paths)
+
+    def name(k: int) -> str:
+        return "/".join(parts[k][-depth[k]:])
+
+    while True:
+        clashes: dict[str, list[int]] = {}
+        for k in range(len(paths)):
+            clashes.setdefault(file_stem(name(k)), []).append(k)
+        longer = [k for group in clashes.values() if len(group) > 1 for k in group if depth[k] < len(parts[k])]
+        if not longer:
+            break
+        for k in longer:
+            depth[k] += 1
+    names, seen = [], {}
+    for k in range(len(paths)):
+        stem = file_stem(name(k))
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(name(k) if seen[stem] == 1 else f"{name(k)}-{seen[stem]}")
+    return names
 
 
 def build(paths: list[Path]) -> tuple[list[Section], dict[str, pd.DataFrame]]:
@@ -370,11 +408,13 @@ def build(paths: list[Path]) -> tuple[list[Section], dict[str, pd.DataFrame]]:
     for path in map(Path, paths):
         if not path.is_dir():
             raise ConfigError(f"{path}: no such directory")
+    for path, label in zip(map(Path, paths), labels(paths)):
         if is_sweep(path):
-            section = sweep_section(path)
-            csvs[f"{path.name}_points"] = section.tables["points"]
+            section = sweep_section(path, label)
+            csvs[f"{label}_points"] = section.tables["points"]
         else:
             run = load_run(path)
+            run.label = label
             loaded.append(run)
             section, tables = run_section(run)
             csvs.update({f"{run.name}_{name}": table for name, table in tables.items()})
@@ -434,13 +474,9 @@ def write(paths: list[Path], out: Path) -> dict[str, Path]:
     written = {}
     for section in sections:
         for figure in section.figures:
-            path = out / f"{figure.name}.png"
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(figure.png)
-            tmp.replace(path)
+            atomic.write_bytes(out / f"{figure.name}.png", figure.png)
     for name, table in csvs.items():
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-        written[name] = runs.atomic_write_text(out / f"{safe}.csv", table.to_csv(index=False))
-    written["report.md"] = runs.atomic_write_text(out / "report.md", markdown(sections))
-    written["report.html"] = runs.atomic_write_text(out / "report.html", render_html(sections))
+        written[name] = atomic.write_text(out / f"{file_stem(name)}.csv", table.to_csv(index=False))
+    written["report.md"] = atomic.write_text(out / "report.md", markdown(sections))
+    written["report.html"] = atomic.write_text(out / "report.html", render_html(sections))
     return written

@@ -22,6 +22,7 @@ import json
 import math
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,13 +32,14 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cosim import runs
+from cosim import atomic, runs
 from cosim.errors import ConfigError
 
 SPEC_FILE = "sweep.yaml"
 RESULTS_FILE = "results.parquet"
 POINTS_DIR = "points"
 FAILED_FILE = "failed.json"
+WORK_DIR = ".work"  # scratch folders of the points being run (removed after each point, and at every start)
 
 
 class RandomAxes(BaseModel):
@@ -225,9 +227,10 @@ def expand(spec_path: Path, data: dict | None = None) -> Sweep:
 # --- running ------------------------------------------------------------------------------------------
 
 
-def execute_point(config: dict) -> dict:
-    """Run one point in a worker: train into a temporary run directory and return its files (so the
-    driver writes them, wherever the worker is) plus the wall time."""
+def execute_point(config: dict, work_dir: Path | None = None) -> dict:
+    """Run one point in a worker: train into a scratch run directory and return its files (so the driver
+    writes them, wherever the worker is) plus the wall time. Local workers get `work_dir` from the driver,
+    which removes it whatever happens to the worker; remote ones use a temporary folder of their own."""
     import tempfile
 
     from cosim import experiments
@@ -235,10 +238,10 @@ def execute_point(config: dict) -> dict:
 
     started = time.perf_counter()
     cfg = validate(config, "sweep point")
-    with tempfile.TemporaryDirectory(prefix="cosim-point-") as tmp:
-        experiments.run_to_dir(cfg, Path(tmp) / "run")
-        files = {str(p.relative_to(Path(tmp) / "run")): p.read_bytes()
-                 for p in sorted((Path(tmp) / "run").rglob("*")) if p.is_file()}
+    with tempfile.TemporaryDirectory(prefix="cosim-point-") if work_dir is None else nullcontext(work_dir) as tmp:
+        run_dir = Path(tmp) / "run"
+        experiments.run_to_dir(cfg, run_dir)
+        files = {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
     return {"files": files, "wall_time_s": time.perf_counter() - started}
 
 
@@ -270,8 +273,9 @@ def _readable_json(path: Path) -> bool:
 
 
 def write_outcome(out: Path, outcome: Outcome) -> None:
-    """Write a point's run directory atomically: marker first, files by temp + rename, marker last."""
-    point_dir = out / POINTS_DIR / outcome.point.dirname
+    """Write a point's run directory atomically: marker first, files by temp + rename, marker last. Every
+    path stays inside the sweep folder (no symlinks followed, no `..` from a worker's file names)."""
+    point_dir = runs.inside(out, Path(POINTS_DIR, outcome.point.dirname))
     if point_dir.exists():
         shutil.rmtree(point_dir)
     runs.start(point_dir)
@@ -279,14 +283,12 @@ def write_outcome(out: Path, outcome: Outcome) -> None:
         for name, content in outcome.files.items():
             if name == runs.INCOMPLETE:
                 continue
-            target = point_dir / name
+            target = runs.inside(point_dir, name)
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_bytes(content)
-            tmp.replace(target)
-        runs.atomic_write_text(point_dir / "wall_time_s", f"{outcome.wall_time_s:.6f}\n")
+            atomic.write_bytes(target, content)
+        atomic.write_text(runs.inside(point_dir, "wall_time_s"), f"{outcome.wall_time_s:.6f}\n")
     else:
-        runs.atomic_write_text(point_dir / FAILED_FILE, json.dumps(
+        atomic.write_text(runs.inside(point_dir, FAILED_FILE), json.dumps(
             {"error": outcome.error, "wall_time_s": outcome.wall_time_s}, indent=2) + "\n")
     (point_dir / runs.INCOMPLETE).unlink()
 
@@ -322,9 +324,8 @@ def results_frame(sweep: Sweep, out: Path) -> pd.DataFrame:
 
 def save_results(sweep: Sweep, out: Path) -> pd.DataFrame:
     frame = results_frame(sweep, out)
-    tmp = out / f".{RESULTS_FILE}.tmp"
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(out / RESULTS_FILE)
+    with atomic.replacing(runs.inside(out, RESULTS_FILE)) as tmp:
+        frame.to_parquet(tmp, index=False)
     return frame
 
 
@@ -335,7 +336,7 @@ def _fingerprint(sweep: Sweep) -> str:
 def prepare(sweep: Sweep, spec_path: Path, out: Path, force: bool) -> list[Point]:
     """Create or check DIR; return the points still to run (missing, partial or failed)."""
     out.mkdir(parents=True, exist_ok=True)
-    record = out / SPEC_FILE
+    record = runs.inside(out, SPEC_FILE)
     current = {"spec": read_spec(spec_path), "base": str(sweep.base_path), "points": json.loads(_fingerprint(sweep))}
     if record.is_file():
         try:
@@ -347,8 +348,8 @@ def prepare(sweep: Sweep, spec_path: Path, out: Path, force: bool) -> list[Point
         if previous.get("points") != current["points"] and not force:
             raise ConfigError(f"{out} holds a sweep with a different spec (or base experiment); use another --out, "
                               "or --force to run the new spec there (finished points with unchanged configs are kept)")
-    runs.atomic_write_text(record, yaml.safe_dump(current, sort_keys=False))
-    return [p for p in sweep.points if point_status(out / POINTS_DIR / p.dirname) != "done"]
+    atomic.write_text(record, yaml.safe_dump(current, sort_keys=False))
+    return [p for p in sweep.points if point_status(runs.inside(out, Path(POINTS_DIR, p.dirname))) != "done"]
 
 
 class Executor:
@@ -368,13 +369,16 @@ def _one_line(exc: BaseException) -> str:
 
 class LocalExecutor(Executor):
     """N worker processes, a fresh one per point (its own ngspice, nothing carried between points); a worker
-    that dies marks only its own point failed."""
+    that dies marks only its own point failed. Each point works in a scratch folder under `work_root` that
+    this driver creates and removes, so a killed worker leaves nothing behind; workers die with the driver."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, work_root: Path) -> None:
         self.workers = max(1, int(workers))
+        self.work_root = Path(work_root)
 
     def run(self, points: list[Point]) -> Iterator[Outcome]:
         import multiprocessing as mp
+        import os
 
         ctx = mp.get_context("spawn")
         queue, running = list(points), {}
@@ -382,14 +386,16 @@ class LocalExecutor(Executor):
             while queue or running:
                 while queue and len(running) < self.workers:
                     point = queue.pop(0)
+                    work = self._scratch(point)
                     receiver, sender = ctx.Pipe(duplex=False)
-                    process = ctx.Process(target=_process_main, args=(point.config, sender), daemon=True)
+                    process = ctx.Process(target=_process_main, args=(point.config, str(work), sender, os.getpid()),
+                                          daemon=True)
                     process.start()
                     sender.close()
-                    running[point.index] = (point, process, receiver, time.perf_counter())
-                ready = mp.connection.wait([r for _, _, r, _ in running.values()], timeout=1.0)
-                for index in [i for i, (_, _, r, _) in running.items() if r in ready]:
-                    point, process, receiver, started = running.pop(index)
+                    running[point.index] = (point, process, receiver, time.perf_counter(), work)
+                ready = mp.connection.wait([entry[2] for entry in running.values()], timeout=1.0)
+                for index in [i for i, entry in running.items() if entry[2] in ready]:
+                    point, process, receiver, started, work = running.pop(index)
                     try:
                         kind, payload = receiver.recv()
                     except (EOFError, OSError):
@@ -397,24 +403,64 @@ class LocalExecutor(Executor):
                         kind, payload = "error", f"worker process died (exit code {process.exitcode})"
                     process.join(5)
                     receiver.close()
+                    shutil.rmtree(work, ignore_errors=True)
                     elapsed = time.perf_counter() - started
                     if kind == "ok":
                         yield Outcome(point, payload["files"], None, payload["wall_time_s"])
                     else:
                         yield Outcome(point, None, payload, elapsed)
         finally:
-            for _, process, receiver, _ in running.values():
+            for _, process, receiver, _, work in running.values():
                 process.kill()
+                process.join(5)
                 receiver.close()
+                shutil.rmtree(work, ignore_errors=True)
+
+    def _scratch(self, point: Point) -> Path:
+        work = runs.inside(self.work_root, point.dirname)
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        return work
 
 
-def _process_main(config: dict, sender) -> None:
+def _process_main(config: dict, work_dir: str, sender, driver_pid: int) -> None:
+    import tempfile
+
+    _die_with(driver_pid)
+    tempfile.tempdir = work_dir  # whatever the point puts in temporary folders goes where the driver cleans up
     try:
-        result = ("ok", execute_point(config))
+        result = ("ok", execute_point(config, Path(work_dir)))
     except BaseException as exc:  # reported to the driver as the point's error
         result = ("error", _one_line(exc))
     sender.send(result)
     sender.close()
+
+
+def _die_with(driver_pid: int) -> None:
+    """End this worker when the driver process ends, even by SIGKILL (a worker left running would train on
+    for nobody): the kernel's parent-death signal on Linux, and a thread watching the parent pid elsewhere
+    (or should the signal be lost)."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == driver_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != driver_pid:  # the driver died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="cosim-driver-watch", daemon=True).start()
 
 
 class DaskExecutor(Executor):
@@ -478,29 +524,33 @@ def run(spec_path: Path, out: Path, *, workers: int, scheduler: str | None = Non
     `on_start(sweep, todo)` is called once the points are known, `on_outcome(outcome)` after each point."""
     out = Path(out)
     sweep = expand(spec_path)
-    todo = prepare(sweep, spec_path, out, force)
-    skipped = len(sweep.points) - len(todo)
-    save_results(sweep, out)
-    if on_start:
-        on_start(sweep, todo)
-    executor = DaskExecutor(scheduler, workers) if scheduler else LocalExecutor(workers)
-    done = failed = 0
-    outcomes = executor.run(todo)
-    try:
-        for outcome in outcomes:
-            write_outcome(out, outcome)
-            save_results(sweep, out)
-            done, failed = done + (outcome.error is None), failed + (outcome.error is not None)
-            if on_outcome:
-                on_outcome(outcome)
-            if outcome.error is not None and fail_fast:
-                from cosim.errors import CosimError
+    with runs.lock(out, "cosim sweep"):  # one driver per folder: a second one would run every point again
+        todo = prepare(sweep, spec_path, out, force)
+        skipped = len(sweep.points) - len(todo)
+        save_results(sweep, out)
+        work_root = runs.inside(out, WORK_DIR)
+        shutil.rmtree(work_root, ignore_errors=True)  # left by a driver that was killed
+        if on_start:
+            on_start(sweep, todo)
+        executor = DaskExecutor(scheduler, workers) if scheduler else LocalExecutor(workers, work_root)
+        done = failed = 0
+        outcomes = executor.run(todo)
+        try:
+            for outcome in outcomes:
+                write_outcome(out, outcome)
+                save_results(sweep, out)
+                done, failed = done + (outcome.error is None), failed + (outcome.error is not None)
+                if on_outcome:
+                    on_outcome(outcome)
+                if outcome.error is not None and fail_fast:
+                    from cosim.errors import CosimError
 
-                raise CosimError(f"point {outcome.point.index} failed ({outcome.error}); stopped (--fail-fast)")
-    finally:
-        outcomes.close()  # stops the points still running
-        executor.close()
-    return Summary(done, failed, skipped, save_results(sweep, out), sweep.axes)
+                    raise CosimError(f"point {outcome.point.index} failed ({outcome.error}); stopped (--fail-fast)")
+        finally:
+            outcomes.close()  # stops the points still running
+            executor.close()
+            shutil.rmtree(work_root, ignore_errors=True)
+        return Summary(done, failed, skipped, save_results(sweep, out), sweep.axes)
 
 
 # --- plots -------------------------------------------------------------------------------------------

@@ -185,6 +185,27 @@ def test_an_interrupt_while_waiting_stops_the_background_run(monkeypatch):
     rc_works(engine)
 
 
+@pytest.mark.spice
+def test_a_ctrl_c_that_lands_in_an_ngspice_callback_is_not_lost():
+    """ngspice reports progress and output through Python callbacks; a SIGINT arriving during a call runs its
+    handler in the first callback, where cffi used to print and drop the KeyboardInterrupt."""
+    from cosim.spice.shared import SharedEngine
+
+    engine = SharedEngine(num_threads=1)
+    engine.load(rc())
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine._ng.command("tran 1e-8 1e-3 0 1e-8 uic")  # a foreground run of ~0.5 s, with progress callbacks
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - started > 0.1  # the signal came during the call, not before it
+    engine._ng.command("destroy all")
+    rc_works(engine)
+
+
 # --- the command history -----------------------------------------------------------------------------------
 
 
@@ -250,35 +271,170 @@ FAST = {"backend": "twin", "training.epochs": 1, "evaluation.repeats": 1, "data.
 
 
 def test_a_killed_sweep_worker_fails_only_its_point_and_the_point_reruns(tmp_path):
+    """SIGKILL to a worker in the middle of its training: its point fails, the driver removes the worker's
+    scratch folder at once, the other point finishes, and a rerun runs only the killed point."""
     from cosim import sweeps
 
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({"base": "eslami2024.yaml", "set": FAST, "grid": {"device.preset": ["Cr", "C"]}}))
+    spec.write_text(yaml.safe_dump({"base": "eslami2024.yaml", "set": {**FAST, "training.epochs": 8},
+                                    "grid": {"device.preset": ["Cr", "C"]}}))
     out = tmp_path / "out"
-    killed: list[int] = []
+    killed: list[Path] = []
     stop = threading.Event()
 
-    def kill_first_worker() -> None:
+    def kill_the_first_worker_while_it_trains() -> None:
         while not stop.is_set():
+            training = list((out / sweeps.WORK_DIR).glob("p-*/run/INCOMPLETE"))
             children = [p for p in multiprocessing.active_children() if p.pid]
-            if children:
+            if training and children:
                 os.kill(children[0].pid, signal.SIGKILL)
-                killed.append(children[0].pid)
+                killed.append(training[0].parent.parent)
                 return
-            time.sleep(0.02)
+            time.sleep(0.01)
 
-    killer = threading.Thread(target=kill_first_worker, daemon=True)
+    gone_when_reported = []
+
+    def on_outcome(outcome) -> None:
+        if outcome.error:
+            gone_when_reported.append(not (out / sweeps.WORK_DIR / outcome.point.dirname).exists())
+
+    killer = threading.Thread(target=kill_the_first_worker_while_it_trains, daemon=True)
     killer.start()
     try:
-        summary = sweeps.run(spec, out, workers=1)
+        summary = sweeps.run(spec, out, workers=1, on_outcome=on_outcome)
     finally:
         stop.set()
         killer.join(5)
-    assert len(killed) == 1
+    assert len(killed) == 1 and killed[0].name == f"p-{summary.frame.loc[0, 'point_id']}"
     assert (summary.done, summary.failed) == (1, 1)
     frame = summary.frame.set_index("point")
     assert frame.loc[0, "status"] == "failed" and frame.loc[0, "error"] == "worker process died (exit code -9)"
     assert frame.loc[1, "status"] == "ok" and 0 <= frame.loc[1, "test_accuracy"] <= 1
+    assert gone_when_reported == [True] and not (out / sweeps.WORK_DIR).exists()
     again = sweeps.run(spec, out, workers=1)  # the killed point runs again; the finished one is kept
     assert (again.skipped, again.done, again.failed) == (1, 1, 0)
     assert (again.frame["status"] == "ok").all()
+
+
+# --- files and folders -------------------------------------------------------------------------------------
+
+
+def test_atomic_writes_from_many_threads_to_one_file_never_collide(tmp_path):
+    """Temp names are unique per process, thread and call: concurrent writers of one file each replace it
+    whole (a fixed temp name made one writer rename the other's half-written file, or fail)."""
+    from cosim import atomic
+
+    target = tmp_path / "results.txt"
+    texts = [f"writer {k}\n" * 20000 for k in range(8)]
+    errors = []
+
+    def write(text: str) -> None:
+        try:
+            for _ in range(25):
+                atomic.write_text(target, text)
+        except Exception as exc:  # collected: the assertion below shows them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(text,)) for text in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and target.read_text() in texts
+    assert [p.name for p in tmp_path.iterdir()] == ["results.txt"]  # no temp file left behind
+    with pytest.raises(RuntimeError):  # a failed write leaves the old file and no temp file
+        with atomic.replacing(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError
+    assert target.read_text() in texts and [p.name for p in tmp_path.iterdir()] == ["results.txt"]
+
+
+TRAIN = ["train", "--backend", "twin", "-s", "training.epochs=2", "-s", "evaluation.repeats=1", "-s", "data.n_test=10"]
+
+
+def train(out: Path, *extra: str):
+    from click.testing import CliRunner
+
+    from cosim.cli import main
+
+    return CliRunner().invoke(main, [*TRAIN, "--out", str(out), *extra])
+
+
+def one_error_line(result) -> str:
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_train_refuses_to_overwrite_a_run_unless_forced(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert train(empty).exit_code == 0  # an empty folder is fine
+    first = (empty / "metrics.json").read_text()
+    refused = one_error_line(train(empty))
+    assert f"{empty} already holds a run" in refused and "--force" in refused
+    assert (empty / "metrics.json").read_text() == first
+    (empty / "notes.txt").write_text("mine")
+    (empty / "netlists").mkdir()  # what an earlier run on another backend left: the twin writes no netlists
+    (empty / "netlists" / "old.cir").write_text("* old")
+    assert train(empty, "--force").exit_code == 0
+    assert (empty / "notes.txt").read_text() == "mine"  # only the run's own files are replaced
+    assert not (empty / "netlists").exists() and (empty / "metrics.json").read_text() != first
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    (interrupted / "INCOMPLETE").write_text("")
+    (interrupted / "config.yaml").write_text("")
+    assert train(interrupted).exit_code == 0  # stopped before its first epoch finished: nothing to lose
+    (interrupted / "INCOMPLETE").write_text("")
+    (interrupted / "checkpoint.npz").write_bytes(b"")  # an interrupted run with finished epochs is kept
+    assert "--resume" in one_error_line(train(interrupted))
+
+
+def test_a_second_train_on_a_locked_folder_is_refused_with_the_holders_pid(tmp_path):
+    from cosim import runs
+
+    out = tmp_path / "run"
+    with runs.lock(out, "cosim train"):
+        line = one_error_line(train(out))
+    assert f"{out} is in use by another cosim train (pid {os.getpid()})" in line
+    assert not (out / "metrics.json").exists()
+    assert train(out).exit_code == 0  # released with its holder
+
+
+def test_a_planted_symlink_never_sends_run_files_out_of_the_folder(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "netlists").symlink_to(outside, target_is_directory=True)
+    assert "already holds a run" in one_error_line(train(out))
+    line = one_error_line(train(out, "--force"))
+    assert f"{out / 'netlists'} is a symlink" in line
+    (out / "netlists").unlink()
+    (out / "history.csv").symlink_to(outside / "history.csv")
+    assert "is a symlink" in one_error_line(train(out, "--force"))
+    assert list(outside.iterdir()) == []
+
+
+def test_a_planted_symlink_in_a_sweep_folder_is_refused(tmp_path):
+    from click.testing import CliRunner
+
+    from cosim import sweeps
+    from cosim.cli import main
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"base": "eslami2024.yaml", "set": FAST}))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "points").symlink_to(outside, target_is_directory=True)
+    line = one_error_line(CliRunner().invoke(main, ["sweep", str(spec), "--out", str(out)]))
+    assert f"{out / 'points'} is a symlink" in line
+    (out / "points").unlink()
+    (out / "points").mkdir()
+    point = sweeps.expand(spec).points[0]
+    (out / "points" / point.dirname).symlink_to(outside, target_is_directory=True)
+    line = one_error_line(CliRunner().invoke(main, ["sweep", str(spec), "--out", str(out)]))
+    assert f"{out / 'points' / point.dirname} is a symlink" in line
+    assert list(outside.iterdir()) == []

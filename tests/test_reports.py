@@ -14,6 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 from cosim import reports, sweeps
+from cosim.errors import ConfigError
 from cosim.cli import main
 
 SHORT = ["--backend", "twin", "-s", "training.epochs=3", "-s", "evaluation.repeats=1", "-s", "data.n_test=20"]
@@ -77,6 +78,34 @@ def test_sweep_report_has_one_row_per_point(tmp_path):
     written = reports.write([tmp_path / "sweep"], tmp_path / "r")
     points = pd.read_csv(written["sweep_points"])
     assert len(points) == 4 and set(points["device.preset"]) == {"Cr", "C"} and (points["status"] == "ok").all()
+
+
+def test_runs_with_the_same_folder_name_keep_their_own_sections_and_files(two_runs, tmp_path):
+    """`cosim report A/main B/main`: each run is named by the shortest path suffix that tells it apart, in
+    section titles and in file names (the second run's files used to replace the first's)."""
+    a, b = tmp_path / "A" / "main", tmp_path / "B" / "main"
+    shutil.copytree(two_runs[0], a)
+    shutil.copytree(two_runs[1], b)
+    result = CliRunner().invoke(main, ["report", str(a), str(b), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "r"
+    for run, name in ((a, "A_main"), (b, "B_main")):
+        totals = pd.read_csv(out / f"{name}_totals.csv").iloc[0]
+        assert totals["energy_J"] == pytest.approx(pd.read_parquet(run / "ledger.parquet")["energy_J"].sum(), rel=1e-12)
+        assert (out / f"{name}_energy_by_phase.png").stat().st_size > 2000
+    assert list(pd.read_csv(out / "comparison.csv")["run"]) == ["A/main", "B/main"]
+    md = (out / "report.md").read_text()
+    assert "## Run A/main" in md and "## Run B/main" in md and "(A_main_energy_by_phase.png)" in md
+    assert not list(out.glob("main_*"))
+
+
+def test_report_labels_are_the_shortest_distinguishing_path_suffixes(tmp_path):
+    paths = [tmp_path / "x" / "a" / "main", tmp_path / "y" / "a" / "main", tmp_path / "z" / "b" / "main",
+             tmp_path / "other"]
+    assert reports.labels(paths) == ["x/a/main", "y/a/main", "b/main", "other"]
+    assert reports.labels([tmp_path / "p" / "a b", tmp_path / "q" / "a_b"]) == ["p/a b", "q/a_b"]  # same file stem
+    with pytest.raises(ConfigError, match="given twice"):
+        reports.labels([tmp_path / "x", tmp_path / "y" / ".." / "x"])
 
 
 def test_bad_report_input_is_one_line(tmp_path):

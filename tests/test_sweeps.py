@@ -128,3 +128,51 @@ def test_dask_local_cluster_gives_the_local_pool_results(tmp_path):
         remote = sweeps.run(spec, tmp_path / "dask", workers=2, scheduler=cluster.scheduler_address).frame
     assert (remote["status"] == "ok").all()
     pd.testing.assert_frame_equal(comparable(remote), comparable(local))
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended (its parent, here init, has not reaped it yet)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_a_second_driver_is_refused_and_a_killed_driver_takes_its_workers_and_lock_along(tmp_path):
+    spec = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"]}, set={**FAST, "training.epochs": 400})
+    out, temp = tmp_path / "out", tmp_path / "tmp"
+    temp.mkdir()
+    command = [sys.executable, "-m", "cosim.cli", "sweep", str(spec), "--out", str(out), "--workers", "2"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, "TMPDIR": str(temp)})
+    try:
+        deadline = time.time() + 120
+        while len(list((out / sweeps.WORK_DIR).glob("p-*/run/INCOMPLETE"))) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert driver.poll() is None, "the sweep ended before both workers were training"
+        # a second driver on the same folder stops at once, naming the folder and the holder
+        second = run_cli(str(spec), "--out", str(out))
+        assert second.exit_code == 2 and second.stderr.count("\n") == 1
+        assert f"{out} is in use by another cosim sweep (pid {driver.pid})" in second.stderr
+        workers = children_of(driver.pid)
+        assert len(workers) >= 2
+        driver.kill()
+        driver.wait()
+        deadline = time.time() + 5
+        while any(alive(pid) for pid in workers) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(pid) for pid in workers), "workers outlived their driver by more than 5 s"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL) if driver.poll() is None else None
+    assert (out / sweeps.WORK_DIR).exists()  # what the killed driver could not clean up ...
+    quick = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"]})
+    rerun = run_cli(str(quick), "--out", str(out), "--workers", "2", "--force")  # ... the lock is gone with it
+    assert rerun.exit_code == 0, rerun.output
+    assert not (out / sweeps.WORK_DIR).exists()  # ... and the next driver removes it
+    assert list(temp.iterdir()) == []  # workers' temporary files live in the scratch folders, not in TMPDIR

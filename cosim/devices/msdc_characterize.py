@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cosim import atomic
 from cosim.devices import msdc, msdc_spice
 from cosim.errors import ConfigError
 from cosim.netlist import ir
@@ -134,16 +135,10 @@ def characterize(presets: list[str], out_dir: Path, sweep: SineSweep, train: Pul
         trains[name] = pulse_train(params, train, engine)
         for kind, frame in (("iv", loops[name]), ("pulses", trains[name])):
             path = out_dir / f"{kind}_{name}.csv"
-            _write_csv(frame, path)
+            atomic.write_text(path, frame.to_csv(index=False))
             written.append(path)
     written += _plots(loops, trains, sweep, train, out_dir)
     return written
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 def _plots(loops: dict, trains: dict, sweep: SineSweep, train: PulseTrain, out_dir: Path) -> list[Path]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from cosim import atomic
 from cosim.devices import sot_mtj
 from cosim.devices.sot_mtj import SOTArrays, SOTParams, Timing
 from cosim.errors import ConfigError
@@ -184,9 +185,9 @@ def characterize(widths: list[tuple[str, SOTParams]], out_dir: Path, instances: 
         arrays_by[name] = (params, arrays)
         if progress is not None:
             progress(name, summary[-1])
-    written = [_write_csv(pd.concat(points, ignore_index=True), out_dir / "sot_points.csv"),
-               _write_csv(pd.concat(fits, ignore_index=True), out_dir / "sot_fits.csv"),
-               _write_csv(pd.DataFrame(summary), out_dir / "sot_summary.csv")]
+    written = [atomic.write_text(out_dir / name, frame.to_csv(index=False)) for name, frame in (
+        ("sot_points.csv", pd.concat(points, ignore_index=True)), ("sot_fits.csv", pd.concat(fits, ignore_index=True)),
+        ("sot_summary.csv", pd.DataFrame(summary)))]
     written += _plots(pd.concat(points, ignore_index=True), pd.concat(fits, ignore_index=True), pd.DataFrame(summary),
                       out_dir)
     return written
@@ -210,13 +211,6 @@ def _runner(backend: str, params: SOTParams, arrays: SOTArrays, timing: Timing, 
     from cosim.devices.sot_spice import NeuronBank
 
     return NeuronBank(params, arrays, timing, engine, seed=seed, title="cosim SOT-MTJ characterisation")
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
 
 
 def _plots(points: pd.DataFrame, fits: pd.DataFrame, summary: pd.DataFrame, out_dir: Path) -> list[Path]:

@@ -7,13 +7,13 @@ documented table that users can change. Reports only ever aggregate these rows.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from cosim import atomic
 from cosim.errors import ConfigError
 
 PHASES = ("read", "set", "reset", "verify", "inference")
@@ -96,11 +96,9 @@ class Ledger:
 
     def save(self, path: Path) -> Path:
         """Write `ledger.parquet` atomically (temp file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.frame().to_parquet(tmp, index=False)
-        tmp.replace(path)
-        return path
+        with atomic.replacing(path) as tmp:
+            self.frame().to_parquet(tmp, index=False)
+        return Path(path)
 
     @classmethod
     def load(cls, path: Path, peripherals: PeripheralCosts | None = None) -> "Ledger":

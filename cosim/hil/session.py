@@ -200,6 +200,8 @@ class CircuitSession(_Session):
         self.backend = engine.backend
         engine.load(network.netlist)
         self._busy_sources: set[str] = set()
+        self._built_waveforms = {e.name.lower(): e.waveform for e in network.netlist.elements
+                                 if isinstance(e, ir.VoltageSource)}
         self._instances = [p.instance for p in network.points]
         self._states = [f"v({p.instance.lower()}.x)" for p in network.points]
 
@@ -247,8 +249,12 @@ class CircuitSession(_Session):
         self.engine.set_initial_state(dict(zip(self._instances, np.clip(self.x, 0.0, 1.0).tolist())), "x0")
         end = sched.t_s
         used = set(sched.sources)
-        for source in self._busy_sources - used:  # back to idle
-            self.engine.alter(source, waveform=ir.Pwl((0.0, end), (0.0, 0.0)))
+        # Sources the last operation drove go back to the waveform they were built with, so that every source
+        # this run does not drive is in the same state whatever ran before (a resumed run, on a freshly loaded
+        # circuit, then takes exactly the time steps of an uninterrupted one: an idle waveform ending at an
+        # earlier operation's end put a breakpoint inside later runs).
+        for source in self._busy_sources - used:
+            self.engine.alter(source, waveform=self._built_waveforms[source.lower()])
         for source, wave in sched.sources.items():
             self.engine.alter(source, waveform=wave.pwl(end))
         self._busy_sources = used

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from cosim import atomic
 from cosim.errors import ConfigError, ConvergenceError, NetlistError, SimulationError, SimulationTimeout
 from cosim.netlist import ir, ngspice
 
@@ -223,10 +224,7 @@ class Engine(abc.ABC):
     def keep_netlist(self, analysis: ir.Tran, vectors: Sequence[str], *, safer: bool = False, kind: str = "failed") -> Path:
         """Write the netlist that reproduces the next run to failed_netlist_dir() and return its path."""
         path = failed_netlist_dir() / f"{kind}-{os.getpid()}-{time.time_ns()}.cir"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(ngspice.write(self.standalone_netlist(analysis, vectors, safer=safer)))
-        tmp.replace(path)
-        return path
+        return atomic.write_text(path, ngspice.write(self.standalone_netlist(analysis, vectors, safer=safer)))
 
     def _failure(self, analysis: ir.Tran, vectors: Sequence[str], output: str, errors: list[str],
                  convergence: bool, *, safer: bool = False) -> SimulationError:

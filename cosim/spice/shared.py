@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -63,6 +64,7 @@ def _make_library():
             self.finished = threading.Event()  # ... and has ended
             self.exited = False
             self.broken: str | None = None  # set when a background run could not be stopped
+            self.interrupted = False  # a Ctrl-C arrived during a callback (see _defer_interrupts)
             self.starting = True
             super().__init__(ngspice_id=0, send_data=False)
             self.starting = False
@@ -98,9 +100,16 @@ def _make_library():
             if self.broken:
                 raise SimulationError(self.broken)
             self.transcript = Transcript()
-            if self._ngspice_shared.ngSpice_Command(text.encode("ascii")) != 0:
+            refused = self._ngspice_shared.ngSpice_Command(text.encode("ascii")) != 0
+            self.raise_interrupt()
+            if refused:
                 raise SimulationError(f"ngspice refused the command {text[:80]!r}", self.transcript.text())
             return self.transcript
+
+        def raise_interrupt(self) -> None:
+            if self.interrupted:
+                self.interrupted = False
+                raise KeyboardInterrupt
 
         def running(self) -> bool:
             return bool(self._ngspice_shared.ngSpice_running())
@@ -116,7 +125,9 @@ def _make_library():
         def load_lines(self, text: str) -> Transcript:
             self.transcript = Transcript()
             keep = [ffi.new("char[]", line.encode("ascii")) for line in text.splitlines()] + [ffi.NULL]
-            if self._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep)) != 0:
+            refused = self._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep)) != 0
+            self.raise_interrupt()
+            if refused:
                 raise SimulationError("ngspice could not load the circuit", self.transcript.text())
             return self.transcript
 
@@ -132,6 +143,7 @@ def _make_library():
     with _startup_folder():
         library = QuietNgSpice()
     library.finished.set()  # no background run yet
+    _defer_interrupts(library)
     return library
 
 
@@ -153,6 +165,22 @@ def _startup_folder() -> Iterator[None]:
                 os.fchdir(previous)
     finally:
         os.close(previous)
+
+
+def _defer_interrupts(library) -> None:
+    """A Ctrl-C that lands while ngspice calls back into Python (its output callback) is raised inside the
+    callback, where cffi reports it as unraisable and drops it: the run would go on as if nothing happened.
+    Keep it instead, and raise it when the ngspice call returns (`raise_interrupt`)."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if (unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt)
+                and "cffi callback" in (unraisable.err_msg or "")):
+            library.interrupted = True
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
 
 
 class SharedEngine(Engine):

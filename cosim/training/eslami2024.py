@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -103,7 +102,7 @@ def _placeholder(name: str, te: str, be: str, index: int):
 
 
 def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None,
-        checkpoint_dir: Path | None = None, resume: bool = False) -> Outcome:
+        checkpoint: runs.Checkpoint | None = None, resume: bool = False) -> Outcome:
     started = time.perf_counter()
     session, scale, arrays = build(cfg)
     data = patterns_3x3(cfg.data.n_test, cfg.data.test_flips, cfg.seed)
@@ -116,9 +115,9 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
     t = cfg.training
     noise = onchip.TrainingNoise(t.noise, t.noise_on, arrays, cfg.circuit.read_V)
     extra = {}
-    if cfg.training.mode == "insitu" and checkpoint_dir is not None:
-        extra["checkpoint"] = lambda state: save_checkpoint(checkpoint_dir, state, session.ledger)
-        extra["resume"] = load_checkpoint(checkpoint_dir, session.ledger) if resume else None
+    if cfg.training.mode == "insitu" and checkpoint is not None:
+        extra["checkpoint"] = lambda state: save_checkpoint(checkpoint, state, session.ledger)
+        extra["resume"] = load_checkpoint(checkpoint, session.ledger, len(session.x)) if resume else None
     history = trainer(session, model, programmer, data, epochs=t.epochs, learning_rate=t.learning_rate,
                       noise=noise, target=t.target, rng=rng, progress=progress, **extra)
     training = session.ledger.totals()
@@ -145,11 +144,11 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
 
 
 def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = None,
-          checkpoint_dir: Path | None = None, resume: bool = False) -> RunResult:
-    """`cosim train` entry: run (checkpointing every epoch into `checkpoint_dir`, resuming from it with
+          checkpoint: runs.Checkpoint | None = None, resume: bool = False) -> RunResult:
+    """`cosim train` entry: run (checkpointing every epoch into `checkpoint`, resuming from it with
     `resume`), and record the board with its trained states as initial conditions."""
     report = None if progress is None else (lambda epoch, record: progress(epoch, {**record, "epochs": cfg.training.epochs}))
-    outcome = run(cfg, report, checkpoint_dir, resume)
+    outcome = run(cfg, report, checkpoint, resume)
     netlists = {}
     engine = getattr(outcome.session, "engine", None)
     if engine is not None:
@@ -163,25 +162,38 @@ def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = 
                      states={"msdc_x": np.asarray(outcome.session.x, dtype=float)})
 
 
-def save_checkpoint(out: Path, state: onchip.TrainState, ledger: Ledger) -> None:
-    from dataclasses import asdict
+def save_checkpoint(checkpoint: runs.Checkpoint, state: onchip.TrainState, ledger: Ledger) -> None:
+    """Every number the next epoch depends on, exactly: arrays as float64, the rest as JSON (whose floats
+    round-trip bit for bit)."""
+    checkpoint.save({"g_known": state.g_known, "w_target": state.w_target, "x": state.x},
+                    {"epoch": state.epoch, "t_s": state.t_s, "rng_state": state.rng_state,
+                     "history": state.history, "ledger": [vars(e) for e in ledger.events]})
 
-    runs.save_checkpoint(out, {"g_known": state.g_known, "w_target": state.w_target, "x": state.x},
-                         {"epoch": state.epoch, "t_s": state.t_s, "rng_state": state.rng_state,
-                          "history": state.history, "ledger": [asdict(e) for e in ledger.events]})
 
-
-def load_checkpoint(out: Path, ledger: Ledger) -> onchip.TrainState | None:
-    """The state after the last finished epoch (None: no epoch finished); the ledger gets its rows back."""
+def load_checkpoint(checkpoint: runs.Checkpoint, ledger: Ledger, n_devices: int) -> onchip.TrainState | None:
+    """The state after the last finished epoch (None: no epoch finished); the ledger gets its rows back.
+    A checkpoint of the wrong shape or with missing entries is a ConfigError naming the file."""
     from cosim.hil.ledger import Event
 
-    saved = runs.load_checkpoint(out)
+    saved = checkpoint.load()
     if saved is None:
         return None
     arrays, meta = saved
-    ledger.events = [Event(**row) for row in meta["ledger"]]
-    return onchip.TrainState(int(meta["epoch"]), arrays["g_known"], arrays["w_target"], arrays["x"],
-                             float(meta["t_s"]), meta["rng_state"], meta["history"])
+    try:
+        vectors = {}
+        for name in ("g_known", "w_target", "x"):
+            value = arrays[name]
+            if value.shape != (n_devices,) or value.dtype != np.float64:
+                raise ValueError(f"{name} has shape {value.shape} and type {value.dtype}, not ({n_devices},) float64")
+            vectors[name] = value
+        np.random.default_rng().bit_generator.state = meta["rng_state"]  # refuses a state that is not PCG64's
+        events = [Event(**row) for row in meta["ledger"]]
+        state = onchip.TrainState(int(meta["epoch"]), vectors["g_known"], vectors["w_target"], vectors["x"],
+                                  float(meta["t_s"]), meta["rng_state"], list(meta["history"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise checkpoint.unreadable(f"{type(exc).__name__}: {exc}") from None
+    ledger.events = events
+    return state
 
 
 def evaluate(cfg: OnchipExperiment, session: HardwareSession, arrays: msdc.MSDCArrays, data: Dataset,
