@@ -20,6 +20,7 @@ MAX_YAML_BYTES = 1 << 20  # a config, sweep spec, preset or parameter file
 MAX_RECORD_BYTES = 64 << 20  # files cosim writes itself and reads back (a sweep record holds every point's config)
 MAX_IDX_BYTES = 256 << 20  # an MNIST-format image or label file, unpacked (MNIST's largest: 47 MB)
 MAX_YAML_VALUES = 100_000  # values in one YAML document, an alias counting as often as it is used
+MAX_RECORD_VALUES = 10_000_000  # values in a file cosim wrote (a 10 000-point sweep record: about 600 000)
 MAX_YAML_DEPTH = 64  # nesting of mappings and lists
 MAX_SHOWN_CHARS = 80  # of a refused value quoted in an error message
 

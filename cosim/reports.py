@@ -86,7 +86,7 @@ def load_run(path: Path) -> Run:
     missing = [n for n in ("config.yaml", "metrics.json", "ledger.parquet") if not (path / n).is_file()]
     if missing:
         raise ConfigError(f"{path}: not a run directory (missing {', '.join(missing)})")
-    config = safe_yaml.read(path / "config.yaml", MAX_RECORD_BYTES)
+    config = safe_yaml.read_record(path / "config.yaml")
     if not isinstance(config, dict):
         raise ConfigError(f"{path / 'config.yaml'}: expected a mapping of settings")
     metrics = _read(path / "metrics.json", lambda p: json.loads(input_files.read_text(p, MAX_RECORD_BYTES, "metrics file")))
@@ -389,7 +389,7 @@ def sweep_section(path: Path) -> Section:
     frame = _read(results, pd.read_parquet)
     if not {"point", "status"} <= set(frame.columns):
         raise ConfigError(f"{results}: not a sweep results table (no 'point' and 'status' columns)")
-    record = safe_yaml.read(Path(path) / SPEC_FILE, MAX_RECORD_BYTES) if (Path(path) / SPEC_FILE).is_file() else {}
+    record = safe_yaml.read_record(Path(path) / SPEC_FILE) if (Path(path) / SPEC_FILE).is_file() else {}
     spec = record.get("spec") if isinstance(record, dict) else None
     spec = spec if isinstance(spec, dict) else {}
 

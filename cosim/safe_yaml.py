@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from cosim import input_files
 from cosim.errors import ConfigError
-from cosim.limits import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from cosim.limits import MAX_RECORD_BYTES, MAX_RECORD_VALUES, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
 
 
 class _Refused(Exception):
@@ -66,8 +66,8 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float",
                               list("-+0123456789."))
 
 
-def _count_values(root: Node) -> None:
-    """Refuse a document whose values, aliases expanded, exceed MAX_YAML_VALUES (or that refers to itself).
+def _count_values(root: Node, max_values: int) -> None:
+    """Refuse a document whose values, aliases expanded, exceed `max_values` (or that refers to itself).
     An aliased node is one object in the node graph, so the count is memoised per node: linear time."""
     counts: dict[int, int] = {}
     open_nodes: set[int] = set()
@@ -83,15 +83,15 @@ def _count_values(root: Node) -> None:
             node.value if isinstance(node, SequenceNode) else [])
         total = 1 + sum(count(child) for child in children)
         open_nodes.discard(key)
-        if total > MAX_YAML_VALUES:
-            raise _Refused(node, f"more than {MAX_YAML_VALUES} values once its aliases (*name) are expanded")
+        if total > max_values:
+            raise _Refused(node, f"more than {max_values} values once its aliases (*name) are expanded")
         counts[key] = total
         return total
 
     count(root)
 
 
-def parse(text: str, where: str) -> Any:
+def parse(text: str, where: str, max_values: int = MAX_YAML_VALUES) -> Any:
     """The data of one YAML document; `where` (a file name, an option) starts every error message."""
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
@@ -102,7 +102,7 @@ def parse(text: str, where: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _count_values(node)
+        _count_values(node, max_values)
         return loader.construct_document(node)
     except _Refused as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -117,6 +117,12 @@ def parse(text: str, where: str) -> Any:
             loader.dispose()
 
 
-def read(path: Path, max_bytes: int = MAX_YAML_BYTES) -> Any:
-    """The data of a YAML file (see the module docstring for what is refused)."""
-    return parse(input_files.read_text(path, max_bytes, "YAML file of this kind"), str(path))
+def read(path: Path) -> Any:
+    """The data of a YAML file a person wrote (see the module docstring for what is refused)."""
+    return parse(input_files.read_text(path, MAX_YAML_BYTES, "YAML file of this kind"), str(path))
+
+
+def read_record(path: Path) -> Any:
+    """The data of a YAML file cosim wrote and reads back (a run's config, a sweep record): the same checks,
+    with the larger limits of cosim.limits (a sweep record holds the config of every point)."""
+    return parse(input_files.read_text(path, MAX_RECORD_BYTES, "record"), str(path), MAX_RECORD_VALUES)

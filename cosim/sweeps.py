@@ -34,7 +34,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Vali
 
 from cosim import runs, safe_yaml
 from cosim.errors import ConfigError
-from cosim.limits import MAX_RECORD_BYTES, MAX_SEED, MAX_SWEEP_POINTS, USER_INPUT
+from cosim.limits import MAX_SEED, MAX_SWEEP_POINTS, USER_INPUT
 
 SPEC_FILE = "sweep.yaml"
 RESULTS_FILE = "results.parquet"
@@ -361,7 +361,7 @@ def prepare(sweep: Sweep, spec_path: Path, out: Path, force: bool) -> list[Point
     current = {"spec": read_spec(spec_path), "base": str(sweep.base_path), "points": json.loads(_fingerprint(sweep))}
     if record.is_file():
         try:
-            previous = safe_yaml.read(record, MAX_RECORD_BYTES)
+            previous = safe_yaml.read_record(record)
         except ConfigError as exc:
             raise ConfigError(f"unreadable sweep record ({exc}); use another --out") from None
         if not isinstance(previous, dict):
