@@ -379,3 +379,16 @@ def test_the_console_prints_user_text_as_written():
     text = captured.get()
     assert "runs/x[/] [red]no[/] :smile:" in text and "[bold]value[/]" in text
     assert "x[/] :warning: [link=file:///etc/passwd]y[/link]" in text
+
+
+def test_a_schedule_names_the_pulse_that_cannot_advance_time():
+    """Below the config's bounds (an API caller): the message names the source, the width and the time."""
+    from cosim.hil.schedule import Schedule, Waveform
+
+    with pytest.raises(ConfigError, match=r"Vprog: a pulse of width 1e-300 s with 1e-09 s edges at t = 0.001 s is below "
+                                          r"the time resolution there .* must be >= 1e-12 s"):
+        Schedule(1e-9).plateau("Vprog", 1e-3, 1e-300, 1.0)
+    wave = Waveform(name="Vsel3")
+    wave.hold(1e-6, 1.0)
+    with pytest.raises(ConfigError, match=r"Vsel3: a corner at t = 1e-06 s does not come after the previous one"):
+        wave.hold(1e-6, 0.0)

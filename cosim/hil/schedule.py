@@ -100,8 +100,8 @@ class Schedule:
         """A trapezoid on `source` starting at `start`: edge, plateau of `width`, edge. Returns its end."""
         e = self.edge_s
         if not start < start + e < start + e + width:
-            raise ConfigError(f"{source}: a pulse of width {width:g} s with {e:g} s edges at t = {start:g} s is "
-                              "below the time resolution there (or not positive); widths and edges must be >= {MIN_TIME_S:g} s")
+            raise ConfigError(f"{source}: a pulse of width {width:g} s with {e:g} s edges at t = {start:g} s is below "
+                              f"the time resolution there (or not positive); widths and edges must be >= {MIN_TIME_S:g} s")
         w = self.wave(source)
         if start > w.times[-1]:
             w.hold(start, w.values[-1])
