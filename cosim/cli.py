@@ -1,27 +1,91 @@
-"""The `cosim` command line. Every command turns cosim's typed errors into one clear line and exit code 2."""
+"""The `cosim` command line. Every command turns cosim's typed errors, and click's own usage errors, into one
+clear `error:` line on stderr and exit code 2. User text (paths, values, names) is printed as it is: the
+console interprets no markup, so `runs/x[/]` is a folder name, not a style tag."""
 
 from __future__ import annotations
 
 import functools
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cosim import __version__
 from cosim.errors import CosimError
 
-console = Console()
+# no markup and no emoji codes: every string is printed as written (styles are set with Text, never in the text)
+console = Console(markup=False, emoji=False)
+
+
+def one_line(text: str) -> str:
+    """An error message on one line: a newline, NUL or terminal escape in a file name or value is shown escaped
+    (it must not break the line, fake a second one or drive the terminal)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+class _Cosim(click.Group):
+    """The `cosim` group: click's usage errors (a bad option value, a missing argument) become one `error:` line
+    too, and so does running out of memory; any other exception is a bug and keeps its traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a group called alone: its help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) is not None else ""
+            click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        except MemoryError as exc:
+            click.echo(f"error: out of memory{one_line(': ' + str(exc)) if str(exc) else ''}; use smaller sizes "
+                       "(the limits are listed in docs/reliability.md)", err=True)
+            sys.exit(2)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class OutPath(click.Path):
+    """A path cosim writes to: never empty (an empty --out is the current folder, where a run would land unseen)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty; give the folder or file to write", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def out_dir_option(default: Path | None = None, **kwargs):
+    """The --out option of every command that writes a folder."""
+    if default is not None:
+        kwargs.update(default=default, show_default=True)
+    return click.option("--out", "out_dir", type=OutPath(file_okay=False, path_type=Path), **kwargs)
+
+
+def check_scheduler(ctx, param, value: str | None) -> str | None:
+    """--scheduler: 'local', or a Dask scheduler address SCHEME://HOST:PORT (tcp, tls, ws, wss)."""
+    if value is None or value == "local":
+        return value
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (parts is None or port is None or parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname
+            or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise click.BadParameter(f"{value!r} is neither 'local' nor a scheduler address like tcp://HOST:PORT")
+    return value
 
 
 def friendly_errors(func):
     """Known failures become one line on stderr and a non-zero exit, never a traceback."""
-
-    def one_line(text: str) -> str:
-        # a file name or value carrying a newline must not break the one-line report (nor fake a second line)
-        return text.replace("\r", "\\r").replace("\n", "\\n")
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -41,7 +105,7 @@ def friendly_errors(func):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Cosim, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cosim")
 def main() -> None:
     """SPICE-level co-simulation of neuromorphic hardware that learns."""
@@ -58,12 +122,13 @@ def doctor() -> None:
     for column in ("check", "status", "detail"):
         table.add_column(column)
     for c in checks:
-        status = "[green]ok[/]" if c.ok else ("[red]MISSING[/]" if c.required else "[yellow]no[/]")
+        status = Text("ok", "green") if c.ok else (Text("MISSING", "red") if c.required else Text("no", "yellow"))
         table.add_row(c.name, status, c.detail)
     console.print(table)
     for c in checks:
         if not c.ok and c.fix:
-            console.print(f"[{'red' if c.required else 'yellow'}]fix {c.name}:[/] {c.fix}", soft_wrap=True)
+            console.print(Text.assemble((f"fix {c.name}:", "red" if c.required else "yellow"), f" {c.fix}"),
+                          soft_wrap=True)
     if any(c.required and not c.ok for c in checks):
         sys.exit(1)
 
@@ -100,8 +165,7 @@ def characterize() -> None:
 @click.option("--pulse-width", default=5e-6, show_default=True, help="Set/reset pulse width, s.")
 @click.option("--pulse-series-ohm", default=1000.0, show_default=True, help="Series resistor of the pulses, Ω.")
 @click.option("--pulses", default=50, show_default=True, help="Pulses per polarity.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/characterize"),
-              show_default=True)
+@out_dir_option(Path("runs/characterize"))
 @friendly_errors
 def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude, pulse_width, pulse_series_ohm,
                       pulses, out_dir) -> None:
@@ -116,7 +180,7 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
         names = [preset]
     sweep = SineSweep(amplitude, frequency, series_ohm)
     train = PulseTrain(pulse_amplitude, pulse_width, pulse_series_ohm, pulses)
-    with console.status(f"simulating {', '.join(names)} in ngspice"):
+    with console.status(Text(f"simulating {', '.join(names)} in ngspice")):
         written = run(names, out_dir, sweep, train)
     for path in written:
         console.print(f"wrote {path}")
@@ -132,8 +196,7 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
 @click.option("--coarse-pulses", default=20, show_default=True, help="Pulses per current of the coarse sweep.")
 @click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), default="spice", show_default=True)
 @click.option("--seed", default=0, type=click.IntRange(min=0), show_default=True, help="Seed of the device variation and of ngspice's draws.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs/characterize_sot"), show_default=True)
+@out_dir_option(Path("runs/characterize_sot"))
 @friendly_errors
 def characterize_sot(width, instances, pulses, points, coarse_points, coarse_pulses, backend, seed, out_dir) -> None:
     """Switching probability versus write current of SOT-MTJ neurons: fitted sigmoids (I50, window) per device,
@@ -155,7 +218,7 @@ def characterize_sot(width, instances, pulses, points, coarse_points, coarse_pul
                       f"{s['points_beyond_3sigma']} of {s['points_tested']}", f"{s['chi_square_p_value']:.2f}",
                       f"{s['wall_time_s']:.0f}")
 
-    with console.status(f"sweeping {', '.join(n for n, _ in widths)} ({backend})"):
+    with console.status(Text(f"sweeping {', '.join(n for n, _ in widths)} ({backend})")):
         written = run(widths, out_dir, instances, sweep, seed, backend, progress=row)
     console.print(table)
     for path in written:
@@ -169,8 +232,7 @@ def fit() -> None:
 
 @fit.command("msdc")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/fit"),
-              show_default=True)
+@out_dir_option(Path("runs/fit"))
 @click.option("--fit-on", multiple=True, metavar="GLOB",
               help="Runs to fit (glob on run names, repeatable); the others are held out. Default: all.")
 @click.option("--amplitude", type=float, help="Sine amplitude, V (plain two-column CSVs only).")
@@ -205,8 +267,7 @@ def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_u
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--dialect", required=True, type=click.Choice(["ngspice", "vacask", "spectre", "xyce", "ltspice"]),
               help="Netlist dialect to write.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the netlist, its model files and README.md.")
+@out_dir_option(required=True, help="Folder for the netlist, its model files and README.md.")
 @click.option("--stimulus", type=click.Choice(["read", "program", "none"]), default="read", show_default=True,
               help="read: a forward pass of the training set; program: a set pulse and verify read on every "
                    "device; none: the circuit only.")
@@ -226,8 +287,7 @@ DEFAULT_EXPERIMENT = "eslami2024.yaml"
 
 @main.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/train"),
-              show_default=True, help="Run directory to write.")
+@out_dir_option(Path("runs/train"), help="Run directory to write.")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config value by dotted key, e.g. -s device.preset=W (repeatable).")
 @click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), help="Hardware backend (default: config).")
@@ -272,7 +332,8 @@ def _train_into(cfg, path: Path, out_dir: Path, resume: bool) -> None:
     """Run `cfg` into `out_dir` under a progress bar; Ctrl-C leaves a run that --resume continues."""
     from cosim import experiments, runs
 
-    console.print(f"[bold]cosim train[/] {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})")
+    console.print(Text.assemble(("cosim train", "bold"),
+                                f" {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})"))
     with _progress() as bar:
         task = bar.add_task("training", total=None, status="")
 
@@ -308,10 +369,9 @@ def sweep() -> None:
 
 @sweep.command("run")
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Sweep directory (rerun the same command to resume).")
+@out_dir_option(required=True, help="Sweep directory (rerun the same command to resume).")
 @click.option("--workers", type=int, default=None, help="Worker processes [default: cores].")
-@click.option("--scheduler", metavar="tcp://HOST:PORT|local",
+@click.option("--scheduler", metavar="tcp://HOST:PORT|local", callback=check_scheduler,
               help="Run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster started here.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failing point.")
 @click.option("--force", is_flag=True, help="Run a changed spec in an existing DIR (unchanged points are kept).")
@@ -331,9 +391,10 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
 
         def on_start(plan, todo) -> None:
             counts["todo"] = len(todo)
-            console.print(f"[bold]cosim sweep[/] {spec} → {out_dir}: {len(plan.points)} points over "
-                          f"{', '.join(plan.axes) or 'no axes'}, {len(todo)} to run; "
-                          f"{'Dask ' + scheduler if scheduler else f'{workers} local workers'}")
+            console.print(Text.assemble(("cosim sweep", "bold"),
+                                        f" {spec} → {out_dir}: {len(plan.points)} points over "
+                                        f"{', '.join(plan.axes) or 'no axes'}, {len(todo)} to run; "
+                                        f"{'Dask ' + scheduler if scheduler else f'{workers} local workers'}"))
             bar.update(task, total=len(plan.points), completed=len(plan.points) - len(todo),
                        status=f"done 0  failed 0  remaining {len(todo)}")
 
@@ -342,7 +403,7 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
             remaining = counts["todo"] - counts["done"] - counts["failed"]
             bar.update(task, advance=1, status=f"done {counts['done']}  failed {counts['failed']}  remaining {remaining}")
             if outcome.error:
-                console.print(f"[red]point {outcome.point.index} failed[/]: {outcome.error}")
+                console.print(Text.assemble((f"point {outcome.point.index} failed", "red"), f": {outcome.error}"))
 
         summary = sweeps.run(spec, out_dir, workers=workers, scheduler=scheduler, fail_fast=fail_fast, force=force,
                              on_start=on_start, on_outcome=on_outcome)
@@ -359,7 +420,7 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
 @click.option("--y", "y", required=True, help="Metric to plot (a column of results.parquet).")
 @click.option("--hue", help="Second axis: one line per value, or the rows of a heatmap.")
 @click.option("--kind", type=click.Choice(["line", "heatmap"]), default="line", show_default=True)
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG file [default: in DIR].")
+@click.option("--out", "out_path", type=OutPath(dir_okay=False, path_type=Path), help="PNG file [default: in DIR].")
 @friendly_errors
 def sweep_plot(sweep_dir: Path, x: str, y: str, hue: str | None, kind: str, out_path: Path | None) -> None:
     """Plot a metric of a sweep against its axes (error bars over seeds)."""
@@ -382,8 +443,7 @@ def sweep_table(frame, axes: list[str]) -> Table:
 
 @main.command()
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for report.html, report.md, PNGs and CSV tables.")
+@out_dir_option(required=True, help="Folder for report.html, report.md, PNGs and CSV tables.")
 @friendly_errors
 def report(dirs: tuple[Path, ...], out_dir: Path) -> None:
     """Energy / latency / accuracy report of run and sweep directories (several runs: side by side)."""
@@ -397,8 +457,9 @@ def report(dirs: tuple[Path, ...], out_dir: Path) -> None:
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[status]}", markup=False),
+                    console=console)
 
 
 def summary_table(metrics: dict) -> Table:

@@ -7,14 +7,16 @@ files (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-…`, optiona
 
 from __future__ import annotations
 
-import gzip
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cosim import input_files
 from cosim.errors import ConfigError
+from cosim.limits import MAX_IDX_BYTES
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -40,15 +42,15 @@ class ImageSet:
 def read_idx(path: Path) -> np.ndarray:
     """One IDX file (plain or .gz) as an array of its declared type and shape."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    raw = input_files.read_bytes(path, MAX_IDX_BYTES, "data file")
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+            unzip = zlib.decompressobj(wbits=31)  # gzip
+            raw = unzip.decompress(raw, MAX_IDX_BYTES + 1)
+        except zlib.error as exc:
             raise ConfigError(f"{path}: broken gzip file: {exc}") from None
+        if len(raw) > MAX_IDX_BYTES:
+            raise ConfigError(f"{path}: unpacks to more than {MAX_IDX_BYTES} bytes, the limit for a data file")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
         raise ConfigError(f"{path}: not an IDX file (expected magic 00 00 <type> <ndim>)")
     dtype, ndim = np.dtype(IDX_TYPES[raw[2]]), raw[3]
@@ -97,9 +99,20 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageSet:
 
 
 def check_source(value: str) -> str:
-    """A config's data source: "digits" or an existing directory (the MNIST files are read at run time)."""
-    if value != "digits" and not Path(value).is_dir():
+    """A config's data source: "digits" or a directory holding the four MNIST files (read at run time)."""
+    if value == "digits":
+        return value
+    try:
+        is_dir = Path(value).is_dir()
+    except ValueError:  # a NUL byte in the name
+        is_dir = False
+    if not is_dir:
         raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
+    for stem in MNIST_FILES.values():
+        try:
+            _find(Path(value), stem)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
     return value
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cosim import atomic, runs
+from cosim import atomic, input_files, runs, safe_yaml
 from cosim.errors import ConfigError
+from cosim.limits import MAX_RECORD_BYTES
 from cosim.hil.ledger import per_sample as ledger_per_sample
 
 # (metric, label, format) in display order; a run shows the rows its experiment reports
@@ -44,6 +45,9 @@ SUMMARY_ROWS = [
     ("model_backend", "device model", "{}"),
     ("wall_time_s", "wall time", "{:.1f} s"),
 ]
+TEXT_METRICS = ("experiment", "backend", "model_backend", "preset")
+NUMBER_METRICS = tuple(key for key, _, _ in SUMMARY_ROWS if key not in TEXT_METRICS) + ("training_samples", "seed")
+LEDGER_TEXT = ("phase", "layer", "device")
 SWEEP_METRICS = ("test_accuracy", "accuracy_deployed", "energy_J", "circuit_time_s", "pulses", "energy_per_inference_J")
 LEDGER_SUMS = ["energy_J", "peripheral_energy_J", "circuit_time_s", "peripheral_time_s", "wall_time_s", "pulses"]
 
@@ -76,22 +80,25 @@ class Run:
 
 
 def load_run(path: Path) -> Run:
-    import yaml
-
+    """A finished run directory; a missing, corrupt or wrongly typed file is a ConfigError naming it."""
     path = Path(path)
     if (path / runs.INCOMPLETE).exists():
         raise ConfigError(f"{path}: the run did not finish (it carries {runs.INCOMPLETE}); its files may be partial")
     missing = [n for n in ("config.yaml", "metrics.json", "ledger.parquet") if not (path / n).is_file()]
     if missing:
         raise ConfigError(f"{path}: not a run directory (missing {', '.join(missing)})")
-    from cosim.config import read_yaml
-
-    config = read_yaml(path / "config.yaml")
+    config = safe_yaml.read_record(path / "config.yaml")
     if not isinstance(config, dict):
         raise ConfigError(f"{path / 'config.yaml'}: expected a mapping of settings")
-    return Run(path, config, _read(path / "metrics.json", lambda p: json.loads(p.read_text())),
-               _read(path / "history.csv", pd.read_csv) if (path / "history.csv").is_file() else pd.DataFrame(),
-               _read(path / "ledger.parquet", pd.read_parquet), runs.load_states(path))
+    metrics = _read(path / "metrics.json", lambda p: json.loads(input_files.read_text(p, MAX_RECORD_BYTES, "metrics file")))
+    history = _read(path / "history.csv", pd.read_csv) if (path / "history.csv").is_file() else pd.DataFrame()
+    ledger = _read(path / "ledger.parquet", pd.read_parquet)
+    plotted = ["epoch", "train_accuracy", "validation_accuracy", "test_accuracy", "loss"]
+    return Run(path, config, _checked_metrics(metrics, path / "metrics.json"),
+               _checked_columns(history, path / "history.csv", ["epoch"] if "train_accuracy" in history else [], plotted),
+               _checked_columns(ledger, path / "ledger.parquet", [*LEDGER_TEXT, *LEDGER_SUMS, "epoch"],
+                                [*LEDGER_SUMS, "epoch"]),
+               runs.load_states(path))
 
 
 def _read(path: Path, reader):
@@ -100,6 +107,35 @@ def _read(path: Path, reader):
         return reader(path)
     except (OSError, ValueError, UnicodeDecodeError) as exc:  # json, pandas and pyarrow errors are ValueErrors
         raise ConfigError(f"{path}: cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def _checked_metrics(metrics, path: Path) -> dict:
+    """metrics.json as reports use it: a mapping whose known metrics are numbers or text, as cosim writes them."""
+    from cosim.config import shown
+
+    if not isinstance(metrics, dict):
+        raise ConfigError(f"{path}: expected a mapping of metrics, got {type(metrics).__name__}")
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        if key in NUMBER_METRICS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"{path}: {key} = {shown(value)}: expected a number")
+        if key in TEXT_METRICS and not isinstance(value, str):
+            raise ConfigError(f"{path}: {key} = {shown(value)}: expected text")
+        if key == "versions" and not isinstance(value, dict):
+            raise ConfigError(f"{path}: versions = {shown(value)}: expected a mapping of names to versions")
+    return metrics
+
+
+def _checked_columns(frame: pd.DataFrame, path: Path, required: list[str], numbers: list[str]) -> pd.DataFrame:
+    """A table with the columns a report reads: `required` ones present, `numbers` ones (when present) numeric."""
+    absent = [c for c in required if c not in frame.columns]
+    if absent:
+        raise ConfigError(f"{path}: not a table cosim wrote (no column {', '.join(absent)})")
+    wrong = [c for c in numbers if c in frame.columns and not pd.api.types.is_numeric_dtype(frame[c])]
+    if wrong:
+        raise ConfigError(f"{path}: column {wrong[0]} holds values that are not numbers")
+    return frame
 
 
 # --- tables ---------------------------------------------------------------------------------------------
@@ -348,16 +384,23 @@ def sweep_summary(frame: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
 
 
 def sweep_section(path: Path, label: str | None = None) -> Section:
-    import yaml
-
     from cosim.sweeps import RESULTS_FILE, SPEC_FILE
 
-    frame = pd.read_parquet(Path(path) / RESULTS_FILE)
-    record = yaml.safe_load((Path(path) / SPEC_FILE).read_text()) if (Path(path) / SPEC_FILE).is_file() else {}
-    spec = record.get("spec", {})
-    axes = [*spec.get("grid", {}), *spec.get("zip", {}), *(spec.get("random", {}) or {}).get("ranges", {})]
+    results = Path(path) / RESULTS_FILE
+    frame = _read(results, pd.read_parquet)
+    if not {"point", "status"} <= set(frame.columns):
+        raise ConfigError(f"{results}: not a sweep results table (no 'point' and 'status' columns)")
+    record = safe_yaml.read_record(Path(path) / SPEC_FILE) if (Path(path) / SPEC_FILE).is_file() else {}
+    spec = record.get("spec") if isinstance(record, dict) else None
+    spec = spec if isinstance(spec, dict) else {}
+
+    def keys(section) -> list:
+        return list(section) if isinstance(section, dict) else []
+
+    random = spec.get("random")
+    axes = [*keys(spec.get("grid")), *keys(spec.get("zip")), *keys(random.get("ranges") if isinstance(random, dict) else None)]
     axes += ["seed"] if spec.get("seeds") is not None else []
-    axes = [a for a in axes if a in frame.columns]
+    axes = [a for a in axes if isinstance(a, str) and a in frame.columns]
     table = sweep_summary(frame, axes)
     counts = frame["status"].value_counts().to_dict()
     text = f"{len(frame)} points: " + ", ".join(f"{n} {s}" for s, n in counts.items())

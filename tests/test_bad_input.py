@@ -58,6 +58,24 @@ def files(tmp_path_factory) -> Path:
         "spec_nan.yaml": "base: eslami2024.yaml\nrandom: {n: 2, ranges: {training.noise: [.nan, 0.1]}}\n",
         "spec_seed.yaml": "base: eslami2024.yaml\nseeds: [-1]\n",
         "empty.csv": "", "text.csv": "a,b\nc,d\n", "one.csv": "0.1,1\n",
+        # resource bombs, silently accepted and late-failing input (each once a traceback, a wrong run or a hang)
+        "bomb.yaml": "seed: [&a [x,x,x,x,x,x,x,x,x], " + ", ".join(
+            f"&{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]" for p, c in zip("abcdefgh", "bcdefghi")) + "]\n",
+        "deep.yaml": "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        "dup.yaml": "training: {epochs: 1}\ntraining: {epochs: 2}\n", "epochs.yaml": "training: {epochs: true}\n",
+        "amp.yaml": "programming: {amplitude_V: 1.0e308}\n", "std.yaml": "device: {variation: {r_on_rel_std: 1.0e200}}\n",
+        "ntest.yaml": "data: {n_test: 1e12}\n", "layers.yaml": "circuit: {layers: [9, 3000000, 1]}\n",
+        "tiny.yaml": "programming: {width_s: 1e-300}\n", "nulpath.yaml": 'device: {params_file: "a\\0b.yaml"}\n',
+        "pnul.yaml": "r_on_ohm: 1000.0\x00\n",
+        "spec_seeds.yaml": "base: eslami2024.yaml\nseeds: 100000000\n",
+        "spec_points.yaml": "base: eslami2024.yaml\ngrid: {%s}\n" % ", ".join(
+            f"{k}: [{', '.join(str(0.01 * i) for i in range(1, 101))}]"
+            for k in ("training.noise", "training.target", "evaluation.input_noise", "evaluation.conductance_error")),
+        "spec_rand.yaml": "base: eslami2024.yaml\nrandom: {n: 2, seed: -1, ranges: {training.noise: [0.0, 0.1]}}\n",
+        "spec_eq.yaml": "base: eslami2024.yaml\ngrid: {'training.learning_rate=5.0 #': [0.2]}\n",
+        "spec_text.yaml": "base: eslami2024.yaml\ngrid: {device.preset: ['W #x']}\n",
+        "spec_preset.yaml": "base: eslami2024.yaml\ngrid: {device.preset: [W, Cr, 'x[/]']}\n",
+        "spec_params.yaml": "base: eslami2024.yaml\ngrid: {device.params_file: [null, missing.yaml]}\n",
         "nancsv.csv": "\n".join(f"{0.01 * i},nan" for i in range(30)), "afile": "x",
     }
     for name, text in texts.items():
@@ -69,6 +87,9 @@ def files(tmp_path_factory) -> Path:
     (d / "nosweep").mkdir()
     (d / "badsweep").mkdir()
     (d / "badsweep" / "results.parquet").write_text("not parquet")
+    (d / "emptysweep").mkdir()
+    (d / "emptysweep" / "results.parquet").write_bytes(b"")
+    (d / "big.yaml").write_text("# " + "x" * (2 << 20) + "\n")
     run = d / "run"
     result = CliRunner().invoke(main, ["train", "--out", str(run), *SHORT])
     assert result.exit_code == 0, result.output
@@ -78,7 +99,10 @@ def files(tmp_path_factory) -> Path:
                           ("badmetrics", lambda p: (p / "metrics.json").write_text("{")),
                           ("badledger", lambda p: (p / "ledger.parquet").write_bytes(b"garbage")),
                           ("badstates", lambda p: (p / "states.npz").write_bytes(b"garbage")),
-                          ("shortstates", lambda p: np.savez(p / "states.npz", msdc_x=np.zeros(3)))):
+                          ("shortstates", lambda p: np.savez(p / "states.npz", msdc_x=np.zeros(3))),
+                          ("listmetrics", lambda p: (p / "metrics.json").write_text("[]")),
+                          ("textmetrics", lambda p: (p / "metrics.json").write_text(json.dumps(
+                              {**json.loads((p / "metrics.json").read_text()), "test_accuracy": "high"})))):
         shutil.copytree(run, d / name)
         corrupt(d / name)
     return d
@@ -101,7 +125,7 @@ def _cases():
     case("train-unknown-key", ["train", "{d}/unknown.yaml"], "unknown.yaml", "unknown key 'foo'")
     case("train-unknown-nested-key", ["train", "{d}/nested.yaml"], "unknown key 'device.colour'")
     case("train-wrong-type", ["train", "{d}/wrongtype.yaml"], "training.epochs = 'many'", "valid integer")
-    case("train-negative-width", ["train", "{d}/negwidth.yaml"], "programming.width_s = -1e-06", "greater than 0")
+    case("train-negative-width", ["train", "{d}/negwidth.yaml"], "programming.width_s = -1e-06", "greater than or equal to 1e-12")
     case("train-negative-resistance", ["train", "{d}/negwire.yaml"], "circuit.wire_ohm = -1", "greater than or equal to 0")
     case("train-nan", ["train", "{d}/nan.yaml"], "training.learning_rate = nan", "finite number")
     case("train-inf", ["train", "{d}/inf.yaml"], "training.learning_rate = inf", "finite number")
@@ -121,13 +145,45 @@ def _cases():
     case("train-params-empty", ["train", "-s", "device.params_file={d}/pempty.yaml", *short], "pempty.yaml", "expected a mapping")
     case("train-out-is-a-file", ["train", *short, "--out", "{d}/afile"], "afile", "is a file")
     case("train-out-unwritable", ["train", *short, "--out", "/proc/cosim-out"], "/proc/cosim-out")
+    case("train-out-empty", ["train", *SHORT, "--out", ""], "--out", "is empty")
+    case("train-alias-bomb", ["train", "{d}/bomb.yaml"], "bomb.yaml", "line 1", "more than 100000 values")
+    case("train-deep-nesting", ["train", "{d}/deep.yaml"], "deep.yaml", "nested deeper than 64 levels")
+    case("train-big-file", ["train", "{d}/big.yaml"], "big.yaml", "larger than 1048576 bytes")
+    case("train-device-file", ["train", "/dev/zero"], "/dev/zero", "not a regular file")
+    case("train-duplicate-key", ["train", "{d}/dup.yaml"], "dup.yaml", "line 2: duplicate key 'training' (first on line 1)")
+    case("train-bool-for-int", ["train", "{d}/epochs.yaml"], "training.epochs = True", "valid integer")
+    case("train-huge-amplitude", ["train", "{d}/amp.yaml"], "programming.amplitude_V = 1e+308", "less than or equal to 100")
+    case("train-huge-variation", ["train", "{d}/std.yaml"], "device.variation.r_on_rel_std = 1e+200", "less than or equal to 3")
+    case("train-float-count", ["train", "{d}/ntest.yaml"], "data.n_test = 1000000000000.0", "valid integer")
+    case("train-huge-layer", ["train", "{d}/layers.yaml"], "circuit.layers.1 = 3000000", "less than or equal to 4096")
+    case("train-tiny-width", ["train", "{d}/tiny.yaml"], "programming.width_s = 1e-300", "greater than or equal to 1e-12")
+    case("train-params-device-file", ["train", "-s", "device.params_file=/dev/zero", *short], "device.params_file",
+         "/dev/zero", "not a regular file")
+    case("train-params-nul-name", ["train", "{d}/nulpath.yaml", *short], "device.params_file", "a\\x00b.yaml",
+         "NUL byte")
+    case("train-params-nul-content", ["train", "-s", "device.params_file={d}/pnul.yaml", *short], "pnul.yaml",
+         "line 1: NUL byte")
+    case("train-override-bad-key", ["train", "-s", "training.epochs =1", "-s", "a b=1", *short], "'a b' is not a dotted key")
     # sweep
     case("sweep-missing-spec", ["sweep", "{d}/nospec.yaml", "--out", "{d}/s"], "nospec.yaml", "no such file")
     case("sweep-malformed", ["sweep", "{d}/spec_bad.yaml", "--out", "{d}/s"], "spec_bad.yaml", "malformed YAML")
     case("sweep-unknown-key", ["sweep", "{d}/spec_unknown.yaml", "--out", "{d}/s"], "unknown key 'foo'", "allowed: base")
     case("sweep-empty-axis", ["sweep", "{d}/spec_empty.yaml", "--out", "{d}/s"], "grid axis 'device.preset' is empty")
     case("sweep-nan-range", ["sweep", "{d}/spec_nan.yaml", "--out", "{d}/s"], "random.ranges.training.noise.0 = nan")
-    case("sweep-negative-seed", ["sweep", "{d}/spec_seed.yaml", "--out", "{d}/s"], "seed = -1", "greater than or equal to 0")
+    case("sweep-negative-seed", ["sweep", "{d}/spec_seed.yaml", "--out", "{d}/s"], "seeds: -1 is not a seed")
+    case("sweep-huge-seed-count", ["sweep", "{d}/spec_seeds.yaml", "--out", "{d}/s"], "seeds must be a count in [1, 10000]")
+    case("sweep-too-many-points", ["sweep", "{d}/spec_points.yaml", "--out", "{d}/s"], "makes 100000000 points; at most 10000")
+    case("sweep-negative-random-seed", ["sweep", "{d}/spec_rand.yaml", "--out", "{d}/s"], "random.seed = -1")
+    case("sweep-key-with-equals", ["sweep", "{d}/spec_eq.yaml", "--out", "{d}/s"],
+         "grid key 'training.learning_rate=5.0 #' is not a dotted config key")
+    case("sweep-text-value-not-reparsed", ["sweep", "{d}/spec_text.yaml", "--out", "{d}/s"],
+         "point 0 (device.preset='W #x')", "unknown M-SDC preset 'W #x'")
+    case("sweep-late-preset", ["sweep", "{d}/spec_preset.yaml", "--out", "{d}/s"],
+         "point 2 (device.preset='x[/]')", "unknown M-SDC preset 'x[/]'")
+    case("sweep-late-params-file", ["sweep", "{d}/spec_params.yaml", "--out", "{d}/s"], "point 1",
+         "missing.yaml: cannot read: no such file")
+    case("sweep-scheduler-not-an-address", ["sweep", "{d}/spec_unknown.yaml", "--out", "{d}/s", "--scheduler", "not a url"],
+         "--scheduler", "neither 'local' nor a scheduler address")
     case("sweep-zero-workers", ["sweep", "{d}/spec_unknown.yaml", "--out", "{d}/s", "--workers", "0"], "must be >= 1")
     case("sweep-plot-not-a-sweep", ["sweep", "plot", "{d}/nosweep", "--x", "a", "--y", "b"], "no results.parquet")
     case("sweep-plot-corrupt-results", ["sweep", "plot", "{d}/badsweep", "--x", "a", "--y", "b"],
@@ -173,6 +229,10 @@ def _cases():
     case("report-not-a-run", ["report", "{d}/nosweep", "--out", "{d}/r"], "not a run directory")
     for name in ("badconfig", "badmetrics", "badledger", "badstates", "shortstates"):
         case(f"report-{name}", ["report", f"{{d}}/{name}", "--out", "{d}/r"], name)
+    case("report-metrics-a-list", ["report", "{d}/listmetrics", "--out", "{d}/r"], "metrics.json", "expected a mapping")
+    case("report-metrics-text-accuracy", ["report", "{d}/textmetrics", "--out", "{d}/r"], "metrics.json",
+         "test_accuracy = 'high': expected a number")
+    case("report-empty-results", ["report", "{d}/emptysweep", "--out", "{d}/r"], "results.parquet", "cannot be read")
     case("demo-negative-seed", ["demo", "--seed", "-1"], "seed")
     return c
 
@@ -201,6 +261,25 @@ def test_the_installed_command_prints_no_traceback(files, args, fragment):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and fragment in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_names_holding_markup_are_printed_as_written(tmp_path):
+    """'[/]' in a folder name once aborted the run with rich's MarkupError; it is a name like any other."""
+    out = tmp_path / "x[/]" / "[bold]run"
+    result = CliRunner().invoke(main, ["train", "--out", str(out), *SHORT])
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.output.replace("\n", "") and (out / "metrics.json").is_file()
+
+
+def test_usage_errors_are_one_line_and_a_bare_group_shows_its_help():
+    for args, fragment in ((["train", "--nope"], "No such option '--nope'"), (["nosuch"], "No such command 'nosuch'"),
+                           (["sweep", "run"], "Missing argument 'SPEC'")):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith("error: ") and fragment in result.stderr
+    for args, code in (([], 2), (["sweep"], 2), (["--help"], 0)):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == code and "Usage:" in result.output and "Commands:" in result.output
 
 
 def test_a_file_name_with_a_newline_stays_on_one_error_line(tmp_path):
@@ -333,7 +412,7 @@ def test_random_overrides_validate_or_raise_config_error(overrides):
 
 SMALL_BOARD = st.fixed_dictionaries({
     "backend": st.just("twin"),
-    "seed": st.integers(0, 2**32),
+    "seed": st.integers(0, 2**32 - 1),
     "circuit": st.fixed_dictionaries({"layers": st.lists(st.integers(1, 4), min_size=1, max_size=2).map(lambda h: [9, *h]),
                                       "wire_ohm": st.floats(0, 1e3), "read_V": st.floats(1e-3, 0.25),
                                       "switch_on_ohm": st.floats(1e-3, 1e4)}),
@@ -353,9 +432,8 @@ def test_valid_random_boards_write_well_formed_netlists(data):
     from cosim.devices import msdc_spice
     from cosim.training import eslami2024
 
-    cfg = cfgmod.validate(data, "fuzz")
     try:
-        parts = eslami2024.board_parts(cfg)
+        parts = eslami2024.board_parts(cfgmod.validate(data, "fuzz"))
     except ConfigError:
         event("refused (unknown preset)")
         return

@@ -18,13 +18,13 @@ def cfg(**over):
 
 
 def test_ledger_books_peripherals_from_the_table():
-    ledger = Ledger(PeripheralCosts(controller_step_J=1.0, switch_J=0.5, adc_J=0.25, controller_step_s=2.0,
+    ledger = Ledger(PeripheralCosts(controller_step_J=1.0, switch_J=0.5, adc_J=0.25, controller_step_s=0.5,
                                     switch_s=0.0, adc_s=0.0))
     ledger.book("set", energy_J=1e-9, circuit_time_s=5e-6, wall_time_s=0.1, controller_steps=1, switch_events=2,
                 adc_conversions=4, pulses=1)
     totals = ledger.totals()
     assert totals["energy_with_peripherals_J"] == pytest.approx(1e-9 + 1.0 + 2 * 0.5 + 4 * 0.25)
-    assert totals["time_with_peripherals_s"] == pytest.approx(5e-6 + 2.0)
+    assert totals["time_with_peripherals_s"] == pytest.approx(5e-6 + 0.5)
     with pytest.raises(ConfigError, match="phase"):
         ledger.book("write", energy_J=0, circuit_time_s=0, wall_time_s=0)
 

@@ -33,10 +33,10 @@ def test_the_shipped_experiment_file_validates():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("device.preset=w75", "unknown preset 'w75'; allowed: w50, w100, w200, w400"),
+    ("device.preset=w75", "unknown SOT-MTJ preset 'w75'; allowed: w50, w100, w200, w400"),
     ("network.weights=gpu", "network.weights = 'gpu': Input should be 'software' or 'msdc'"),
     ("crossbar.preset=Ag", "unknown M-SDC preset 'Ag'; allowed: W, Cr, C"),
-    ("crossbar.weight_scale=-2", "crossbar.weight_scale = -2: must be 'auto' or a finite number > 0"),
+    ("crossbar.weight_scale=-2", "crossbar.weight_scale = -2: must be 'auto' or a number in (0, 1000]"),
     ("crossbar.initial_state=1.5", "crossbar.initial_state = 1.5: must be 'random' or a state X in"),
     ("crossbar.programming.tolerance=0", "crossbar.programming.tolerance"),
     ("device.timing.write_width_s=-1", "device.timing.write_width_s"),

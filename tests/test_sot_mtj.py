@@ -46,7 +46,7 @@ def test_published_trends_follow_from_the_presets():
 def test_hazard_of_a_long_rectangular_pulse_is_the_thermal_activation_formula():
     p = s.load_preset("w100")
     arrays = s.SOTArrays.nominal(p, 1)
-    sharp = s.Timing(edge_s=1e-15)
+    sharp = s.Timing().model_copy(update={"edge_s": 1e-15})  # an ideal rectangle: edges below what a config may set
     i = np.array([[0.8, 0.9, 0.95, 1.0]]).T * p.ic0_A
     expected = 1 - np.exp(-(sharp.write_width_s / p.tau0_s) * np.exp(-p.delta * (1 - i / p.ic0_A)))
     got = s.switch_probability(i, arrays, sharp, s.reset_current_A(p, sharp))

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from cosim import sweeps
 from cosim.cli import main
+from cosim.devices import msdc
 from cosim.errors import ConfigError
 
 FAST = {"backend": "twin", "training.epochs": 2, "evaluation.repeats": 1, "data.n_test": 10,
@@ -36,8 +37,8 @@ def write_spec(tmp_path: Path, **spec) -> Path:
     ({"grid": {"device.presett": ["W"]}}, "unknown key 'device.presett'"),
     ({"grid": {"training.learning_rate": ["fast"]}}, "training.learning_rate = 'fast'"),
     ({"zip": {"training.noise": [0.0, 0.1], "training.learning_rate": [0.1]}}, "same length"),
-    ({"seeds": 0}, "seeds must be a count >= 1"),
-    ({"random": {"n": 2, "ranges": {"training.noise": [0.3, 0.1]}}}, "low must be <= high"),
+    ({"seeds": 0}, "seeds must be a count in [1, 10000]"),
+    ({"random": {"n": 2, "ranges": {"training.noise": [0.3, 0.1]}}}, "need low <= high"),
     ({"grid": {"training.noise": [0.1]}, "zip": {"training.noise": [0.2]}}, "more than one place: training.noise"),
     ({"base": "nowhere.yaml"}, "base = 'nowhere.yaml': no such experiment file"),
 ])
@@ -66,21 +67,28 @@ def run_cli(*args: str) -> "click.testing.Result":
 
 
 def test_sweep_runs_records_failures_and_resumes(tmp_path):
-    spec = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"], "device.params_file": [None, "missing.yaml"]})
+    params = tmp_path / "fitted.yaml"
+    spec = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"], "device.params_file": [None, str(params)]})
     out = tmp_path / "out"
-    first = run_cli(str(spec), "--out", str(out), "--workers", "2")
-    assert first.exit_code == 1, first.output  # two points fail (their parameter file does not exist)
+
+    def lose_the_parameter_file(plan, todo) -> None:  # every point validated with it; two fail without it
+        params.unlink()
+
+    msdc.write_params_file(msdc.load_preset("Cr"), params)
+    first = sweeps.run(spec, out, workers=2, on_start=lose_the_parameter_file)
+    assert (first.done, first.failed, first.skipped) == (2, 2, 0)
     frame = pd.read_parquet(out / "results.parquet")
     assert len(frame) == 4 and sorted(frame["status"]) == ["failed", "failed", "ok", "ok"]
     failed = frame[frame["status"] == "failed"]
-    assert failed["error"].str.contains("missing.yaml").all()
+    assert failed["error"].str.contains("fitted.yaml: cannot read: no such file").all()
     assert (frame.loc[frame["status"] == "ok", "test_accuracy"] >= 0).all()
     assert len(list((out / "points").iterdir())) == 4
     # rerunning runs only what is not done (the failed points are retried, the finished ones kept)
     stamps = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (out / "points").iterdir()
               if (p / "metrics.json").exists()}
-    second = run_cli(str(spec), "--out", str(out), "--workers", "2")
-    assert "0 points run, 2 failed, 2 already done" in second.output
+    msdc.write_params_file(msdc.load_preset("Cr"), params)
+    second = sweeps.run(spec, out, workers=2, on_start=lose_the_parameter_file)
+    assert (second.done, second.failed, second.skipped) == (0, 2, 2)
     assert stamps == {p.name: (p / "metrics.json").stat().st_mtime_ns for p in (out / "points").iterdir()
                       if (p / "metrics.json").exists()}
     # a changed spec is refused in the same directory unless --force

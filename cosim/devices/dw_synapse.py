@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np
-import yaml
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.special import expit
 
+from cosim import safe_yaml
 from cosim.errors import ConfigError, SimulationError
+from cosim.limits import (MAX_CAPACITANCE_F, MAX_CONTROL_STD, MAX_CURRENT_A, MAX_RESISTANCE_OHM, MAX_TIME_S,
+                          MIN_CAPACITANCE_F, MIN_RESISTANCE_OHM, MIN_TIME_S, USER_INPUT)
 from cosim.netlist import ir
 from cosim.netlist.numbers import number
 from cosim.resources import data_file
@@ -61,9 +63,9 @@ class Variation(BaseModel):
     """Device-to-device spread of the fit (not published: assumptions, default none). x0 gets an absolute
     Gaussian std, dx a log-normal relative std, a an absolute Gaussian std (clipped to [0.5, 1])."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = USER_INPUT
 
-    x0_std: float = Field(0.0, ge=0)
+    x0_std: float = Field(0.0, ge=0, le=MAX_CONTROL_STD)
     dx_rel_std: float = Field(0.0, ge=0, le=1)
     a_std: float = Field(0.0, ge=0, le=0.5)
 
@@ -87,7 +89,10 @@ class DWArrays:
 @functools.cache
 def _presets() -> dict:
     path = data_file("device_models", PRESET_FILE)
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = safe_yaml.read(path)
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"{path}: expected a mapping of preset name to parameters")
+    return data
 
 
 def load_preset(name: str) -> DWParams:
@@ -150,20 +155,24 @@ class ReadCircuit(BaseModel):
     its output load for a "1".
     """
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = USER_INPUT
 
-    r_state0_ohm: float = Field(10e3, gt=0, description="read resistance with the wall pinned (state 0)")
-    r_state1_ohm: float = Field(5e3, gt=0, description="read resistance with the wall past the pinning site (1)")
+    r_state0_ohm: float = Field(10e3, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM,
+                                description="read resistance with the wall pinned (state 0)")
+    r_state1_ohm: float = Field(5e3, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM,
+                                description="read resistance with the wall past the pinning site (1)")
     read_V: float = Field(0.1, gt=0, le=1.0)
-    sense_ohm: float = Field(7e3, gt=0)
+    sense_ohm: float = Field(7e3, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)
     supply_V: float = Field(1.0, gt=0, le=5.0)
-    bias_A: float = Field(10e-6, ge=0, description="comparator bias current while enabled")
-    load_F: float = Field(10e-15, gt=0, description="comparator output load")
-    output_ohm: float = Field(10e3, gt=0, description="comparator output resistance (pull-up and pull-down)")
-    slot_s: float = Field(20e-9, gt=0, description="time of one read, reads of a synapse follow each other")
-    read_delay_s: float = Field(4e-9, ge=0)
-    read_width_s: float = Field(10e-9, gt=0)
-    edge_s: float = Field(1e-9, gt=0)
+    bias_A: float = Field(10e-6, ge=0, le=MAX_CURRENT_A, description="comparator bias current while enabled")
+    load_F: float = Field(10e-15, ge=MIN_CAPACITANCE_F, le=MAX_CAPACITANCE_F, description="comparator output load")
+    output_ohm: float = Field(10e3, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM,
+                              description="comparator output resistance (pull-up and pull-down)")
+    slot_s: float = Field(20e-9, ge=MIN_TIME_S, le=MAX_TIME_S,
+                          description="time of one read, reads of a synapse follow each other")
+    read_delay_s: float = Field(4e-9, ge=0, le=MAX_TIME_S)
+    read_width_s: float = Field(10e-9, ge=MIN_TIME_S, le=MAX_TIME_S)
+    edge_s: float = Field(1e-9, ge=MIN_TIME_S, le=MAX_TIME_S)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ReadCircuit":

@@ -16,6 +16,7 @@ model is checked against and the fast path for arrays too large for SPICE.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,11 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.special import expit, exprel
 
+from cosim import safe_yaml
 from cosim.errors import ConfigError
+from cosim.limits import (MAX_CURRENT_A, MAX_EXPONENT_PER_V, MAX_REL_STD, MAX_RESISTANCE_OHM, MAX_TEMPERATURE_K,
+                          MAX_TIME_CONSTANT_S, MAX_VOLTAGE_V, MIN_RESISTANCE_OHM, MIN_TEMPERATURE_K, MIN_TIME_S,
+                          USER_INPUT)
 from cosim.resources import data_file
 
 BOLTZMANN_J_PER_K = 1.380649e-23
@@ -36,17 +41,17 @@ PRESET_FILE = "msdc_presets.yaml"
 
 # Allowed range of every parameter, quoted in error messages.
 ALLOWED_RANGES = {
-    "r_on_ohm": "finite, 0 < r_on_ohm < r_off_ohm",
-    "r_off_ohm": "finite, r_off_ohm > r_on_ohm > 0",
-    "v_on_V": "finite, > 0 V",
-    "v_off_V": "finite, > 0 V",
-    "tau_s": "finite, > 0 s",
-    "temperature_K": "finite, > 0 K",
-    "phi": "finite, 0 <= phi <= 1",
-    "alpha_f_A": "finite, >= 0 A",
-    "beta_f_per_V": "finite, >= 0 1/V",
-    "alpha_r_A": "finite, >= 0 A",
-    "beta_r_per_V": "finite, >= 0 1/V",
+    "r_on_ohm": f"a number, {MIN_RESISTANCE_OHM:g} <= r_on_ohm < r_off_ohm",
+    "r_off_ohm": f"a number, r_on_ohm < r_off_ohm <= {MAX_RESISTANCE_OHM:g}",
+    "v_on_V": f"a number, 0 < v_on_V <= {MAX_VOLTAGE_V:g} V",
+    "v_off_V": f"a number, 0 < v_off_V <= {MAX_VOLTAGE_V:g} V",
+    "tau_s": f"a number, {MIN_TIME_S:g} <= tau_s <= {MAX_TIME_CONSTANT_S:g} s",
+    "temperature_K": f"a number, {MIN_TEMPERATURE_K:g} <= temperature_K <= {MAX_TEMPERATURE_K:g} K",
+    "phi": "a number, 0 <= phi <= 1",
+    "alpha_f_A": f"a number, 0 <= alpha_f_A <= {MAX_CURRENT_A:g} A",
+    "beta_f_per_V": f"a number, 0 <= beta_f_per_V <= {MAX_EXPONENT_PER_V:g} 1/V",
+    "alpha_r_A": f"a number, 0 <= alpha_r_A <= {MAX_CURRENT_A:g} A",
+    "beta_r_per_V": f"a number, 0 <= beta_r_per_V <= {MAX_EXPONENT_PER_V:g} 1/V",
     "source": "non-empty text saying where the numbers come from",
 }
 
@@ -54,19 +59,21 @@ ALLOWED_RANGES = {
 class MSDCParams(BaseModel):
     """One M-SDC parameter set; `source` records where the numbers come from (fit, datasheet, choice)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(**USER_INPUT, frozen=True)
 
-    r_on_ohm: float = Field(gt=0, description="resistance of the memristive branch with all switches ON")
-    r_off_ohm: float = Field(gt=0, description="resistance of the memristive branch with all switches OFF")
-    v_on_V: float = Field(gt=0, description="voltage at which a switch turns ON at rate 1/(2τ)")
-    v_off_V: float = Field(gt=0, description="magnitude of the negative voltage turning switches OFF")
-    tau_s: float = Field(gt=0, description="switching time constant")
-    temperature_K: float = Field(298.5, gt=0)
+    r_on_ohm: float = Field(ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM,
+                            description="resistance of the memristive branch with all switches ON")
+    r_off_ohm: float = Field(ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM,
+                             description="resistance of the memristive branch with all switches OFF")
+    v_on_V: float = Field(gt=0, le=MAX_VOLTAGE_V, description="voltage at which a switch turns ON at rate 1/(2τ)")
+    v_off_V: float = Field(gt=0, le=MAX_VOLTAGE_V, description="magnitude of the negative voltage turning switches OFF")
+    tau_s: float = Field(ge=MIN_TIME_S, le=MAX_TIME_CONSTANT_S, description="switching time constant")
+    temperature_K: float = Field(298.5, ge=MIN_TEMPERATURE_K, le=MAX_TEMPERATURE_K)
     phi: float = Field(ge=0, le=1, description="share of the current through the memristive branch")
-    alpha_f_A: float = Field(ge=0, description="forward Schottky-like saturation current")
-    beta_f_per_V: float = Field(ge=0)
-    alpha_r_A: float = Field(ge=0, description="reverse Schottky-like saturation current")
-    beta_r_per_V: float = Field(ge=0)
+    alpha_f_A: float = Field(ge=0, le=MAX_CURRENT_A, description="forward Schottky-like saturation current")
+    beta_f_per_V: float = Field(ge=0, le=MAX_EXPONENT_PER_V)
+    alpha_r_A: float = Field(ge=0, le=MAX_CURRENT_A, description="reverse Schottky-like saturation current")
+    beta_r_per_V: float = Field(ge=0, le=MAX_EXPONENT_PER_V)
     source: str = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -361,13 +368,13 @@ class Variation(BaseModel):
     stay positive; pairs with R_on >= R_off are redrawn (the joint lognormal conditioned on R_on < R_off).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(**USER_INPUT, frozen=True)
 
-    r_on_rel_std: float = Field(0.0, ge=0)
-    r_off_rel_std: float = Field(0.0, ge=0)
-    v_on_rel_std: float = Field(0.0, ge=0)
-    v_off_rel_std: float = Field(0.0, ge=0)
-    tau_rel_std: float = Field(0.0, ge=0)
+    r_on_rel_std: float = Field(0.0, ge=0, le=MAX_REL_STD)
+    r_off_rel_std: float = Field(0.0, ge=0, le=MAX_REL_STD)
+    v_on_rel_std: float = Field(0.0, ge=0, le=MAX_REL_STD)
+    v_off_rel_std: float = Field(0.0, ge=0, le=MAX_REL_STD)
+    tau_rel_std: float = Field(0.0, ge=0, le=MAX_REL_STD)
 
 
 _VARIED = (
@@ -412,21 +419,10 @@ def _preset_path() -> Path:
     return data_file("device_models", PRESET_FILE)
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text (YAML) file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-
-
 @functools.lru_cache(maxsize=1)
 def _presets() -> dict[str, Any]:
     path = _preset_path()
-    data = _read_yaml(path)
+    data = safe_yaml.read(path)
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{path}: expected a mapping of preset name to parameters")
     return data
@@ -447,9 +443,20 @@ def load_preset(name: str) -> MSDCParams:
 
 
 def load_params_file(path: str | Path) -> MSDCParams:
-    """A YAML file holding one parameter set as a mapping (the format `write_params_file` and the fitter write)."""
-    path = Path(path)
-    return params_from_mapping(_read_yaml(path), where=str(path))
+    """A YAML file holding one parameter set as a mapping (the format `write_params_file` and the fitter write).
+    Read once per version of the file: a sweep validates it for each of up to thousands of points."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        info = None  # the reader names the problem
+    if info is None:
+        return _params_file(str(path), 0, -1)
+    return _params_file(str(path), info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _params_file(path: str, mtime_ns: int, size: int) -> MSDCParams:
+    return params_from_mapping(safe_yaml.read(Path(path)), where=path)
 
 
 def write_params_file(params: MSDCParams, path: str | Path) -> Path:

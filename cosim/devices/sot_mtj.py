@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from cosim import safe_yaml
 from cosim.errors import ConfigError
+from cosim.limits import MAX_GAIN, MAX_TIME_S, MAX_VOLTAGE_V, MIN_TIME_S, USER_INPUT
 from cosim.resources import data_file
 
 PRESET_FILE = "sot_presets.yaml"
@@ -82,17 +83,17 @@ class Timing(BaseModel):
     Read line: then 0 → read_V (edge), held read_width_s, → 0 (edge). Slot = 5 edges + the three widths.
     """
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = USER_INPUT
 
-    write_width_s: float = Field(1e-8, gt=0)
-    reset_width_s: float = Field(2e-9, gt=0)
-    read_width_s: float = Field(2e-9, gt=0)
-    edge_s: float = Field(2e-10, gt=0)
+    write_width_s: float = Field(1e-8, ge=MIN_TIME_S, le=MAX_TIME_S)
+    reset_width_s: float = Field(2e-9, ge=MIN_TIME_S, le=MAX_TIME_S)
+    read_width_s: float = Field(2e-9, ge=MIN_TIME_S, le=MAX_TIME_S)
+    edge_s: float = Field(2e-10, ge=MIN_TIME_S, le=MAX_TIME_S)
     # reverse current of the reset pulse, in units of the nominal Ic0: well above it, so the reset is
     # deterministic (assumed; the precessional regime is not modelled)
-    reset_ratio: float = Field(2.0, ge=1.0)
+    reset_ratio: float = Field(2.0, ge=1.0, le=MAX_GAIN)
     read_V: float = Field(0.1, gt=0, le=1.0)
-    vdd_V: float = Field(1.0, gt=0)
+    vdd_V: float = Field(1.0, gt=0, le=MAX_VOLTAGE_V)
 
     @property
     def slot_s(self) -> float:
@@ -211,10 +212,7 @@ def _preset_path() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _presets_at(path: str) -> tuple[_Base, _Scaling, dict[str, float]]:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the SOT presets: {exc}") from None
+    data = safe_yaml.read(Path(path))
     if not isinstance(data, Mapping) or not {"base", "scaling", "widths"} <= set(data):
         raise ConfigError(f"{path}: expected the sections base, scaling and widths")
     try:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from cosim import atomic
 from cosim.errors import ConfigError
+from cosim.limits import MAX_EVENT_ENERGY_J, MAX_TIME_S, USER_INPUT
 
 PHASES = ("read", "set", "reset", "verify", "inference")
 
@@ -29,14 +30,14 @@ class PeripheralCosts(BaseModel):
     - ADC conversion: a 12-bit SAR converter at 1 MS/s and about 1 mW: 1 µs, 1 nJ.
     """
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = USER_INPUT
 
-    controller_step_J: float = Field(2.1e-7, ge=0)
-    controller_step_s: float = Field(2.1e-5, ge=0)
-    switch_J: float = Field(5e-11, ge=0)
-    switch_s: float = Field(1e-7, ge=0)
-    adc_J: float = Field(1e-9, ge=0)
-    adc_s: float = Field(1e-6, ge=0)
+    controller_step_J: float = Field(2.1e-7, ge=0, le=MAX_EVENT_ENERGY_J)
+    controller_step_s: float = Field(2.1e-5, ge=0, le=MAX_TIME_S)
+    switch_J: float = Field(5e-11, ge=0, le=MAX_EVENT_ENERGY_J)
+    switch_s: float = Field(1e-7, ge=0, le=MAX_TIME_S)
+    adc_J: float = Field(1e-9, ge=0, le=MAX_EVENT_ENERGY_J)
+    adc_s: float = Field(1e-6, ge=0, le=MAX_TIME_S)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cosim.errors import ConfigError
+from cosim.limits import MIN_TIME_S
 from cosim.netlist import ir
 
 
@@ -41,15 +42,17 @@ class Pulses:
 
 @dataclass
 class Waveform:
-    """A PWL under construction: (time, value) corners appended in order."""
+    """A PWL under construction: (time, value) corners appended in order; `name` is its source's."""
 
     times: list[float] = field(default_factory=lambda: [0.0])
     values: list[float] = field(default_factory=lambda: [0.0])
+    name: str = "waveform"
 
     def hold(self, t: float, value: float) -> None:
         """Ramp linearly from the last corner to `value` at time t."""
-        if t <= self.times[-1]:
-            raise ConfigError("schedule corners must move forward in time")
+        if not t > self.times[-1]:
+            raise ConfigError(f"{self.name}: a corner at t = {t:.12g} s does not come after the previous one at "
+                              f"{self.times[-1]:.12g} s (schedule corners must move forward in time)")
         self.times.append(t)
         self.values.append(value)
 
@@ -89,11 +92,16 @@ class Schedule:
     t_s: float = 0.0
 
     def wave(self, source: str) -> Waveform:
-        return self.sources.setdefault(source, Waveform())
+        if source not in self.sources:
+            self.sources[source] = Waveform(name=source)
+        return self.sources[source]
 
     def plateau(self, source: str, start: float, width: float, level: float) -> float:
         """A trapezoid on `source` starting at `start`: edge, plateau of `width`, edge. Returns its end."""
         e = self.edge_s
+        if not start < start + e < start + e + width:
+            raise ConfigError(f"{source}: a pulse of width {width:g} s with {e:g} s edges at t = {start:g} s is below "
+                              f"the time resolution there (or not positive); widths and edges must be >= {MIN_TIME_S:g} s")
         w = self.wave(source)
         if start > w.times[-1]:
             w.hold(start, w.values[-1])

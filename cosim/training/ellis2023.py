@@ -23,6 +23,7 @@ from cosim.devices import dw_synapse as dw
 from cosim.errors import ConfigError
 from cosim.experiments import RunResult
 from cosim.hil.ledger import Ledger
+from cosim.limits import MAX_EPOCHS, MAX_GAIN, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS, MAX_SAMPLES
 from cosim.training import meanvar as mv
 
 
@@ -33,7 +34,7 @@ class DataSettings(Strict):
     pool: int | Literal["auto"] = "auto"  # max-pool factor; auto: 2 for 28×28 images, else 1
     threshold: float = Field(0.5, gt=0, lt=1)  # binarisation: pixel > threshold → 1
     validation_fraction: float = Field(0.2, gt=0, lt=1)
-    max_train: int | None = Field(None, ge=10)  # use only this many training images (quick runs)
+    max_train: int | None = Field(None, ge=10, le=MAX_SAMPLES)  # use only this many training images (quick runs)
 
     @field_validator("source")
     @classmethod
@@ -43,8 +44,8 @@ class DataSettings(Strict):
     @field_validator("pool")
     @classmethod
     def _pool(cls, value):
-        if value != "auto" and value < 1:
-            raise ValueError("must be 'auto' or an integer >= 1")
+        if value != "auto" and not 1 <= value <= MAX_POOL:
+            raise ValueError(f"must be 'auto' or an integer in [1, {MAX_POOL}]")
         return value
 
 
@@ -64,18 +65,18 @@ class DeviceSettings(Strict):
 
 class TrainingSettings(Strict):
     reads: int = Field(8, ge=1, le=4096)  # N: reads per synapse per inference (the paper: 1, 2, 4, … 64)
-    learning_rate: float = Field(0.02, gt=0)
-    batch_size: int = Field(64, ge=1)
-    max_epochs: int = Field(100, ge=1)
-    patience: int = Field(20, ge=1)  # early stopping on the validation loss
-    validation_passes: int = Field(1, ge=1)  # stochastic passes per validation
+    learning_rate: float = Field(0.02, gt=0, le=MAX_LEARNING_RATE)
+    batch_size: int = Field(64, ge=1, le=MAX_SAMPLES)
+    max_epochs: int = Field(100, ge=1, le=MAX_EPOCHS)
+    patience: int = Field(20, ge=1, le=MAX_EPOCHS)  # early stopping on the validation loss
+    validation_passes: int = Field(1, ge=1, le=MAX_REPEATS)  # stochastic passes per validation
     # fixed gain on the neuron's count, z = gain·Y + b; the published rule is gain 1 (see docs/ellis2023.md)
-    output_gain: float = Field(1.0, gt=0)
+    output_gain: float = Field(1.0, gt=0, le=MAX_GAIN)
     baseline: bool = True  # also train the same layer with real weights
 
 
 class EvaluationSettings(Strict):
-    passes: int = Field(16, ge=1)  # test accuracy averaged over this many stochastic passes
+    passes: int = Field(16, ge=1, le=MAX_REPEATS)  # test accuracy averaged over this many stochastic passes
 
 
 class CalibrationSettings(Strict):

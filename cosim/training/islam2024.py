@@ -26,12 +26,14 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from cosim import digits
-from cosim.config import ExperimentBase, ProgrammingConfig, Strict
+from cosim.config import ExperimentBase, ProgrammingConfig, Strict, check_preset, check_state
 from cosim.devices import msdc, sot_mtj
 from cosim.devices.sot_characterize import Sweep, measure
 from cosim.errors import ConfigError
 from cosim.experiments import RunResult
 from cosim.hil.ledger import Ledger, PeripheralCosts
+from cosim.limits import (MAX_EPOCHS, MAX_GAIN, MAX_LAYER_SIZE, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS,
+                          MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_TIME_S, MIN_RESISTANCE_OHM, MIN_TIME_S)
 from cosim.training import stochastic_neurons as sn
 
 
@@ -41,19 +43,16 @@ class DeviceSettings(Strict):
     variation_scale: float = Field(1.0, ge=0, le=5)  # multiplies the preset's device-to-device spreads
     timing: sot_mtj.Timing = Field(default_factory=sot_mtj.Timing)
     # driver range: currents are clipped to [0, I50_nom + max_drive_di·dI_nom]
-    max_drive_di: float = Field(10.0, gt=0)
+    max_drive_di: float = Field(10.0, gt=0, le=MAX_GAIN)
 
     @field_validator("preset")
     @classmethod
     def _preset(cls, value: str) -> str:
-        allowed = sot_mtj.preset_names()
-        if value.lower() not in {a.lower() for a in allowed}:
-            raise ValueError(f"unknown preset {value!r}; allowed: {', '.join(allowed)}")
-        return value
+        return check_preset(value, sot_mtj.preset_names(), "SOT-MTJ")
 
 
 class NetworkSettings(Strict):
-    hidden: int = Field(32, ge=1, le=4096)  # H: physical neurons, one device each
+    hidden: int = Field(32, ge=1, le=MAX_LAYER_SIZE)  # H: physical neurons, one device each
     # where the input→hidden weights live: software, or an M-SDC crossbar (settings in `crossbar`)
     weights: Literal["software", "msdc"] = "software"
 
@@ -83,11 +82,11 @@ class CrossbarSettings(Strict):
     # as-fabricated states: "random" draws X uniformly in [0.3, 0.7] per device (from the seed); a number sets all
     initial_state: float | Literal["random"] = "random"
     read_V: float = Field(0.1, gt=0, le=0.25)  # row voltage of a full-scale input (pixel value 1)
-    read_s: float = Field(1e-6, gt=0)  # read plateau of a forward pass and of a conductance read
+    read_s: float = Field(1e-6, ge=MIN_TIME_S, le=MAX_TIME_S)  # read plateau of a forward pass and of a conductance read
     # Board wiring. The twin assumes ideal wires and switches; these values keep the circuit's column currents
     # within 1 % of it (docs/islam2024.md measures the error for larger ones).
-    wire_ohm: float = Field(0.01, ge=0)  # per crossbar segment
-    switch_on_ohm: float = Field(0.3, gt=0)  # read, sense, ground and select switches (low-resistance analogue switches)
+    wire_ohm: float = Field(0.01, ge=0, le=MAX_RESISTANCE_OHM)  # per crossbar segment
+    switch_on_ohm: float = Field(0.3, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)  # read, sense, ground and select switches (low-resistance analogue switches)
     # software weight per unit of normalised conductance (G − g_ref)/g_half; "auto": the largest |weight| of the
     # software-trained network divided by 0.9 (the programmable range), so those weights fit unclipped
     weight_scale: float | Literal["auto"] = "auto"
@@ -96,47 +95,40 @@ class CrossbarSettings(Strict):
     @field_validator("preset")
     @classmethod
     def _preset(cls, value: str) -> str:
-        allowed = msdc.preset_names()
-        if value.lower() not in {a.lower() for a in allowed}:
-            raise ValueError(f"unknown M-SDC preset {value!r}; allowed: {', '.join(allowed)}")
-        return value
+        return check_preset(value, msdc.preset_names(), "M-SDC")
 
-    @field_validator("initial_state", mode="before")
+    @field_validator("initial_state")
     @classmethod
     def _state(cls, value):
-        if value != "random" and (isinstance(value, (bool, str)) or not isinstance(value, (int, float))
-                                  or not 0.0 <= value <= 1.0):
-            raise ValueError("must be 'random' or a state X in [0, 1]")
-        return value
+        return check_state(value)
 
-    @field_validator("weight_scale", mode="before")
+    @field_validator("weight_scale")
     @classmethod
     def _scale(cls, value):
-        if value != "auto" and (isinstance(value, (bool, str)) or not isinstance(value, (int, float))
-                                or not 0 < value < float("inf")):
-            raise ValueError("must be 'auto' or a finite number > 0")
+        if value != "auto" and not 0 < value <= MAX_GAIN:
+            raise ValueError(f"must be 'auto' or a number in (0, {MAX_GAIN:g}]")
         return value
 
 
 class TrainingSettings(Strict):
-    software_epochs: int = Field(30, ge=1)  # ideal software training (numpy); its result is the "deployed" net
-    hil_epochs: int = Field(2, ge=0)  # hardware-in-loop epochs on the physical neurons
+    software_epochs: int = Field(30, ge=1, le=MAX_EPOCHS)  # ideal software training (numpy); its result is the "deployed" net
+    hil_epochs: int = Field(2, ge=0, le=MAX_EPOCHS)  # hardware-in-loop epochs on the physical neurons
     # where hardware-in-loop training starts: the software-trained weights (fine-tuning) or the same random
     # initial weights the software training started from (hardware-in-loop from scratch)
     hil_init: Literal["software", "random"] = "software"
     batch_size: int = Field(64, ge=1, le=4096)  # inputs per transient: one slot each
-    learning_rate: float = Field(0.01, gt=0)  # Adam, software training
-    hil_learning_rate: float = Field(0.01, gt=0)  # Adam, hardware-in-loop training
+    learning_rate: float = Field(0.01, gt=0, le=MAX_LEARNING_RATE)  # Adam, software training
+    hil_learning_rate: float = Field(0.01, gt=0, le=MAX_LEARNING_RATE)  # Adam, hardware-in-loop training
 
 
 class CharacterizationSettings(Strict):
     """The on-board measurement of every neuron's sigmoid before hardware-in-loop training."""
 
-    coarse_points: int = Field(9, ge=3)
-    coarse_pulses: int = Field(16, ge=1)
-    points: int = Field(9, ge=3)
-    pulses: int = Field(32, ge=1)
-    span_di: float = Field(4.0, gt=0)
+    coarse_points: int = Field(9, ge=3, le=MAX_REPEATS)
+    coarse_pulses: int = Field(16, ge=1, le=MAX_REPEATS)
+    points: int = Field(9, ge=3, le=MAX_REPEATS)
+    pulses: int = Field(32, ge=1, le=MAX_REPEATS)
+    span_di: float = Field(4.0, gt=0, le=MAX_GAIN)
 
 
 class EvaluationSettings(Strict):
@@ -146,9 +138,9 @@ class EvaluationSettings(Strict):
 class DataSettings(Strict):
     # "digits": scikit-learn's 8×8 digits (64 inputs); otherwise a directory of the four MNIST-format IDX files
     source: str = "digits"
-    pool: int = Field(1, ge=1)  # max-pool factor (MNIST 28×28: 1 keeps 784 inputs, 2 gives 196)
-    max_train: int | None = Field(None, ge=10)
-    max_test: int | None = Field(None, ge=10)
+    pool: int = Field(1, ge=1, le=MAX_POOL)  # max-pool factor (MNIST 28×28: 1 keeps 784 inputs, 2 gives 196)
+    max_train: int | None = Field(None, ge=10, le=MAX_SAMPLES)
+    max_test: int | None = Field(None, ge=10, le=MAX_SAMPLES)
 
     @field_validator("source")
     @classmethod
