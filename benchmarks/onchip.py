@@ -18,7 +18,7 @@ import numpy as np
 
 from cosim.config import load_experiment
 from cosim.hil.session import CircuitSession, Timing
-from cosim.training import eslami2024
+from cosim.experiments import eslami2024
 
 
 class NaiveSession(CircuitSession):

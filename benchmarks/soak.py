@@ -120,9 +120,9 @@ class BoardSoak:
     def __init__(self, seed: int = 0, history_limit: int = 400) -> None:
         from cosim.circuits.network import build_network
         from cosim.config import OnchipExperiment
-        from cosim.devices import msdc_spice
+        from cosim.devices.msdc import spice as msdc_spice
         from cosim.spice.shared import SharedEngine
-        from cosim.training import eslami2024
+        from cosim.experiments import eslami2024
 
         cfg = OnchipExperiment(seed=seed)
         parts = eslami2024.board_parts(cfg)

@@ -170,8 +170,8 @@ def characterize() -> None:
 def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude, pulse_width, pulse_series_ohm,
                       pulses, out_dir) -> None:
     """Sine I–V sweep (pinched hysteresis loop) and set/reset pulse train of M-SDC presets: CSVs and PNGs."""
-    from cosim.devices import msdc
-    from cosim.devices.msdc_characterize import PulseTrain, SineSweep, characterize as run
+    from cosim.devices.msdc import model as msdc
+    from cosim.devices.msdc.characterize import PulseTrain, SineSweep, characterize as run
 
     if preset.lower() == "all":
         names = msdc.preset_names()
@@ -201,7 +201,7 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
 def characterize_sot(width, instances, pulses, points, coarse_points, coarse_pulses, backend, seed, out_dir) -> None:
     """Switching probability versus write current of SOT-MTJ neurons: fitted sigmoids (I50, window) per device,
     spread per width, agreement with the numpy twin; CSVs and plots."""
-    from cosim.devices.sot_characterize import Sweep, characterize as run, resolve_width
+    from cosim.devices.sot_mtj.characterize import Sweep, characterize as run, resolve_width
 
     widths = resolve_width(width)
     sweep = Sweep(coarse_points, coarse_pulses, points, pulses)
@@ -246,7 +246,7 @@ def fit() -> None:
 def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_unit, starts, max_evaluations, seed) -> None:
     """Fit M-SDC parameters to measured I–V loops (Knowm layout or plain V,I CSVs); writes params.yaml,
     fit_table.csv and overlay plots."""
-    from cosim.devices.msdc_fit import fit_msdc as run
+    from cosim.devices.msdc.fit import fit_msdc as run
 
     options = {"amplitude_V": amplitude, "frequency_Hz": frequency, "series_ohm": series_ohm,
                "current_unit": current_unit}
@@ -275,7 +275,7 @@ def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_u
 def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> None:
     """Write the circuit of SOURCE (an experiment file or a run directory, whose trained device states become
     the initial conditions) as a self-contained netlist for another simulator."""
-    from cosim.export import export
+    from cosim.export.write import export
 
     result = export(source, dialect, out_dir, stimulus)
     console.print(f"wrote {result.netlist_path} and {len(result.files) - 1} more file(s) in {result.out_dir} "
@@ -301,7 +301,8 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
     default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
     from cosim import config as cfgmod
-    from cosim import experiments, runs
+    from cosim.experiments import run as experiments
+    from cosim import runs
     from cosim.resources import data_file
 
     if resume_dir is not None:
@@ -330,7 +331,8 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
 
 def _train_into(cfg, path: Path, out_dir: Path, resume: bool) -> None:
     """Run `cfg` into `out_dir` under a progress bar; Ctrl-C leaves a run that --resume continues."""
-    from cosim import experiments, runs
+    from cosim.experiments import run as experiments
+    from cosim import runs
 
     console.print(Text.assemble(("cosim train", "bold"),
                                 f" {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})"))
@@ -380,7 +382,7 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
     """Run every point of SPEC (a base experiment plus axes) that DIR does not hold yet."""
     import os
 
-    from cosim import sweeps
+    from cosim.sweep import spec as sweeps
 
     if workers is not None and workers < 1:
         raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
@@ -424,13 +426,13 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
 @friendly_errors
 def sweep_plot(sweep_dir: Path, x: str, y: str, hue: str | None, kind: str, out_path: Path | None) -> None:
     """Plot a metric of a sweep against its axes (error bars over seeds)."""
-    from cosim import sweeps
+    from cosim.sweep import spec as sweeps
 
     console.print(f"wrote {sweeps.plot(sweep_dir, x, y, hue, kind, out_path)}")
 
 
 def sweep_table(frame, axes: list[str]) -> Table:
-    from cosim.reports import sweep_summary
+    from cosim.reports.build import sweep_summary
 
     summary = sweep_summary(frame, axes)
     table = Table(title="sweep results")
@@ -447,7 +449,7 @@ def sweep_table(frame, axes: list[str]) -> Table:
 @friendly_errors
 def report(dirs: tuple[Path, ...], out_dir: Path) -> None:
     """Energy / latency / accuracy report of run and sweep directories (several runs: side by side)."""
-    from cosim import reports
+    from cosim.reports import build as reports
 
     written = reports.write(list(dirs), out_dir)
     console.print(f"wrote {written['report.html']} (self-contained), {written['report.md']} and "
@@ -463,7 +465,7 @@ def _progress():
 
 
 def summary_table(metrics: dict) -> Table:
-    from cosim.reports import summary_rows
+    from cosim.reports.build import summary_rows
 
     table = Table(title="run summary")
     table.add_column("metric")

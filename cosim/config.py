@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from cosim import limits, safe_yaml
-from cosim.devices import msdc
+from cosim.devices.msdc import model as msdc
 from cosim.errors import ConfigError
 from cosim.hil.ledger import PeripheralCosts
 from cosim.limits import (MAX_EPOCHS, MAX_LEARNING_RATE, MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_SEED,
@@ -252,7 +252,7 @@ def describe_error(exc: ValidationError, where: str, allowed_keys: str = "") -> 
 def validate(data: Any, where: str) -> BaseModel:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
-    from cosim import experiments
+    from cosim.experiments import run as experiments
 
     kind = data.get("experiment", experiments.DEFAULT)
     if not isinstance(kind, str):

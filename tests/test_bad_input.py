@@ -21,10 +21,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cosim import config as cfgmod
-from cosim import experiments, sweeps
+from cosim.experiments import run as experiments
+from cosim.sweep import spec as sweeps
 from cosim.cli import main
 from cosim.errors import ConfigError, NetlistError, SimulationError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 from test_injection import netlist_is_safe
 
 def fuzz(examples: int) -> settings:
@@ -429,8 +431,8 @@ SMALL_BOARD = st.fixed_dictionaries({
 @given(SMALL_BOARD)
 def test_valid_random_boards_write_well_formed_netlists(data):
     from cosim.circuits.network import build_network
-    from cosim.devices import msdc_spice
-    from cosim.training import eslami2024
+    from cosim.devices.msdc import spice as msdc_spice
+    from cosim.experiments import eslami2024
 
     try:
         parts = eslami2024.board_parts(cfgmod.validate(data, "fuzz"))
@@ -494,7 +496,7 @@ MSDC_FIELDS = ["r_on_ohm", "r_off_ohm", "v_on_V", "v_off_V", "tau_s", "temperatu
 
 
 def _preset_w() -> dict:
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     return msdc.load_preset("W").model_dump()
 
@@ -507,7 +509,7 @@ def _preset_w() -> dict:
                                                                      PLAUSIBLE), max_size=2))
        | VALUES)
 def test_random_parameter_sets_are_valid_or_raise_config_error(data):
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     try:
         params = msdc.params_from_mapping(data, "fuzz.yaml")
@@ -550,7 +552,7 @@ ROWS = st.one_of(
 @given(ROWS, st.sampled_from(["A", "mA", "uA"]), st.floats(allow_nan=True, allow_infinity=True) | st.just(10.0),
        st.floats(allow_nan=True, allow_infinity=True) | st.just(5e3))
 def test_random_csv_files_read_or_raise_config_error(rows, unit, frequency, series):
-    from cosim.devices.msdc_fit import read_runs
+    from cosim.devices.msdc.fit import read_runs
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "loop.csv"
@@ -658,7 +660,7 @@ TITLES = st.one_of(st.just("fuzz"), st.text(max_size=10))
 @fuzz(400)
 @given(st.lists(ELEMENTS | GOOD_ELEMENTS, max_size=6), TITLES)
 def test_random_ir_is_refused_or_written_as_well_formed_text_in_every_dialect(specs, title):
-    from cosim.netlist import ltspice, spectre, vacask, xyce
+    from cosim.netlist.writers import ltspice, spectre, vacask, xyce
 
     net = _netlist(specs, title)
     if net is None:

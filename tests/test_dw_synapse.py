@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from cosim.devices import dw_synapse as dw
+from cosim.devices.dw_synapse import model as dw
 from cosim.errors import ConfigError
-from cosim.netlist import ngspice
+from cosim.netlist.writers import ngspice
 from cosim.spice.engine import ngspice_seed
 
 PARAMS = dw.load_preset("ellis2023")

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from cosim.cli import main
 from cosim.config import load_experiment
-from cosim.devices import dw_synapse as dw
+from cosim.devices.dw_synapse import model as dw
 from cosim.errors import ConfigError
-from cosim.training import ellis2023
+from cosim.experiments import ellis2023
 
 CONFIG = "sweeps/ellis2023.yaml"
 QUICK = ["backend=twin", "training.max_epochs=3", "training.patience=3", "data.max_train=300", "evaluation.passes=2"]

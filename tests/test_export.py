@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from cosim import config as cfgmod
-from cosim import export as ex
+from cosim.export import write as ex
 from cosim.errors import ConfigError, NetlistError
-from cosim.netlist import expr, ir, ltspice, spectre, vacask, xyce
+from cosim.netlist import expr, ir
+from cosim.netlist.writers import ltspice, spectre, vacask, xyce
 from cosim.netlist.numbers import SIGNIFICANT_DIGITS
 from cosim.resources import data_dir, data_file
 from cosim.spice import rawfile
@@ -62,7 +63,7 @@ def test_expressions_render_per_dialect():
 
 
 def test_verilog_a_module_reads_ports_and_reals():
-    from cosim.netlist.dialect import VerilogAModules
+    from cosim.netlist.writers.dialect import VerilogAModules
 
     mods = VerilogAModules("VACASK")
     name, nodes = mods.behavioural(ir.BehavioralSource("Bx", "out", "0", "V", "1/2*V(a,0)-V(0,b)+V(out)"))
@@ -106,7 +107,7 @@ def test_writers_refuse_what_they_cannot_express(writer):
 
 
 def test_every_experiment_has_an_export_hook():
-    from cosim import experiments
+    from cosim.experiments import run as experiments
 
     assert set(ex.HOOKS) == set(experiments.MODULES)
 
@@ -181,7 +182,7 @@ def test_golden_comparison_tolerates_rounding_flips_only():
 # The drawn device parameters of the M-SDC reference board at full precision, as one digest.
 _DRAWN_DIGEST = """
 import hashlib
-from cosim import export as ex
+from cosim.export import write as ex
 from cosim.netlist import ir
 from cosim.resources import data_file
 net = ex.board(data_file("netlists", "eslami2024.yaml"), "none", "osdi")[0].variants["ngspice"].netlist
@@ -293,7 +294,7 @@ def test_exported_ngspice_netlist_reproduces_the_training_loop(tmp_path, record_
     under `ngspice -b`: column currents, verify conductances and device states agree within 1e-6 relative."""
     from cosim.data import patterns_3x3
     from cosim.hil.schedule import Pulses
-    from cosim.training import eslami2024
+    from cosim.experiments import eslami2024
 
     cfg = cfgmod.load_experiment(SWEEP)
     trained = np.random.default_rng(5).uniform(0.05, 0.95, 30)
@@ -423,7 +424,7 @@ def test_vacask_subcircuit_initial_conditions_match_ngspice(tmp_path):
 def test_bsource_subcircuit_ir_matches_the_shipped_library(tmp_path):
     """The M-SDC B-source subcircuit the Xyce and LTspice exports write is device_models/msdc.lib, term by term:
     one device through 1 kΩ, set then reset pulses, in ngspice from the IR and from the file."""
-    from cosim.devices import msdc, msdc_spice
+    from cosim.devices.msdc import model as msdc, spice as msdc_spice
     from cosim.spice.batch import BatchEngine
 
     def netlist(library) -> ir.Netlist:
@@ -448,7 +449,7 @@ def test_bsource_subcircuit_ir_matches_the_shipped_library(tmp_path):
 def test_exported_synapse_reads_run_standalone_and_match_the_loop(tmp_path):
     """The domain-wall export runs in `ngspice -b` and draws exactly the reads the toolkit's engine draws for
     the same circuit and seed; Spectre-like dialects refuse its random source by name."""
-    from cosim.devices import dw_synapse as dw
+    from cosim.devices.dw_synapse import model as dw
     from cosim.spice.shared import SharedEngine
 
     source = data_dir("netlists") / "ellis2023.yaml"
@@ -477,7 +478,7 @@ def test_exported_synapse_reads_run_standalone_and_match_the_loop(tmp_path):
 def _sot_run_dir(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     """A run directory of netlists/islam2024.yaml with trained-like hidden weights and its device instances,
     Ic0 moved 2 % so that using the recorded devices (not a fresh draw) shows."""
-    from cosim.training import islam2024 as isl
+    from cosim.experiments import islam2024 as isl
 
     cfg = cfgmod.load_experiment(SOT)
     b = isl.board(cfg)
@@ -495,7 +496,7 @@ def _sot_run_dir(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
 def test_sot_neuron_export_takes_the_run_weights_and_devices(tmp_path):
     """From a run directory the write currents are the trained weights' (current map of the config) and the
     devices are the recorded ones; `none` is the circuit with idle drivers and no analysis."""
-    from cosim.training import islam2024 as isl
+    from cosim.experiments import islam2024 as isl
 
     run, states = _sot_run_dir(tmp_path)
     result = ex.export(run, "ngspice", tmp_path / "read", "read")
@@ -558,8 +559,8 @@ def test_exported_sot_neurons_run_standalone_and_match_the_loop(tmp_path, record
     (the bank's ∫V·I applied to the exported waveforms) agree within 1e-6 relative."""
     from dataclasses import replace
 
-    from cosim.devices.sot_spice import NeuronBank
-    from cosim.training import islam2024 as isl
+    from cosim.devices.sot_mtj.spice import NeuronBank
+    from cosim.experiments import islam2024 as isl
 
     run, states = _sot_run_dir(tmp_path)
     result = ex.export(run, "ngspice", tmp_path / "sot", "read")

@@ -10,7 +10,7 @@ from cosim.data import patterns_3x3
 from cosim.errors import ConfigError
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.schedule import Pulses
-from cosim.training import eslami2024
+from cosim.experiments import eslami2024
 
 
 def cfg(**over):
@@ -47,7 +47,7 @@ def test_board_has_30_memristors_and_4_neurons():
 
 @pytest.mark.spice
 def test_spice_read_matches_device_equation():
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     session, _, arrays = eslami2024.build(cfg(backend="spice"))
     devices = [0, 13, 29]

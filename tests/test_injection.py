@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from cosim import config as cfgmod
-from cosim import experiments
+from cosim.experiments import run as experiments
 from cosim.errors import ConfigError, NetlistError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 
 MARKER = "COSIM_INJECTED"
 
@@ -238,8 +239,8 @@ def test_a_payload_preset_name_is_refused_when_the_config_is_validated():
 
 def _board_text(cfg) -> str:
     from cosim.circuits.network import build_network
-    from cosim.devices import msdc_spice
-    from cosim.training import eslami2024
+    from cosim.devices.msdc import spice as msdc_spice
+    from cosim.experiments import eslami2024
 
     parts = eslami2024.board_parts(cfg)
     network = build_network(parts.spec, msdc_spice.library(), lambda n, te, be, k: msdc_spice.instance(
@@ -249,7 +250,7 @@ def _board_text(cfg) -> str:
 
 def test_a_parameter_file_with_payloads_in_its_name_and_source_builds_a_clean_netlist(tmp_path):
     """The file name and its free-text `source` may hold anything; only validated numbers reach the netlist."""
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     params = msdc.load_preset("W").model_copy(update={"source": PAYLOADS[0]})
     path = tmp_path / f"p{PAYLOADS[0].replace(chr(0), '')}.yaml"
@@ -276,7 +277,7 @@ def test_overrides_with_payload_keys_or_values_are_refused():
 
 
 def test_sweep_specs_with_payloads_are_refused_before_any_point_runs(tmp_path):
-    from cosim import sweeps
+    from cosim.sweep import spec as sweeps
 
     for k, payload in enumerate(PAYLOADS):
         spec = tmp_path / f"spec{k}.yaml"
@@ -294,7 +295,7 @@ def test_sweep_specs_with_payloads_are_refused_before_any_point_runs(tmp_path):
 
 
 def test_payloads_in_measured_csv_files_are_refused(tmp_path):
-    from cosim.devices.msdc_fit import read_runs
+    from cosim.devices.msdc.fit import read_runs
 
     for k, payload in enumerate(PAYLOADS):
         rows = [f"{0.01 * i},{i}" for i in range(30)]

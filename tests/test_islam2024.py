@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from cosim import config as cfgmod
 from cosim.cli import main
-from cosim.devices import sot_mtj as s
+from cosim.devices.sot_mtj import model as s
 from cosim.errors import ConfigError
 from cosim.resources import data_file
-from cosim.training import islam2024
+from cosim.experiments import islam2024
 from cosim.training import stochastic_neurons as sn
 
 SMALL = ["backend=twin", "network.hidden=16", "training.software_epochs=20", "training.hil_epochs=3",

@@ -26,7 +26,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cosim import config as cfgmod
-from cosim import experiments, limits, safe_yaml, sweeps
+from cosim.experiments import run as experiments
+from cosim import limits, safe_yaml
+from cosim.sweep import spec as sweeps
 from cosim.cli import console, main
 from cosim.errors import ConfigError
 from cosim.resources import data_dir
@@ -49,7 +51,7 @@ def _tripwire(*args, **kwargs):
 
 
 def run_cli(args: list[str]):
-    with mock.patch("cosim.experiments.run_to_dir", _tripwire), mock.patch("cosim.sweeps.prepare", _tripwire):
+    with mock.patch("cosim.experiments.run.run_to_dir", _tripwire), mock.patch("cosim.sweep.spec.prepare", _tripwire):
         started = time.perf_counter()
         result = CliRunner().invoke(main, args)
         return result, time.perf_counter() - started
@@ -338,7 +340,7 @@ def test_sizes_real_use_needs_stay_valid(tmp_path):
 def test_sweep_values_are_set_as_typed_and_never_parsed_again(tmp_path):
     """A text value stays text ('W #x' is not W, '1e-3' is not a number), a number stays a number."""
     path = tmp_path / "params.yaml"
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     msdc.write_params_file(msdc.load_preset("W"), path)
     sweep = sweeps.expand(tmp_path / "spec.yaml", {**SPEC, "grid": {"device.params_file": [str(path)],

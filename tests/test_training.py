@@ -13,7 +13,8 @@ from cosim import runs
 from cosim.config import load_experiment
 from cosim.errors import ConfigError
 from cosim.netlist.numbers import number
-from cosim.training import eslami2024, onchip
+from cosim.experiments import eslami2024
+from cosim.training import onchip
 
 SHORT = ["training.epochs=2", "evaluation.repeats=1", "data.n_test=20", "programming.reset_pulse=false"]
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import exprel
 
 from cosim.circuits.network import Network
-from cosim.devices import msdc
+from cosim.devices.msdc import model as msdc
 from cosim.hil.ledger import Ledger
 from cosim.hil.schedule import Schedule
 from cosim.hil.session import ForwardResult, Timing, _Session

@@ -21,7 +21,8 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from cosim.errors import NetlistError, SimulationError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 from cosim.netlist.numbers import number
 from cosim.spice import install
 from cosim.spice.engine import ngspice_seed, Engine, Waveforms, with_safer_options

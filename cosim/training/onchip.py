@@ -16,7 +16,7 @@ import numpy as np
 
 from cosim.circuits.network import Network
 from cosim.data import Dataset, add_input_noise
-from cosim.devices import msdc
+from cosim.devices.msdc import model as msdc
 from cosim.hil.schedule import Pulses
 from cosim.hil.session import HardwareSession
 

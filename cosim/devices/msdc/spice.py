@@ -16,7 +16,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from cosim.devices.msdc import PARAM_FIELDS, MSDCArrays, MSDCParams
+from cosim.devices.msdc.model import PARAM_FIELDS, MSDCArrays, MSDCParams
 from cosim.errors import ConfigError
 from cosim.netlist import ir
 from cosim.resources import data_file

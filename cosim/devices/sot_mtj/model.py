@@ -6,7 +6,7 @@ P = 1 − exp(−H), H = ∫ r(I(t)) dt. For a rectangular pulse of width t_p th
 1 − exp(−(t_p/τ0)·exp(−Δ(1 − I/Ic0))); the twin integrates the trapezoidal pulses the circuit applies
 exactly, so SPICE (device_models/sot_mtj.lib, which integrates the same rate on a node and compares it
 with a random threshold) and the twin sample the same probability function and can be compared
-statistically. Presets for several widths are built from scaling laws (device_models/sot_presets.yaml):
+statistically. Presets for several widths are built from scaling laws (device_models/sot_mtj_presets.yaml):
 bias current ∝ width, window ∝ width^(1 − γ), spread ∝ 1/width.
 """
 
@@ -30,7 +30,7 @@ from cosim.errors import ConfigError
 from cosim.limits import MAX_GAIN, MAX_TIME_S, MAX_VOLTAGE_V, MIN_TIME_S, USER_INPUT
 from cosim.resources import data_file
 
-PRESET_FILE = "sot_presets.yaml"
+PRESET_FILE = "sot_mtj_presets.yaml"
 RATE_MAX_PER_S = 1e12  # switching-rate cap (the circuit's rmax): H saturates instead of overflowing
 WINDOW_PER_DI = 2.0 * math.log(9.0)  # 10–90 % window of a logistic in units of its scale dI
 
@@ -443,7 +443,7 @@ class SOTTwin:
 
 
 def preset_table(timing: Timing | None = None) -> list[dict]:
-    """Every width preset's derived values (what `python -m cosim.devices.sot_mtj` prints)."""
+    """Every width preset's derived values (what `python -m cosim.devices.sot_mtj.model` prints)."""
     timing = timing or Timing()
     rows = []
     for name in preset_names():

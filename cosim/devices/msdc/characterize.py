@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cosim import atomic
-from cosim.devices import msdc, msdc_spice
+from cosim.devices.msdc import model as msdc, spice as msdc_spice
 from cosim.errors import ConfigError
 from cosim.netlist import ir
 from cosim.plots import save_png

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from cosim.errors import NetlistError
 from cosim.netlist import ir
-from cosim.netlist.dialect import (lower_nodes, lower_params, BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic,
-                                   instance_ics, solver_hint, switch_values)
+from cosim.netlist.writers.dialect import lower_nodes, lower_params, BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic, instance_ics, solver_hint, switch_values
 from cosim.netlist.numbers import number
 
 RAW_FILE = "tran1.raw"

@@ -255,7 +255,7 @@ def execute_point(config: dict, work_dir: Path | None = None) -> dict:
     which removes it whatever happens to the worker; remote ones use a temporary folder of their own."""
     import tempfile
 
-    from cosim import experiments
+    from cosim.experiments import run as experiments
     from cosim.config import validate
 
     started = time.perf_counter()

@@ -14,8 +14,7 @@ import time
 import numpy as np
 from scipy.integrate import cumulative_trapezoid
 
-from cosim.devices.sot_mtj import (RATE_MAX_PER_S, SlotRun, SOTArrays, SOTParams, Timing, reset_current_A,
-                                   sense_reference)
+from cosim.devices.sot_mtj.model import RATE_MAX_PER_S, SlotRun, SOTArrays, SOTParams, Timing, reset_current_A, sense_reference
 from cosim.errors import ConfigError
 from cosim.netlist import ir
 from cosim.resources import data_file

@@ -24,15 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from cosim.devices.msdc import (
-    PARAM_FIELDS,
-    MSDCArrays,
-    MSDCParams,
-    MSDCTwin,
-    params_from_mapping,
-    thermal_voltage_V,
-    write_params_file,
-)
+from cosim.devices.msdc.model import PARAM_FIELDS, MSDCArrays, MSDCParams, MSDCTwin, params_from_mapping, thermal_voltage_V, write_params_file
 from cosim.errors import ConfigError
 
 MEMRISTOR_CSV = "Memristor.csv"
@@ -458,7 +450,7 @@ def fit_msdc(
     med_fit = float(table.nrmse[table.used_in_fit].median())
     med_held = float(table.nrmse[~table.used_in_fit].median()) if not all(used) else float("nan")
     source = (
-        f"fitted with cosim.devices.msdc_fit.fit_msdc(fit_on={fit_on!r}, seed={seed}, n_starts={n_starts}, "
+        f"fitted with cosim.devices.msdc.fit.fit_msdc(fit_on={fit_on!r}, seed={seed}, n_starts={n_starts}, "
         f"max_nfev={max_nfev}, substeps={substeps}) on {len(fit_runs)} measured loops "
         f"({', '.join(r.name for r in fit_runs)}); phi held at {template.phi:g}, T at {FIT_TEMPERATURE_K} K; "
         f"median NRMSE {med_fit:.3f} on fitted runs, {med_held:.3f} on {len(runs) - len(fit_runs)} held-out runs"

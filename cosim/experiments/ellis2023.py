@@ -19,9 +19,9 @@ from pydantic import Field, field_validator, model_validator
 
 from cosim import digits
 from cosim.config import ExperimentBase, Strict
-from cosim.devices import dw_synapse as dw
+from cosim.devices.dw_synapse import model as dw
 from cosim.errors import ConfigError
-from cosim.experiments import RunResult
+from cosim.experiments.run import RunResult
 from cosim.hil.ledger import Ledger
 from cosim.limits import MAX_EPOCHS, MAX_GAIN, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS, MAX_SAMPLES
 from cosim.training import meanvar as mv
@@ -191,7 +191,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     totals = ledger.totals()
     metrics.update({"energy_J": totals["energy_J"], "circuit_time_s": totals["circuit_time_s"],
                     "pulses": totals["pulses"], "wall_time_s": time.perf_counter() - started})
-    from cosim.netlist import ngspice
+    from cosim.netlist.writers import ngspice
 
     states = {"dw_w": layer.w.copy(), "dw_p": p, "dw_bias": layer.b.copy(), "dw_x0": devices.x0,
               "dw_dx": devices.dx, "dw_a": devices.a, "dw_input_used": active}

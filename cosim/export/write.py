@@ -140,7 +140,7 @@ class _Recorder(Engine):
 
 def _msdc_library(backend: str) -> list:
     """The toolkit's M-SDC library items, with paths relative to the export directory."""
-    from cosim.devices import msdc_spice as ms
+    from cosim.devices.msdc import spice as ms
 
     items: list = [ir.OsdiLoad("msdc.osdi")] if backend == "osdi" else []
     items.append(ir.SubcircuitLibrary(ms.LIB_FILES[backend], ms.SUBCKT, ms.PINS, dict(ms.DEFAULTS),
@@ -151,7 +151,7 @@ def _msdc_library(backend: str) -> list:
 def msdc_bsource_subckt() -> ir.SubcircuitDef:
     """device_models/msdc.lib as IR (its `.param vt2` written inline), for dialects that write the B-source
     subcircuit in their own syntax; tests/test_export.py holds it to the shipped file in ngspice."""
-    from cosim.devices import msdc_spice as ms
+    from cosim.devices.msdc import spice as ms
 
     vt2 = "{(2*1.380649e-23*temp/1.602176634e-19)}"  # ngspice pastes braces unparenthesised: keep the ( )
     xc = "min(max(V(x),0),1)"
@@ -170,7 +170,7 @@ def msdc_bsource_subckt() -> ir.SubcircuitDef:
 
 def _msdc_variants(net: ir.Netlist, backend: str) -> dict[str, Variant]:
     """The recorded (as simulated) netlist and its Verilog-A and B-source families."""
-    from cosim.devices import msdc_spice as ms
+    from cosim.devices.msdc import spice as ms
     from cosim.resources import data_file
 
     def model_text(name: str) -> str:
@@ -219,7 +219,7 @@ def _msdc_variants(net: ir.Netlist, backend: str) -> dict[str, Variant]:
 
 
 def _is_msdc_library(item) -> bool:
-    from cosim.devices import msdc_spice as ms
+    from cosim.devices.msdc import spice as ms
 
     if isinstance(item, ir.OsdiLoad):
         return Path(item.path).name == "msdc.osdi"
@@ -230,12 +230,12 @@ def eslami2024(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backe
     """The M-SDC board with the chosen stimulus (see the module docstring)."""
     from cosim.circuits.network import build_network
     from cosim.data import patterns_3x3
-    from cosim.devices import msdc_spice as ms
+    from cosim.devices.msdc import spice as ms
     from cosim.hil.ledger import Ledger
     from cosim.hil.schedule import Pulses
     from cosim.hil.session import CircuitSession
 
-    from cosim.training.eslami2024 import board_parts
+    from cosim.experiments.eslami2024 import board_parts
 
     parts = board_parts(cfg)
     spec, arrays, x0 = parts.spec, parts.arrays, parts.x0
@@ -297,9 +297,9 @@ def ellis2023(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backen
     """The domain-wall synapse layer's read circuits: one per synapse (n_in × n_out), with each synapse's
     own fit and, from a run directory, its trained control value w; `read` reads every synapse N times.
     ngspice only: the random state of a read is drawn by ngspice's TRRANDOM source."""
-    from cosim.devices import dw_synapse as dw
+    from cosim.devices.dw_synapse import model as dw
     from cosim.spice.engine import ngspice_seed
-    from cosim.training.ellis2023 import prepare_data
+    from cosim.experiments.ellis2023 import prepare_data
 
     if stimulus == "program":
         raise ConfigError("the domain-wall synapse circuit has no programming stimulus (the drive that sets a wall "
@@ -349,11 +349,11 @@ def islam2024(cfg, states: Mapping[str, np.ndarray], stimulus: str, model_backen
     one the bank hands its engine (recorded by `_Recorder`). ngspice only: the switching draw is TRRANDOM."""
     from dataclasses import replace
 
-    from cosim.devices import sot_spice
-    from cosim.devices.sot_mtj import reset_current_A
+    from cosim.devices.sot_mtj import spice as sot_spice
+    from cosim.devices.sot_mtj.model import reset_current_A
     from cosim.resources import data_file
     from cosim.spice.engine import ngspice_seed
-    from cosim.training import islam2024 as isl
+    from cosim.experiments import islam2024 as isl
     from cosim.training.stochastic_neurons import MLP
 
     if stimulus == "program":
@@ -456,10 +456,10 @@ HOOKS: dict[str, Callable[..., Board]] = {
 
 def render(dialect: str, netlist: ir.Netlist):
     """The dialect's text and generated files for `netlist` (a cosim.netlist.dialect.Rendered)."""
-    from cosim.netlist.dialect import Rendered
+    from cosim.netlist.writers.dialect import Rendered
 
     if dialect == "ngspice":
-        from cosim.netlist import ngspice
+        from cosim.netlist.writers import ngspice
 
         return Rendered(ngspice.write(netlist))
     return _writer(dialect).render(netlist)
@@ -468,7 +468,7 @@ def render(dialect: str, netlist: ir.Netlist):
 def _writer(dialect: str):
     import importlib
 
-    return importlib.import_module(f"cosim.netlist.{dialect}")
+    return importlib.import_module(f"cosim.netlist.writers.{dialect}")
 
 
 def _check(dialect: str, stimulus: str) -> None:
@@ -480,7 +480,7 @@ def _check(dialect: str, stimulus: str) -> None:
 
 def board(source: Path, stimulus: str = "read", model_backend: str | None = None) -> tuple[Board, str]:
     """The board of a config file or run directory with `stimulus` (and the source's description)."""
-    from cosim.devices import msdc_spice
+    from cosim.devices.msdc import spice as msdc_spice
 
     if stimulus not in STIMULI:
         raise ConfigError(f"unknown stimulus {stimulus!r}; allowed: {', '.join(STIMULI)}")
@@ -597,6 +597,6 @@ def write_references(root: Path | None = None) -> list[Path]:
     return out
 
 
-if __name__ == "__main__":  # python -m cosim.export: regenerate netlists/
+if __name__ == "__main__":  # python -m cosim.export.write: regenerate netlists/
     for path in write_references():
         print(f"wrote {path}")

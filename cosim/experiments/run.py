@@ -18,9 +18,9 @@ import numpy as np
 from cosim.hil.ledger import Ledger
 
 MODULES = {
-    "eslami2024": "cosim.training.eslami2024",
-    "islam2024": "cosim.training.islam2024",
-    "ellis2023": "cosim.training.ellis2023",
+    "eslami2024": "cosim.experiments.eslami2024",
+    "islam2024": "cosim.experiments.islam2024",
+    "ellis2023": "cosim.experiments.ellis2023",
 }
 DEFAULT = "eslami2024"
 

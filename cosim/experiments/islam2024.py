@@ -27,10 +27,11 @@ from pydantic import Field, field_validator
 
 from cosim import digits
 from cosim.config import ExperimentBase, ProgrammingConfig, Strict, check_preset, check_state
-from cosim.devices import msdc, sot_mtj
-from cosim.devices.sot_characterize import Sweep, measure
+from cosim.devices.msdc import model as msdc
+from cosim.devices.sot_mtj import model as sot_mtj
+from cosim.devices.sot_mtj.characterize import Sweep, measure
 from cosim.errors import ConfigError
-from cosim.experiments import RunResult
+from cosim.experiments.run import RunResult
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.limits import (MAX_EPOCHS, MAX_GAIN, MAX_LAYER_SIZE, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS,
                           MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_TIME_S, MIN_RESISTANCE_OHM, MIN_TIME_S)
@@ -39,7 +40,7 @@ from cosim.training import stochastic_neurons as sn
 
 class DeviceSettings(Strict):
     family: Literal["sot_mtj"] = "sot_mtj"
-    preset: str = "w100"  # a width preset of device_models/sot_presets.yaml
+    preset: str = "w100"  # a width preset of device_models/sot_mtj_presets.yaml
     variation_scale: float = Field(1.0, ge=0, le=5)  # multiplies the preset's device-to-device spreads
     timing: sot_mtj.Timing = Field(default_factory=sot_mtj.Timing)
     # driver range: currents are clipped to [0, I50_nom + max_drive_di·dI_nom]
@@ -182,7 +183,7 @@ def make_runner(cfg: Config, params: sot_mtj.SOTParams, arrays: sot_mtj.SOTArray
     timing = cfg.device.timing
     if backend == "twin":
         return sot_mtj.SOTTwin(params, arrays, timing, cfg.seed)
-    from cosim.devices.sot_spice import NeuronBank
+    from cosim.devices.sot_mtj.spice import NeuronBank
 
     if backend == "spice":
         from cosim.spice.shared import SharedEngine
@@ -339,7 +340,7 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, runner=No
     from cosim.circuits.network import NetworkSpec, build_network
     from cosim.circuits.neurons import NeuronSpec
     from cosim.hil.session import Timing
-    from cosim.training import msdc_weights, onchip
+    from cosim.training import crossbar_weights as msdc_weights, onchip
 
     c = cfg.crossbar
     backend = backend or cfg.backend
@@ -362,7 +363,7 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, runner=No
         network = build_network(spec, [], lambda name, te, be, k: ir.Resistor("R" + name[1:], te, be, 1e4))
         session = TwinSession(network, arrays, x0, ledger, Timing(read_s=c.read_s))
     else:
-        from cosim.devices import msdc_spice
+        from cosim.devices.msdc import spice as msdc_spice
         from cosim.hil.session import CircuitSession
 
         network = build_network(spec, msdc_spice.library(), lambda name, te, be, k: msdc_spice.instance(
@@ -439,7 +440,7 @@ def crossbar_metrics(events: list, marks: dict[str, int], weights, deploy, cmap:
 
 def _crossbar_netlist(engine, session) -> str:
     """The crossbar as last simulated, its devices at their final states: a file that loads as is."""
-    from cosim.netlist import ngspice
+    from cosim.netlist.writers import ngspice
 
     states = {p.instance: {"x0": float(min(max(x, 0.0), 1.0))} for p, x in zip(session.network.points, session.x)}
     return ngspice.write(engine.netlist.with_changes(states))
@@ -449,7 +450,8 @@ def _example_netlist(bank, mlp: sn.MLP, x: np.ndarray, cmap: sn.CurrentMap, samp
                      preact: np.ndarray | None = None) -> str:
     """The trained board inferring a few test inputs: a file that runs as is (`ngspice -b`). `preact`: the
     inputs' pre-activations when they do not come from `mlp` (weights in a crossbar)."""
-    from cosim.netlist import ir, ngspice
+    from cosim.netlist import ir
+    from cosim.netlist.writers import ngspice
     from cosim.spice.engine import ngspice_seed
 
     currents = np.repeat(cmap.currents(mlp.preact(x) if preact is None else preact), samples, axis=0)

@@ -21,8 +21,7 @@ from pathlib import PurePosixPath
 
 from cosim.errors import NetlistError
 from cosim.netlist import ir
-from cosim.netlist.dialect import (lower_nodes, lower_params, BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic,
-                                   instance_ics, solver_hint, switch_values)
+from cosim.netlist.writers.dialect import lower_nodes, lower_params, BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic, instance_ics, solver_hint, switch_values
 from cosim.netlist.numbers import number
 
 def render(netlist: ir.Netlist) -> Rendered:

@@ -14,9 +14,9 @@ from cosim.circuits import crossbar as xb
 from cosim.circuits.network import Network, NetworkSpec, build_network
 from cosim.circuits.neurons import NeuronSpec
 from cosim.config import OnchipExperiment
-from cosim.experiments import RunResult
+from cosim.experiments.run import RunResult
 from cosim.data import Dataset, add_input_noise, patterns_3x3
-from cosim.devices import msdc, msdc_spice
+from cosim.devices.msdc import model as msdc, spice as msdc_spice
 from cosim.hil.ledger import Ledger, per_sample
 from cosim.hil.session import CircuitSession, HardwareSession
 from cosim.hil.twin import TwinSession
@@ -152,7 +152,7 @@ def train(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = 
     netlists = {}
     engine = getattr(outcome.session, "engine", None)
     if engine is not None:
-        from cosim.netlist import ngspice
+        from cosim.netlist.writers import ngspice
 
         for point, x in zip(outcome.session.network.points, outcome.session.x):
             engine.alter(point.instance, x0=float(min(max(x, 0.0), 1.0)))

@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from cosim.errors import NetlistError
-from cosim.netlist import expr, ir, spicelike
-from cosim.netlist.dialect import Rendered, switch_values
+from cosim.netlist import expr, ir
+from cosim.netlist.writers import spicelike
+from cosim.netlist.writers.dialect import Rendered, switch_values
 from cosim.netlist.numbers import number
 
 def _volt(n1: str, n2: str | None) -> str:

@@ -17,8 +17,8 @@ import pandas as pd
 from scipy.stats import chi2
 
 from cosim import atomic
-from cosim.devices import sot_mtj
-from cosim.devices.sot_mtj import SOTArrays, SOTParams, Timing
+from cosim.devices.sot_mtj import model as sot_mtj
+from cosim.devices.sot_mtj.model import SOTArrays, SOTParams, Timing
 from cosim.errors import ConfigError
 from cosim.plots import save_png
 
@@ -208,7 +208,7 @@ def _engine(backend: str, seed: int):
 def _runner(backend: str, params: SOTParams, arrays: SOTArrays, timing: Timing, engine, seed: int):
     if backend == "twin":
         return sot_mtj.SOTTwin(params, arrays, timing, seed)
-    from cosim.devices.sot_spice import NeuronBank
+    from cosim.devices.sot_mtj.spice import NeuronBank
 
     return NeuronBank(params, arrays, timing, engine, seed=seed, title="cosim SOT-MTJ characterisation")
 

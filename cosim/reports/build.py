@@ -286,7 +286,7 @@ def run_figures(run: Run, tables: dict[str, pd.DataFrame]) -> list[Figure]:
 
 def _conductance_maps(run: Run) -> dict[str, np.ndarray]:
     """The experiment's own map of final conductances, when it offers one."""
-    from cosim import experiments
+    from cosim.experiments import run as experiments
     from cosim.config import validate
 
     name = run.config.get("experiment", experiments.DEFAULT)
@@ -322,7 +322,7 @@ def comparison_figures(table: pd.DataFrame) -> list[Figure]:
 
 
 def sweep_figures(frame: pd.DataFrame, axes: list[str], name: str) -> list[Figure]:
-    from cosim.sweeps import draw
+    from cosim.sweep.spec import draw
 
     ok = frame[frame["status"] == "ok"]
     figures = []
@@ -372,7 +372,7 @@ def _flatten(data: dict, prefix: str = "") -> dict:
 
 
 def is_sweep(path: Path) -> bool:
-    from cosim.sweeps import RESULTS_FILE
+    from cosim.sweep.spec import RESULTS_FILE
 
     return (Path(path) / RESULTS_FILE).is_file()
 
@@ -384,7 +384,7 @@ def sweep_summary(frame: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
 
 
 def sweep_section(path: Path, label: str | None = None) -> Section:
-    from cosim.sweeps import RESULTS_FILE, SPEC_FILE
+    from cosim.sweep.spec import RESULTS_FILE, SPEC_FILE
 
     results = Path(path) / RESULTS_FILE
     frame = _read(results, pd.read_parquet)

@@ -1,0 +1,1 @@
+"""Netlist export: the circuit as simulated, for other simulators."""

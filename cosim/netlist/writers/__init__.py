@@ -1,0 +1,1 @@
+"""Netlist dialect writers: the IR as ngspice, VACASK, Spectre, Xyce and LTspice text."""

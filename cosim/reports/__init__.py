@@ -1,0 +1,1 @@
+"""Reports of run and sweep folders."""

@@ -1,0 +1,1 @@
+"""Parameter sweeps: spec, points, executors, results, plots."""
