@@ -245,12 +245,12 @@ def test_crossbar_circuit_is_reloaded_after_the_neuron_bank_ran():
     cfg = _cfg_full("backend=spice", "network.weights=msdc", "network.hidden=4", "crossbar.weight_scale=3")
     b = islam2024.board(cfg)
     runner = islam2024.make_runner(cfg, b.params, b.arrays)
-    weights = islam2024.build_crossbar_weights(cfg, 64, Ledger(), runner)
+    weights = islam2024.build_crossbar_weights(cfg, 64, Ledger())
     x = b.x_test[:4]
     before = weights.session.forward(x).column_currents_A[0]
     runner.run(np.full((2, 4), b.cmap.i50_A))
     after = weights.session.forward(x).column_currents_A[0]
-    assert weights.session.reloads == 1
+    assert weights.session.engine.reloads == 1
     np.testing.assert_allclose(after, before, rtol=1e-4)
 
 

@@ -82,14 +82,9 @@ def build(cfg: OnchipExperiment, backend: str | None = None) -> tuple[HardwareSe
     library = msdc_spice.library()
     network = build_network(spec, library, lambda name, te, be, k: msdc_spice.instance(
         name, te, be, msdc_spice.array_row(arrays, k), float(x0[k])), title="cosim eslami2024 network")
-    if backend == "spice":
-        from cosim.spice.shared import SharedEngine
+    from cosim.spice.engines import open_engine
 
-        engine = SharedEngine(seed=cfg.seed)
-    else:
-        from cosim.spice.batch import BatchEngine
-
-        engine = BatchEngine(seed=cfg.seed)
+    engine = open_engine(backend, seed=cfg.seed)
     session = CircuitSession(network, engine, x0, ledger, msdc_spice.netlist_backend(network.netlist) or "")
     return session, scale, arrays
 

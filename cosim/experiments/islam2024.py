@@ -10,7 +10,7 @@ device-to-device variation. One run compares three ways on the same device insta
 The physical neurons run on the chosen backend: `spice` (the neuron circuit in libngspice, a mini-batch per
 transient), `batch` (the same netlists through `ngspice -b`) or `twin` (numpy, the same probabilities).
 Weights are held in software (`network.weights: software`) or, with `network.weights: msdc`, the input→hidden
-weights live in an M-SDC crossbar on the same backend (`cosim.training.msdc_weights`): the pre-activations of
+weights live in an M-SDC crossbar on the same backend (`cosim.training.crossbar_weights`): the pre-activations of
 (2) and (3) are read from its column currents, (2) programs the software weights into it once, and (3)
 programs every update that moves a device's target by more than the tolerance (program-and-verify); the
 hidden→output weights and the hidden biases stay in software (docs/islam2024.md).
@@ -185,15 +185,9 @@ def make_runner(cfg: Config, params: sot_mtj.SOTParams, arrays: sot_mtj.SOTArray
         return sot_mtj.SOTTwin(params, arrays, timing, cfg.seed)
     from cosim.devices.sot_mtj.spice import NeuronBank
 
-    if backend == "spice":
-        from cosim.spice.shared import SharedEngine
+    from cosim.spice.engines import open_engine
 
-        engine = SharedEngine(seed=cfg.seed)
-    else:
-        from cosim.spice.batch import BatchEngine
-
-        engine = BatchEngine(seed=cfg.seed)
-    return NeuronBank(params, arrays, timing, engine, seed=cfg.seed, title="cosim islam2024 SOT-MTJ neurons")
+    return NeuronBank(params, arrays, timing, open_engine(backend, seed=cfg.seed), seed=cfg.seed, title="cosim islam2024 SOT-MTJ neurons")
 
 
 @dataclass
@@ -263,7 +257,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     # 2. the same weights deployed on the physical neurons (programmed into the crossbar first, with msdc)
     weights, deploy, marks = None, None, {"start": len(ledger.events)}
     if cfg.network.weights == "msdc":
-        weights = build_crossbar_weights(cfg, b.x_train.shape[1], ledger, runner, mlp)
+        weights = build_crossbar_weights(cfg, b.x_train.shape[1], ledger, mlp)
         deploy = weights.program(mlp.w1)
         marks["deployed"] = len(ledger.events)
     acc_deployed = sn.accuracy(mlp, x_test, y_test, devices, samples, t.batch_size, weights)
@@ -330,17 +324,17 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     return RunResult(metrics, history, ledger, netlists, states)
 
 
-def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, runner=None, trained: sn.MLP | None = None,
+def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: sn.MLP | None = None,
                            backend: str | None = None):
     """The M-SDC crossbar of `cfg.crossbar` (n_inputs rows, one column per hidden neuron, plus the reference
     column) on the run's backend, as a `CrossbarWeights`. Device variation and as-fabricated states are drawn
-    from the seed; "auto" weight scale comes from `trained`'s first layer. With spice, `runner` (the neuron
-    bank, which shares this process's ngspice) tells when the crossbar's circuit must be loaded again."""
+    from the seed; "auto" weight scale comes from `trained`'s first layer. With spice, the crossbar and the
+    neuron bank share this process's ngspice: each engine loads its own circuit again when the other ran."""
     from cosim.circuits import crossbar as xb
     from cosim.circuits.network import NetworkSpec, build_network
     from cosim.circuits.neurons import NeuronSpec
     from cosim.hil.session import Timing
-    from cosim.training import crossbar_weights as msdc_weights, onchip
+    from cosim.training import crossbar_weights, onchip
 
     c = cfg.crossbar
     backend = backend or cfg.backend
@@ -368,24 +362,11 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, runner=No
 
         network = build_network(spec, msdc_spice.library(), lambda name, te, be, k: msdc_spice.instance(
             name, te, be, msdc_spice.array_row(arrays, k), float(x0[k])), title="cosim islam2024 weight crossbar")
-        if backend == "spice":
-            from cosim.spice.shared import SharedEngine
+        from cosim.spice.engines import open_engine
 
-            engine = SharedEngine(timeout_s=CROSSBAR_TIMEOUT_S)  # no seed: the crossbar draws no random numbers
-        else:
-            from cosim.spice.batch import BatchEngine
-
-            engine = BatchEngine(timeout_s=CROSSBAR_TIMEOUT_S)
+        engine = open_engine(backend, timeout_s=CROSSBAR_TIMEOUT_S)  # no seed: the crossbar draws no random numbers
         session = CircuitSession(network, engine, x0, ledger, msdc_spice.netlist_backend(network.netlist) or "",
                                  Timing(read_s=c.read_s))
-        if backend == "spice" and runner is not None and hasattr(runner, "runs"):
-            seen = [runner.runs]
-
-            def other_ran() -> bool:
-                ran, seen[0] = runner.runs != seen[0], runner.runs
-                return ran
-
-            session = msdc_weights.ReloadingSession(session, other_ran)
     p = c.programming
     programmer = onchip.Programmer(session, scale, p.amplitude_V, p.width_s, p.min_width_s, p.max_pulses, p.tolerance,
                                    p.reset_pulse, p.reset_amplitude_V, p.reset_width_s)
@@ -395,7 +376,7 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, runner=No
         weight_scale = float(np.abs(trained.w1).max()) / onchip.W_LIMIT
     else:
         raise ConfigError("crossbar.weight_scale 'auto' needs trained weights; give a number > 0")
-    return msdc_weights.CrossbarWeights(session, scale, programmer, weight_scale)
+    return crossbar_weights.CrossbarWeights(session, scale, programmer, weight_scale)
 
 
 CROSSBAR_TIMEOUT_S = 3600.0  # one transient programs up to every device of the crossbar

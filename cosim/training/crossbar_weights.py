@@ -18,43 +18,11 @@ more than the programming tolerance; every read and pulse is booked in the sessi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from cosim.hil.session import ForwardResult, HardwareSession
+from cosim.hil.session import HardwareSession
 from cosim.training.onchip import W_LIMIT, ConductanceScale, Programmer
-
-
-class ReloadingSession:
-    """A crossbar session whose ngspice is shared with another circuit in this process (libngspice holds one
-    circuit at a time): before each operation, if `other_ran()` says the other circuit ran since the last one,
-    the crossbar's circuit (with every alteration so far) is loaded again."""
-
-    def __init__(self, session, other_ran: Callable[[], bool]) -> None:
-        self.session, self._other_ran = session, other_ran
-        self.reloads = 0
-
-    def __getattr__(self, name: str):
-        return getattr(self.session, name)
-
-    def _ready(self) -> None:
-        if self._other_ran():
-            engine = self.session.engine
-            engine.load(engine.netlist)
-            self.reloads += 1
-
-    def forward(self, inputs: np.ndarray, phase: str = "inference", epoch: int = -1) -> ForwardResult:
-        self._ready()
-        return self.session.forward(inputs, phase, epoch)
-
-    def read_conductance(self, devices, phase: str = "read", epoch: int = -1) -> np.ndarray:
-        self._ready()
-        return self.session.read_conductance(devices, phase, epoch)
-
-    def program(self, devices, pulses, epoch: int = -1, verify: bool = False):
-        self._ready()
-        return self.session.program(devices, pulses, epoch, verify)
 
 
 @dataclass

@@ -336,16 +336,10 @@ def _measure(backend: str, circuit: ReadCircuit, params: DWParams, seed: int, n_
 
         net.add(ir.Options({"seed": ngspice_seed(seed)}), analysis, ir.Save(read_vectors(0)))
         return twin_read_cost(circuit), net
-    if backend == "spice":
-        from cosim.spice.shared import SharedEngine
+    from cosim.spice.engines import open_engine
 
-        engine = SharedEngine(seed=seed)  # sets ngspice's random seed (`setseed`) for this measurement
-    elif backend == "batch":
-        from cosim.spice.batch import BatchEngine
-
-        engine = BatchEngine(seed=seed)  # writes `.options seed=N` into the netlist it runs
-    else:
-        raise ConfigError(f"unknown backend {backend!r}; allowed: spice, batch, twin")
+    # spice sets ngspice's random seed (`setseed`) for this measurement; batch writes `.options seed=N`
+    engine = open_engine(backend, seed=seed)
     record = simulate_reads(engine, w, devices, circuit, n_reads)
     bits, energy = record.sensed[0], record.energy_J[0]
     if bits.all() or not bits.any():

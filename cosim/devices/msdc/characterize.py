@@ -18,7 +18,8 @@ from cosim.devices.msdc import model as msdc, spice as msdc_spice
 from cosim.errors import ConfigError
 from cosim.netlist import ir
 from cosim.plots import save_png
-from cosim.spice.shared import SharedEngine
+from cosim.spice.engine import Engine
+from cosim.spice.engines import open_engine
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def _circuit(params: msdc.MSDCParams, source: ir.Waveform, series_ohm: float, x0
     return net
 
 
-def sine_sweep(params: msdc.MSDCParams, sweep: SineSweep, engine: SharedEngine, x0: float = 0.0) -> pd.DataFrame:
+def sine_sweep(params: msdc.MSDCParams, sweep: SineSweep, engine: Engine, x0: float = 0.0) -> pd.DataFrame:
     """The last period of a sine drive: time, source and device voltage, current and state."""
     if sweep.amplitude_V <= 0 or sweep.frequency_Hz <= 0 or sweep.series_ohm < 0:
         raise ConfigError("sine sweep needs amplitude > 0, frequency > 0 and series resistance >= 0")
@@ -105,7 +106,7 @@ def pulse_schedule(train: PulseTrain) -> tuple[ir.Pwl, np.ndarray, np.ndarray]:
     return ir.Pwl(tuple(times), tuple(values)), np.array(reads), signs
 
 
-def pulse_train(params: msdc.MSDCParams, train: PulseTrain, engine: SharedEngine, x0: float = 0.0) -> pd.DataFrame:
+def pulse_train(params: msdc.MSDCParams, train: PulseTrain, engine: Engine, x0: float = 0.0) -> pd.DataFrame:
     """Conductance read after each set (+) then reset (−) pulse; pulse 0 is the read before any pulse."""
     pwl, read_times, signs = pulse_schedule(train)
     engine.load(_circuit(params, pwl, train.series_ohm, x0))
@@ -126,7 +127,7 @@ def characterize(presets: list[str], out_dir: Path, sweep: SineSweep, train: Pul
     """Run both experiments for each preset; write CSVs and plots; return the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    engine = SharedEngine(seed=seed)
+    engine = open_engine("spice", seed=seed)
     written: list[Path] = []
     loops, trains = {}, {}
     for name in presets:

@@ -194,15 +194,11 @@ def characterize(widths: list[tuple[str, SOTParams]], out_dir: Path, instances: 
 
 
 def _engine(backend: str, seed: int):
-    if backend == "spice":
-        from cosim.spice.shared import SharedEngine
+    if backend == "twin":
+        return None
+    from cosim.spice.engines import open_engine
 
-        return SharedEngine(seed=seed)
-    if backend == "batch":
-        from cosim.spice.batch import BatchEngine
-
-        return BatchEngine(seed=seed)
-    return None
+    return open_engine(backend, seed=seed)
 
 
 def _runner(backend: str, params: SOTParams, arrays: SOTArrays, timing: Timing, engine, seed: int):
