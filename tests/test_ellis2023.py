@@ -33,10 +33,16 @@ def test_quick_twin_run_books_every_read_at_the_per_read_cost():
     assert (m["inputs"], m["synapses"], m["reads"], m["model_backend"]) == (64, 640, 4, "numpy")
     cost = dw.twin_read_cost(dw.ReadCircuit())
     p = result.states["dw_p"]
-    assert m["energy_per_inference_J"] == pytest.approx(4 * cost.energy_J(p).sum(), rel=1e-12)
+    frame = result.ledger.frame()
+    inference = frame[frame["phase"] == "inference"]
+    # per inference: every inference row's energy over the inferences it served (validation passes included)
+    assert inference["samples"].sum() == m["epochs_trained"] * m["n_validation"] + 2 * (m["n_test"] + m["n_train"])
+    assert m["energy_per_inference_J"] == pytest.approx(inference["energy_J"].sum() / inference["samples"].sum(),
+                                                        rel=1e-12)
+    final = inference[inference["layer"].isin(["test", "train-evaluation"])]  # read at the trained probabilities
+    assert final["energy_J"].sum() / final["samples"].sum() == pytest.approx(4 * cost.energy_J(p).sum(), rel=1e-12)
     assert m["time_per_inference_s"] == pytest.approx(4 * 20e-9)
     assert (m["n_train"], m["n_validation"]) == (240, 60)
-    frame = result.ledger.frame()
     # every training and validation epoch plus the 2-pass test and train evaluations, 640 synapses × 4 reads
     n_inferences = m["epochs_trained"] * (m["n_train"] + m["n_validation"]) + 2 * (m["n_test"] + m["n_train"])
     assert m["pulses"] == frame["pulses"].sum() == n_inferences * 640 * 4

@@ -5,8 +5,10 @@ variation) plus a real bias, trained in numpy with the rule of `cosim.training.m
 with real weights. The energy and time of one synapse read come from the read circuit of
 `cosim.devices.dw_synapse`: simulated in ngspice at the start of the run (backend spice or batch; a short
 transient of one synapse, seeded from the run's seed) or from its equations (twin). The ledger books every
-read the run makes (training, validation, evaluation) at that per-read cost; an inference reads every one
-of the n_in × n_out synapses N times, all synapses in parallel, the N reads of a synapse one after another.
+read the run makes (training, validation, evaluation) at that per-read cost and the probabilities of the
+moment, one row per pass over a data set, serving that many samples; an inference reads every one of the
+n_in × n_out synapses N times, all synapses in parallel, the N reads of a synapse one after another. Energy
+per inference is that of every inference row over the inferences they served (validation passes included).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cosim.devices.dw_synapse import model as dw
 from cosim.errors import ConfigError
 from cosim.experiments.run import RunResult
 from cosim.hil.ledger import Ledger
+from cosim.hil.summary import run_metrics
 from cosim.limits import MAX_EPOCHS, MAX_GAIN, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS, MAX_SAMPLES
 from cosim.training import meanvar as mv
 
@@ -140,11 +143,11 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     label = f"dw_synapse {n_in}x{n_out}"
 
     def book(phase: str, part: str, inferences: int, epoch: int, wall_s: float) -> None:
-        """`inferences` reads of every synapse N times at the current probabilities."""
+        """`inferences` reads of every synapse N times at the current probabilities: one row serving them all."""
         per_inference_J = n_reads * float(cost.energy_J(layer.probabilities()).sum())
         ledger.book(phase, energy_J=inferences * per_inference_J, circuit_time_s=inferences * n_reads * cost.time_s,
                     wall_time_s=wall_s, device=label, layer=part, epoch=epoch,
-                    pulses=inferences * n_reads * n_in * n_out)
+                    pulses=inferences * n_reads * n_in * n_out, samples=inferences)
 
     def on_epoch(epoch: int, record: dict) -> None:
         book("read", "train", len(split.y_train), epoch, record["wall_time_s"])
@@ -167,8 +170,8 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
 
     p = layer.probabilities()
     active = split.x_train.any(axis=0)  # synapses whose input is on in at least one training image
-    per_inference_J = n_reads * float(cost.energy_J(p).sum())
-    metrics = {
+    summary = run_metrics(ledger.frame())
+    metrics = {**summary,
         "test_accuracy": test_acc, "test_accuracy_std_over_passes": test_std, "test_loss": test_loss,
         "train_accuracy": train_acc,
         "validation_accuracy": fit.history[fit.best_epoch - 1]["validation_accuracy"],
@@ -177,8 +180,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
         "near_binary_fraction": dw.near_binary_fraction(p[active]), "near_binary_fraction_all": dw.near_binary_fraction(p),
         "active_synapses": int(active.sum()) * n_out, "synapses": n_in * n_out,
         "mean_p": float(p.mean()),
-        "energy_per_inference_J": per_inference_J, "time_per_inference_s": n_reads * cost.time_s,
-        "energy_per_read_J": per_inference_J / (n_reads * n_in * n_out),
+        "energy_per_read_J": summary["energy_per_inference_J"] / (n_reads * n_in * n_out),
         "read_energy_state0_J": cost.energy_state0_J, "read_energy_state1_J": cost.energy_state1_J,
         "read_time_s": cost.time_s, "read_cost_source": cost.source,
         "data": data_name, "inputs": n_in, "image_shape": list(image_shape),
@@ -188,9 +190,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     }
     if t.baseline:
         metrics.update(_baseline(cfg, split, n_in, n_out))
-    totals = ledger.totals()
-    metrics.update({"energy_J": totals["energy_J"], "circuit_time_s": totals["circuit_time_s"],
-                    "pulses": totals["pulses"], "wall_time_s": time.perf_counter() - started})
+    metrics["wall_time_s"] = time.perf_counter() - started
     from cosim.netlist.writers import ngspice
 
     states = {"dw_w": layer.w.copy(), "dw_p": p, "dw_bias": layer.b.copy(), "dw_x0": devices.x0,

@@ -17,7 +17,8 @@ from cosim.config import OnchipExperiment
 from cosim.experiments.run import RunResult
 from cosim.data import Dataset, add_input_noise, patterns_3x3
 from cosim.devices.msdc import model as msdc, spice as msdc_spice
-from cosim.hil.ledger import Ledger, per_sample
+from cosim.hil.ledger import Ledger
+from cosim.hil.summary import run_metrics
 from cosim.hil.session import CircuitSession, HardwareSession
 from cosim.hil.twin import TwinSession
 from cosim.training import onchip
@@ -115,26 +116,17 @@ def run(cfg: OnchipExperiment, progress: Callable[[int, dict], None] | None = No
         extra["resume"] = load_checkpoint(checkpoint, session.ledger, len(session.x)) if resume else None
     history = trainer(session, model, programmer, data, epochs=t.epochs, learning_rate=t.learning_rate,
                       noise=noise, target=t.target, rng=rng, progress=progress, **extra)
-    training = session.ledger.totals()
     metrics = evaluate(cfg, session, arrays, data, rng)
     metrics.update({
         "train_accuracy": history.epochs[-1]["train_accuracy"],
-        "training_energy_J": training["energy_J"],
-        "training_circuit_time_s": training["circuit_time_s"],
-        "training_energy_with_peripherals_J": training["energy_with_peripherals_J"],
-        "training_time_with_peripherals_s": training["time_with_peripherals_s"],
-        "pulses": training["pulses"],
-        "training_samples": t.epochs * len(data.y_train),
         "backend": session.backend,
         "model_backend": session.model_backend,
         "preset": cfg.device.preset if cfg.device.params_file is None else str(cfg.device.params_file),
     })
-    totals = session.ledger.totals()
-    metrics.update(per_sample(session.ledger.frame(), metrics["training_samples"]))
-    metrics.update({"energy_J": totals["energy_J"], "circuit_time_s": totals["circuit_time_s"],
-                    "energy_with_peripherals_J": totals["energy_with_peripherals_J"],
-                    "time_with_peripherals_s": totals["time_with_peripherals_s"],
-                    "wall_time_s": time.perf_counter() - started})
+    # ex-situ training passes the samples through the software model: the ledger holds the programming only
+    software_samples = None if t.mode == "insitu" else t.epochs * len(data.y_train)
+    metrics.update(run_metrics(session.ledger.frame(), software_samples))
+    metrics["wall_time_s"] = time.perf_counter() - started
     return Outcome(metrics, history, session.ledger, session, arrays, data)
 
 

@@ -33,6 +33,7 @@ from cosim.devices.sot_mtj.characterize import Sweep, measure
 from cosim.errors import ConfigError
 from cosim.experiments.run import RunResult
 from cosim.hil.ledger import Ledger, PeripheralCosts
+from cosim.hil.summary import run_metrics, summarize
 from cosim.limits import (MAX_EPOCHS, MAX_GAIN, MAX_LAYER_SIZE, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS,
                           MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_TIME_S, MIN_RESISTANCE_OHM, MIN_TIME_S)
 from cosim.training import stochastic_neurons as sn
@@ -275,12 +276,8 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     for epoch in range(t.hil_epochs):
         report({"stage": "hil", **sn.train_epoch(hil, x_train, y_train, devices, slopes, cmap, t.batch_size,
                                                  t.hil_learning_rate, rng, t.software_epochs + epoch, weights)})
-    before = len(devices.inference_energy_J)
     marks["test"] = len(ledger.events)
     acc_hil = sn.accuracy(hil, x_test, y_test, devices, samples, t.batch_size, weights)
-    per_inference_J = float(np.mean(devices.inference_energy_J[before:]))
-    time_per_inference_s = samples * timing.slot_s
-    totals = ledger.totals()
     true_i50, true_di = sot_mtj.curve_sigmoid(params, timing, arrays)
     metrics = {
         "test_accuracy": acc_hil,
@@ -288,13 +285,6 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
         "accuracy_ideal_software": acc_ideal,
         "accuracy_deployed": acc_deployed,
         "accuracy_hil": acc_hil,
-        "energy_J": totals["energy_J"], "circuit_time_s": totals["circuit_time_s"],
-        "energy_with_peripherals_J": totals["energy_with_peripherals_J"],
-        "time_with_peripherals_s": totals["time_with_peripherals_s"],
-        "wall_time_s": time.perf_counter() - started,
-        "pulses": totals["pulses"],
-        "energy_per_inference_J": per_inference_J,
-        "time_per_inference_s": time_per_inference_s,
         "backend": cfg.backend, "model_backend": runner.model_backend,
         "preset": cfg.device.preset, "width_m": params.width_m, "hidden": hidden, "data": b.data_name,
         "n_test": int(len(y_test)), "samples_per_inference": samples,
@@ -309,10 +299,10 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     states = {"w1": hil.w1, "b1": hil.b1, "w2": hil.w2, "b2": hil.b2, "sot_ic0_A": arrays.ic0_A,
               "sot_delta": arrays.delta, "sot_rp_ohm": arrays.rp_ohm, "sot_i50_fit_A": m.i50_A, "sot_di_fit_A": m.di_A}
     example_preact = None
+    frame = ledger.frame()
+    metrics.update(run_metrics(frame))
     if weights is not None:
-        metrics.update(crossbar_metrics(ledger.events, marks, weights, deploy, cmap))
-        metrics["energy_per_inference_J"] += metrics["crossbar_energy_per_inference_J"]
-        metrics["time_per_inference_s"] += metrics["crossbar_time_per_inference_s"]
+        metrics.update(crossbar_metrics(frame, marks, weights, deploy, cmap))
         metrics["model_backend"] = f"{runner.model_backend}+msdc:{weights.session.model_backend}"
         states.update({"msdc_x": np.asarray(weights.session.x, dtype=float), "w1_programmed": weights.known_weights()})
         example_preact = x_test[:4] @ weights.known_weights() + hil.b1
@@ -321,6 +311,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
             netlists["crossbar.cir"] = _crossbar_netlist(engine, weights.session)
     if hasattr(runner, "netlist"):
         netlists["sot_neurons.cir"] = _example_netlist(runner, hil, x_test[:4], cmap, samples, example_preact)
+    metrics["wall_time_s"] = time.perf_counter() - started
     return RunResult(metrics, history, ledger, netlists, states)
 
 
@@ -355,7 +346,7 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: 
         from cosim.netlist import ir
 
         network = build_network(spec, [], lambda name, te, be, k: ir.Resistor("R" + name[1:], te, be, 1e4))
-        session = TwinSession(network, arrays, x0, ledger, Timing(read_s=c.read_s))
+        session = TwinSession(network, arrays, x0, ledger, Timing(read_s=c.read_s), counts_samples=False)
     else:
         from cosim.devices.msdc import spice as msdc_spice
         from cosim.hil.session import CircuitSession
@@ -366,7 +357,7 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: 
 
         engine = open_engine(backend, timeout_s=CROSSBAR_TIMEOUT_S)  # no seed: the crossbar draws no random numbers
         session = CircuitSession(network, engine, x0, ledger, msdc_spice.netlist_backend(network.netlist) or "",
-                                 Timing(read_s=c.read_s))
+                                 Timing(read_s=c.read_s), counts_samples=False)
     p = c.programming
     programmer = onchip.Programmer(session, scale, p.amplitude_V, p.width_s, p.min_width_s, p.max_pulses, p.tolerance,
                                    p.reset_pulse, p.reset_amplitude_V, p.reset_width_s)
@@ -382,40 +373,40 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: 
 CROSSBAR_TIMEOUT_S = 3600.0  # one transient programs up to every device of the crossbar
 
 
-def crossbar_metrics(events: list, marks: dict[str, int], weights, deploy, cmap: sn.CurrentMap) -> dict:
-    """Programming and read costs of the crossbar from the ledger rows (`Ledger.events`) between the run's
-    marks: deployment (programming the software weights), hardware-in-loop training (forward reads and update
-    programming) and the final test (one crossbar read per input)."""
+def crossbar_metrics(frame, marks: dict[str, int], weights, deploy, cmap: sn.CurrentMap) -> dict:
+    """Programming and read costs of the crossbar, summarised from the ledger rows between the run's marks
+    (positions in the ledger): deployment (programming the software weights), hardware-in-loop training
+    (forward reads and update programming) and its share of every inference (its reads are part of the
+    inferences the neurons complete, which count the samples)."""
     layer = weights.session.network.layers[0].prefix
 
-    def programming(rows) -> tuple[int, float, float]:
-        prog = [e for e in rows if e.layer == layer]
-        return (sum(e.pulses for e in prog), float(sum(e.energy_J for e in prog)),
-                float(sum(e.circuit_time_s for e in prog)))
+    def programming(rows) -> dict:
+        return summarize(rows[rows["layer"] == layer])
 
-    def reads(rows) -> list:  # forward passes: array-wide rows, no device, no layer (the neurons' say "hidden")
-        return [e for e in rows if e.layer == "" and e.device == ""]
+    def reads(rows):  # forward passes: array-wide rows, no device, no layer (the neurons' say "hidden")
+        return rows[(rows["layer"] == "") & (rows["device"] == "")]
 
-    deploy_pulses, deploy_J, deploy_s = programming(events[marks["start"]:marks["deployed"]])
-    hil_pulses, hil_J, hil_s = programming(events[marks["hil"]:marks["test"]])
-    test_reads = reads(events[marks["test"]:])
+    deploy_rows = programming(frame.iloc[marks["start"]:marks["deployed"]])
+    hil_rows = programming(frame.iloc[marks["hil"]:marks["test"]])
+    crossbar_inference = summarize(reads(frame[frame["phase"] == "inference"]))
+    inferences = summarize(frame)["inferences"]
     return {
         "crossbar_devices": int(weights.rows * weights.cols),
         "crossbar_weight_scale": weights.weight_scale,
         "crossbar_current_gain": weights.current_gain * cmap.di_A,  # write-current amperes per I_c − I_ref ampere
         "deploy_programmed_devices": deploy.devices,
         "deploy_weight_rms_error": deploy.rms_error,
-        "deploy_programming_pulses": deploy_pulses,
-        "deploy_programming_energy_J": deploy_J,
-        "deploy_programming_time_s": deploy_s,
-        "hil_programming_pulses": hil_pulses,
-        "hil_programming_energy_J": hil_J,
-        "hil_programming_time_s": hil_s,
-        "hil_crossbar_read_energy_J": float(sum(e.energy_J for e in reads(events[marks["hil"]:marks["test"]]))),
-        "programming_pulses": deploy_pulses + hil_pulses,
-        "programming_energy_J": deploy_J + hil_J,
-        "crossbar_energy_per_inference_J": float(np.mean([e.energy_J for e in test_reads])),
-        "crossbar_time_per_inference_s": float(np.mean([e.circuit_time_s for e in test_reads])),
+        "deploy_programming_pulses": deploy_rows["pulses"],
+        "deploy_programming_energy_J": deploy_rows["energy_J"],
+        "deploy_programming_time_s": deploy_rows["circuit_time_s"],
+        "hil_programming_pulses": hil_rows["pulses"],
+        "hil_programming_energy_J": hil_rows["energy_J"],
+        "hil_programming_time_s": hil_rows["circuit_time_s"],
+        "hil_crossbar_read_energy_J": summarize(reads(frame.iloc[marks["hil"]:marks["test"]]))["energy_J"],
+        "programming_pulses": deploy_rows["pulses"] + hil_rows["pulses"],
+        "programming_energy_J": deploy_rows["energy_J"] + hil_rows["energy_J"],
+        "crossbar_energy_per_inference_J": crossbar_inference["energy_J"] / inferences,
+        "crossbar_time_per_inference_s": crossbar_inference["circuit_time_s"] / inferences,
     }
 
 

@@ -5,6 +5,8 @@ Every operation is one transient holding as many events as no decision separates
 pass in time slots, every selected device's pulses one after another, as the hardware would do them), and
 every event is booked in the ledger with its energy (∫V·I of the sources that drive it) and circuit time.
 Device state lives in numpy between operations and is written back as initial conditions before each run.
+A forward pass books one sample per input it reads, unless the session is a stage whose inputs a later stage
+completes (`counts_samples=False`: a weight crossbar feeding booked neurons), so each input counts once.
 """
 
 from __future__ import annotations
@@ -74,8 +76,10 @@ class _Session:
 
     backend = "abstract"
 
-    def __init__(self, network: Network, x0: np.ndarray, ledger: Ledger, model_backend: str, timing: Timing) -> None:
+    def __init__(self, network: Network, x0: np.ndarray, ledger: Ledger, model_backend: str, timing: Timing,
+                 counts_samples: bool = True) -> None:
         self.network, self.ledger, self.timing, self.model_backend = network, ledger, timing, model_backend
+        self.counts_samples = counts_samples
         self.x = np.array(x0, dtype=float)
         if self.x.shape != (len(network.points),):
             raise ConfigError(f"need one initial state per device ({len(network.points)}), got shape {self.x.shape}")
@@ -96,7 +100,8 @@ class _Session:
             start = sched.t_s
             for r, value in enumerate(row):
                 end = sched.plateau(f"Vin{r}", start, t.read_s, float(value) * spec.read_V)
-            sched.slots.append(Slot(phase, -1, start, end, start + t.edge_s + t.read_s / 2, adc_conversions=neurons))
+            sched.slots.append(Slot(phase, -1, start, end, start + t.edge_s + t.read_s / 2, adc_conversions=neurons,
+                                    samples=int(self.counts_samples)))
             sched.t_s = end
         sched.wave("Vrden").values[0] = 1.0
         sched.wave("Vrden").hold(sched.t_s, 1.0)
@@ -185,7 +190,7 @@ class _Session:
                 wall_time_s=wall_s * (s.end_s - s.start_s) / total,
                 device=point.instance if point else "", layer=point.layer if point else "", epoch=epoch,
                 pulses=s.pulses, controller_steps=s.controller_steps, switch_events=s.switch_events,
-                adc_conversions=s.adc_conversions,
+                adc_conversions=s.adc_conversions, samples=s.samples,
             )
         self.t_s += sched.t_s
 
@@ -194,8 +199,8 @@ class CircuitSession(_Session):
     """The `spice` and `batch` backends: the same code, with a SharedEngine or a BatchEngine."""
 
     def __init__(self, network: Network, engine: Engine, x0: np.ndarray, ledger: Ledger, model_backend: str,
-                 timing: Timing = Timing()) -> None:
-        super().__init__(network, x0, ledger, model_backend, timing)
+                 timing: Timing = Timing(), counts_samples: bool = True) -> None:
+        super().__init__(network, x0, ledger, model_backend, timing, counts_samples)
         self.engine = engine
         self.backend = engine.backend
         engine.load(network.netlist)

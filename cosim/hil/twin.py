@@ -38,8 +38,8 @@ class TwinSession(_Session):
     backend = "twin"
 
     def __init__(self, network: Network, params: msdc.MSDCArrays, x0: np.ndarray, ledger: Ledger,
-                 timing: Timing = Timing(), substeps: int = 8) -> None:
-        super().__init__(network, x0, ledger, "numpy", timing)
+                 timing: Timing = Timing(), substeps: int = 8, counts_samples: bool = True) -> None:
+        super().__init__(network, x0, ledger, "numpy", timing, counts_samples)
         if substeps < 1:
             raise ValueError(f"substeps must be >= 1, got {substeps}")
         self.params = params

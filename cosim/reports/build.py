@@ -21,7 +21,7 @@ import pandas as pd
 from cosim import atomic, input_files, runs, safe_yaml
 from cosim.errors import ConfigError
 from cosim.limits import MAX_RECORD_BYTES
-from cosim.hil.ledger import per_sample as ledger_per_sample
+from cosim.hil.summary import SUMMED, by_group, summarize
 
 # (metric, label, format) in display order; a run shows the rows its experiment reports
 SUMMARY_ROWS = [
@@ -48,8 +48,9 @@ SUMMARY_ROWS = [
 TEXT_METRICS = ("experiment", "backend", "model_backend", "preset")
 NUMBER_METRICS = tuple(key for key, _, _ in SUMMARY_ROWS if key not in TEXT_METRICS) + ("training_samples", "seed")
 LEDGER_TEXT = ("phase", "layer", "device")
+# the totals the comparison of several runs shows side by side (as total_<name>)
+TOTALS = ("energy_J", "energy_with_peripherals_J", "circuit_time_s", "time_with_peripherals_s", "pulses", "events")
 SWEEP_METRICS = ("test_accuracy", "accuracy_deployed", "energy_J", "circuit_time_s", "pulses", "energy_per_inference_J")
-LEDGER_SUMS = ["energy_J", "peripheral_energy_J", "circuit_time_s", "peripheral_time_s", "wall_time_s", "pulses"]
 
 
 def summary_rows(metrics: dict) -> list[tuple[str, str]]:
@@ -93,11 +94,13 @@ def load_run(path: Path) -> Run:
     metrics = _read(path / "metrics.json", lambda p: json.loads(input_files.read_text(p, MAX_RECORD_BYTES, "metrics file")))
     history = _read(path / "history.csv", pd.read_csv) if (path / "history.csv").is_file() else pd.DataFrame()
     ledger = _read(path / "ledger.parquet", pd.read_parquet)
+    if "samples" not in ledger.columns and "phase" in ledger.columns:  # written before rows counted samples
+        ledger["samples"] = (ledger["phase"] == "inference").astype(int)  # one inference row per input, as then
     plotted = ["epoch", "train_accuracy", "validation_accuracy", "test_accuracy", "loss"]
     return Run(path, config, _checked_metrics(metrics, path / "metrics.json"),
                _checked_columns(history, path / "history.csv", ["epoch"] if "train_accuracy" in history else [], plotted),
-               _checked_columns(ledger, path / "ledger.parquet", [*LEDGER_TEXT, *LEDGER_SUMS, "epoch"],
-                                [*LEDGER_SUMS, "epoch"]),
+               _checked_columns(ledger, path / "ledger.parquet", [*LEDGER_TEXT, *SUMMED, "epoch"],
+                                [*SUMMED, "epoch", "samples"]),
                runs.load_states(path))
 
 
@@ -141,40 +144,19 @@ def _checked_columns(frame: pd.DataFrame, path: Path, required: list[str], numbe
 # --- tables ---------------------------------------------------------------------------------------------
 
 
-def _grouped(ledger: pd.DataFrame, by: str) -> pd.DataFrame:
-    table = ledger.groupby(by, sort=True)[LEDGER_SUMS].sum()
-    table.insert(0, "events", ledger.groupby(by, sort=True).size())
-    table["energy_with_peripherals_J"] = table["energy_J"] + table["peripheral_energy_J"]
-    table["time_with_peripherals_s"] = table["circuit_time_s"] + table["peripheral_time_s"]
-    return table.reset_index()
-
-
-def totals(ledger: pd.DataFrame) -> dict:
-    """Sums over every ledger row: circuit only and with peripherals."""
-    circuit_J, circuit_s = float(ledger["energy_J"].sum()), float(ledger["circuit_time_s"].sum())
-    return {
-        "energy_J": circuit_J,
-        "energy_with_peripherals_J": circuit_J + float(ledger["peripheral_energy_J"].sum()),
-        "circuit_time_s": circuit_s,
-        "time_with_peripherals_s": circuit_s + float(ledger["peripheral_time_s"].sum()),
-        "wall_time_s": float(ledger["wall_time_s"].sum()),
-        "pulses": int(ledger["pulses"].sum()),
-        "events": int(len(ledger)),
-    }
-
-
-def per_sample(run: Run) -> dict:
-    return ledger_per_sample(run.ledger, int(run.metrics.get("training_samples", 0) or 0))
+def totals(run: Run) -> dict:
+    """The run's ledger summarised (the figures its metrics.json recorded, and the counts behind them)."""
+    return summarize(run.ledger, run.metrics.get("training_samples"))
 
 
 def run_tables(run: Run) -> dict[str, pd.DataFrame]:
     ledger = run.ledger
     tables = {
-        "totals": pd.DataFrame([{**totals(ledger), **per_sample(run)}]),
-        "by_phase": _grouped(ledger, "phase"),
-        "by_layer": _grouped(ledger[ledger["layer"] != ""], "layer") if (ledger["layer"] != "").any() else pd.DataFrame(),
-        "by_device": _grouped(ledger[ledger["device"] != ""], "device") if (ledger["device"] != "").any() else pd.DataFrame(),
-        "by_epoch": _grouped(ledger, "epoch"),
+        "totals": pd.DataFrame([totals(run)]),
+        "by_phase": by_group(ledger, "phase"),
+        "by_layer": by_group(ledger[ledger["layer"] != ""], "layer") if (ledger["layer"] != "").any() else pd.DataFrame(),
+        "by_device": by_group(ledger[ledger["device"] != ""], "device") if (ledger["device"] != "").any() else pd.DataFrame(),
+        "by_epoch": by_group(ledger, "epoch"),
         "history": run.history,
     }
     return {name: table for name, table in tables.items() if not table.empty}
@@ -183,14 +165,14 @@ def run_tables(run: Run) -> dict[str, pd.DataFrame]:
 def comparison_table(items: list[Run]) -> pd.DataFrame:
     rows = []
     for run in items:
-        t = totals(run.ledger)
+        t = totals(run)
         row = {"run": run.name, "experiment": run.metrics.get("experiment", ""), "seed": run.metrics.get("seed")}
         for key in ("preset", "backend", "test_accuracy", "accuracy_input_noise", "accuracy_conductance_error",
                     "train_accuracy"):
             if key in run.metrics:
                 row[key] = run.metrics[key]
-        row.update({f"total_{k}": v for k, v in t.items() if k != "wall_time_s"})
-        row.update(per_sample(run))
+        row.update({f"total_{k}": v for k, v in t.items() if k in TOTALS})
+        row.update({k: v for k, v in t.items() if k.startswith(("energy_per_", "time_per_"))})
         rows.append(row)
     return pd.DataFrame(rows)
 
