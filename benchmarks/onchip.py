@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from cosim.config import load_experiment
+from cosim.experiments import load_experiment
 from cosim.hil.session import CircuitSession, Timing
 from cosim.experiments import eslami2024
 

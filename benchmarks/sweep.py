@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from cosim.sweep import spec as sweeps
+from cosim import sweep as sweeps
 
 COMPARED = ["point", "status", "test_accuracy", "pulses", "energy_J"]
 

@@ -275,11 +275,11 @@ def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_u
 def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> None:
     """Write the circuit of SOURCE (an experiment file or a run directory, whose trained device states become
     the initial conditions) as a self-contained netlist for another simulator."""
-    from cosim.export.write import export
+    from cosim.export import export
 
     result = export(source, dialect, out_dir, stimulus)
     console.print(f"wrote {result.netlist_path} and {len(result.files) - 1} more file(s) in {result.out_dir} "
-                  f"({dialect}, stimulus {stimulus}, device model {result.board.model_backend}); see README.md there")
+                  f"({dialect}, stimulus {stimulus}, device model {result.circuit.model_backend}); see README.md there")
 
 
 DEFAULT_EXPERIMENT = "eslami2024.yaml"
@@ -300,8 +300,7 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
           resume_dir: Path | None, force: bool) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
     default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
-    from cosim import config as cfgmod
-    from cosim.experiments import run as experiments
+    from cosim import experiments
     from cosim import runs
     from cosim.resources import data_file
 
@@ -316,7 +315,7 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
     else:
         path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
         extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
-    cfg = cfgmod.load_experiment(path, extra)
+    cfg = experiments.load_experiment(path, extra)
     with runs.lock(out_dir, "cosim train"):
         if resume_dir is None:
             existing = runs.existing_run(out_dir)
@@ -331,7 +330,7 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
 
 def _train_into(cfg, path: Path, out_dir: Path, resume: bool) -> None:
     """Run `cfg` into `out_dir` under a progress bar; Ctrl-C leaves a run that --resume continues."""
-    from cosim.experiments import run as experiments
+    from cosim import experiments
     from cosim import runs
 
     console.print(Text.assemble(("cosim train", "bold"),
@@ -382,7 +381,7 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
     """Run every point of SPEC (a base experiment plus axes) that DIR does not hold yet."""
     import os
 
-    from cosim.sweep import spec as sweeps
+    from cosim import sweep as sweeps
 
     if workers is not None and workers < 1:
         raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
@@ -426,13 +425,13 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
 @friendly_errors
 def sweep_plot(sweep_dir: Path, x: str, y: str, hue: str | None, kind: str, out_path: Path | None) -> None:
     """Plot a metric of a sweep against its axes (error bars over seeds)."""
-    from cosim.sweep import spec as sweeps
+    from cosim import sweep as sweeps
 
     console.print(f"wrote {sweeps.plot(sweep_dir, x, y, hue, kind, out_path)}")
 
 
 def sweep_table(frame, axes: list[str]) -> Table:
-    from cosim.reports.build import sweep_summary
+    from cosim.reports import sweep_summary
 
     summary = sweep_summary(frame, axes)
     table = Table(title="sweep results")
@@ -449,7 +448,7 @@ def sweep_table(frame, axes: list[str]) -> Table:
 @friendly_errors
 def report(dirs: tuple[Path, ...], out_dir: Path) -> None:
     """Energy / latency / accuracy report of run and sweep directories (several runs: side by side)."""
-    from cosim.reports import build as reports
+    from cosim import reports
 
     written = reports.write(list(dirs), out_dir)
     console.print(f"wrote {written['report.html']} (self-contained), {written['report.md']} and "
@@ -465,7 +464,7 @@ def _progress():
 
 
 def summary_table(metrics: dict) -> Table:
-    from cosim.reports.build import summary_rows
+    from cosim.reports import summary_rows
 
     table = Table(title="run summary")
     table.add_column("metric")

@@ -44,7 +44,7 @@ def robustness_points(backend: str, seeds: int) -> list[dict]:
 
 
 def run_point(point: dict) -> dict:
-    from cosim.config import load_experiment
+    from cosim.experiments import load_experiment
     from cosim.experiments import eslami2024
 
     cfg = load_experiment(None, [f"backend={point['backend']}", f"device.preset={point['preset']}",

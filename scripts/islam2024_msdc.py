@@ -118,7 +118,7 @@ def tolerance(seeds: int, workers: int) -> tuple[pd.DataFrame, str]:
 
 
 def _crossbars(overrides: list[str], hidden: int | None = None):
-    from cosim.config import load_experiment
+    from cosim.experiments import load_experiment
     from cosim.hil.ledger import Ledger
     from cosim.experiments import islam2024
 
@@ -186,7 +186,7 @@ def programming(hidden: int) -> tuple[pd.DataFrame, str]:
 
 
 def spice_cost() -> tuple[pd.DataFrame, str]:
-    from cosim.config import load_experiment
+    from cosim.experiments import load_experiment
     from cosim.hil.ledger import Ledger
     from cosim.hil.schedule import Pulses
     from cosim.experiments import islam2024

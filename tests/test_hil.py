@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cosim.config import load_experiment
+from cosim.experiments import load_experiment
 from cosim.data import patterns_3x3
 from cosim.errors import ConfigError
 from cosim.hil.ledger import Ledger, PeripheralCosts
@@ -60,7 +60,7 @@ def test_ledger_round_trips_through_parquet(tmp_path):
 
 
 def test_board_has_30_memristors_and_4_neurons():
-    session, _, _ = eslami2024.build(cfg(backend="twin"))
+    session, _ = eslami2024.build(cfg(backend="twin"))
     net = session.network
     assert len(net.points) == 30
     assert [layer.cols for layer in net.layers] == [3, 1]  # 3 hidden + 1 output neuron
@@ -71,7 +71,8 @@ def test_board_has_30_memristors_and_4_neurons():
 def test_spice_read_matches_device_equation():
     from cosim.devices.msdc import model as msdc
 
-    session, _, arrays = eslami2024.build(cfg(backend="spice"))
+    session, board = eslami2024.build(cfg(backend="spice"))
+    arrays = board.instances
     devices = [0, 13, 29]
     g = session.read_conductance(devices)
     v = session.network.spec.read_V
@@ -83,7 +84,7 @@ def test_spice_read_matches_device_equation():
 
 @pytest.mark.spice
 def test_set_pulse_raises_and_reset_lowers_conductance():
-    session, _, _ = eslami2024.build(cfg(backend="spice"))
+    session, _ = eslami2024.build(cfg(backend="spice"))
     before = session.read_conductance([0, 1])
     after = session.program([0, 1], [Pulses(1.0, 2e-6, 2, 1), Pulses(1.0, 2e-6, 2, -1)], verify=True)
     assert after[0] > before[0] and after[1] < before[1]
@@ -95,7 +96,7 @@ def test_set_pulse_raises_and_reset_lowers_conductance():
 def test_backends_agree_on_programming_and_reads():
     results = {}
     for backend in ("spice", "batch", "twin"):
-        session, _, _ = eslami2024.build(cfg(backend=backend))
+        session, _ = eslami2024.build(cfg(backend=backend))
         g = session.program([3, 20], [Pulses(1.0, 1e-6, 3, 1), Pulses(1.0, 1e-6, 2, -1)], verify=True)
         out = session.forward(patterns_3x3().x_train[:4]).column_currents_A[0]
         results[backend] = (g, session.x.copy(), out, summarize(session.ledger.frame())["energy_J"])

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cosim import config as cfgmod
+from cosim import experiments
 from cosim.cli import main
 from cosim.devices.sot_mtj import model as s
 from cosim.errors import ConfigError
@@ -23,11 +23,11 @@ SMALL = ["backend=twin", "network.hidden=16", "training.software_epochs=20", "tr
 
 
 def _cfg(*overrides: str):
-    return cfgmod.load_experiment(data_file("sweeps", "islam2024.yaml"), [*SMALL, *overrides])
+    return experiments.load_experiment(data_file("sweeps", "islam2024.yaml"), [*SMALL, *overrides])
 
 
 def test_the_shipped_experiment_file_validates():
-    cfg = cfgmod.load_experiment(data_file("sweeps", "islam2024.yaml"))
+    cfg = experiments.load_experiment(data_file("sweeps", "islam2024.yaml"))
     assert isinstance(cfg, islam2024.Config)
     assert cfg.backend == "spice" and cfg.device.preset == "w100" and cfg.network.hidden == 32
 
@@ -169,7 +169,7 @@ def test_crossbar_preactivations_reproduce_software_within_the_programming_toler
     at low row voltages and the read disturbance leave."""
     from cosim.hil.ledger import Ledger
 
-    cfg = cfgmod.load_experiment(data_file("sweeps", "islam2024.yaml"),
+    cfg = experiments.load_experiment(data_file("sweeps", "islam2024.yaml"),
                                  ["backend=twin", "network.weights=msdc", *IDEAL_CROSSBAR])
     b = islam2024.board(cfg)
     mlp, _ = islam2024.train_software(cfg, b, np.random.default_rng([cfg.seed, 5]))
@@ -220,7 +220,7 @@ def test_msdc_weights_train_like_software_weights_on_the_twin():
 
 
 def _cfg_full(*overrides: str):
-    return cfgmod.load_experiment(data_file("sweeps", "islam2024.yaml"), list(overrides))
+    return experiments.load_experiment(data_file("sweeps", "islam2024.yaml"), list(overrides))
 
 
 @pytest.mark.spice

@@ -10,7 +10,24 @@ from pydantic import ValidationError
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from cosim.devices.msdc.model import MSDCArrays, MSDCParams, MSDCTwin, Variation, advance_state, conductance, current, draw_instances, dxdt, load_params_file, load_preset, params_from_mapping, preset_names, series_device_voltage_V, write_params_file, x_from_resistance
+from cosim.devices.msdc.model import (
+    MSDCArrays,
+    MSDCParams,
+    MSDCTwin,
+    Variation,
+    advance_state,
+    conductance,
+    current,
+    draw_instances,
+    dxdt,
+    load_params_file,
+    load_preset,
+    params_from_mapping,
+    preset_names,
+    series_device_voltage_V,
+    write_params_file,
+    x_from_resistance,
+)
 from cosim.errors import ConfigError
 
 # Knowm's published defaults plus the φ, α, β of their Xyce example (REFERENCE.md §2).

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cosim.reports import build as reports
-from cosim.sweep import spec as sweeps
+from cosim import reports
+from cosim import sweep as sweeps
 from cosim.errors import ConfigError
 from cosim.cli import main
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cosim.sweep import spec as sweeps
+from cosim import sweep as sweeps
 from cosim.cli import main
 from cosim.devices.msdc import model as msdc
 from cosim.errors import ConfigError

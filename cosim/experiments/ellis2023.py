@@ -14,19 +14,26 @@ per inference is that of every inference row over the inferences they served (va
 from __future__ import annotations
 
 import time
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from cosim import digits
-from cosim.config import ExperimentBase, Strict
+from cosim.config import Strict
+from cosim.devices import registry
 from cosim.devices.dw_synapse import model as dw
+from cosim.devices.dw_synapse import spice as dw_spice
 from cosim.errors import ConfigError
-from cosim.experiments.run import RunResult
+from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
 from cosim.hil.ledger import Ledger
 from cosim.hil.summary import run_metrics
 from cosim.limits import MAX_EPOCHS, MAX_GAIN, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS, MAX_SAMPLES
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
+from cosim.netlist.writers.base import Variant
+from cosim.resources import data_file
+from cosim.spice.engine import ngspice_seed
 from cosim.training import meanvar as mv
 
 
@@ -60,10 +67,7 @@ class DeviceSettings(Strict):
     @field_validator("preset")
     @classmethod
     def _preset(cls, value: str) -> str:
-        allowed = list(dw._presets())
-        if value not in allowed:
-            raise ValueError(f"unknown preset {value!r}; allowed: {', '.join(allowed)}")
-        return value
+        return registry.family("dw_synapse").presets.check(value)
 
 
 class TrainingSettings(Strict):
@@ -92,7 +96,7 @@ class Config(ExperimentBase):
     experiment: Literal["ellis2023"] = "ellis2023"
     data: DataSettings = Field(default_factory=DataSettings)
     device: DeviceSettings = Field(default_factory=DeviceSettings)
-    read_circuit: dw.ReadCircuit = Field(default_factory=dw.ReadCircuit)
+    read_circuit: dw_spice.ReadCircuit = Field(default_factory=dw_spice.ReadCircuit)
     calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
@@ -133,9 +137,10 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     started = time.perf_counter()
     split, data_name, image_shape = prepare_data(cfg.data, cfg.seed)
     n_in, n_out = split.x_train.shape[1], int(max(split.y_train.max(), split.y_test.max())) + 1
-    params = dw.load_preset(cfg.device.preset)
-    devices = dw.draw_instances(params, cfg.device.variation, (n_in, n_out), cfg.seed)
-    cost, read_net = dw.read_cost(cfg.backend, cfg.read_circuit, params, cfg.seed, cfg.calibration.reads)
+    family = registry.family(cfg.device.family)
+    params = family.params(cfg.device.preset)
+    devices = family.draw(params, cfg.device.variation, (n_in, n_out), cfg.seed)
+    cost, read_net = dw_spice.read_cost(cfg.backend, cfg.read_circuit, params, cfg.seed, cfg.calibration.reads)
     t = cfg.training
     n_reads = t.reads
     layer = mv.StochasticSynapseLayer(devices, n_reads, w_init=params.x0, gain=t.output_gain)
@@ -191,8 +196,6 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     if t.baseline:
         metrics.update(_baseline(cfg, split, n_in, n_out))
     metrics["wall_time_s"] = time.perf_counter() - started
-    from cosim.netlist.writers import ngspice
-
     states = {"dw_w": layer.w.copy(), "dw_p": p, "dw_bias": layer.b.copy(), "dw_x0": devices.x0,
               "dw_dx": devices.dx, "dw_a": devices.a, "dw_input_used": active}
     return RunResult(metrics, fit.history, ledger, {"dw_read.cir": ngspice.write(read_net)}, states=states)
@@ -209,3 +212,51 @@ def _baseline(cfg: Config, split: mv.Split, n_in: int, n_out: int) -> dict:
             "baseline_train_accuracy": mv.evaluate(layer, split.x_train, split.y_train, 1, rng)[0],
             "baseline_best_epoch": fit.best_epoch}
 
+
+def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
+                   model_backend: str | None) -> ExportedCircuit:
+    """The domain-wall synapse layer's read circuits: one per synapse (n_in × n_out), with each synapse's
+    own fit and, from a run directory, its trained control value w; `read` reads every synapse N times.
+    ngspice only: the random state of a read is drawn by ngspice's TRRANDOM source."""
+    if stimulus == "program":
+        raise ConfigError("the domain-wall synapse circuit has no programming stimulus (the drive that sets a wall "
+                          "is not modelled electrically); use --stimulus read or none")
+    split, _, _ = prepare_data(cfg.data, cfg.seed)
+    n_in, n_out = split.x_train.shape[1], int(max(split.y_train.max(), split.y_test.max())) + 1
+    family = registry.family(cfg.device.family)
+    params = family.params(cfg.device.preset)
+    devices = family.draw(params, cfg.device.variation, (n_in, n_out), cfg.seed)
+    w = np.full((n_in, n_out), params.x0)
+    if "dw_w" in states:
+        w = np.asarray(states["dw_w"], dtype=float)
+        if w.shape != (n_in, n_out):
+            raise ConfigError(f"states.npz holds synapses of shape {w.shape}, the configured layer is {(n_in, n_out)}")
+    net = dw_spice.read_netlist(w.ravel(), devices, cfg.read_circuit, title="cosim ellis2023 synapse reads")
+    local = dw_spice.library(exported=True)
+    net.items = [local if isinstance(i, ir.SubcircuitLibrary) else i for i in net.items]
+    n = w.size
+    if stimulus == "read":
+        net.add(ir.Options({"seed": ngspice_seed(cfg.seed)}), dw_spice.read_analysis(cfg.read_circuit, cfg.training.reads))
+        net.add(ir.Save(tuple(v for k in range(n) for v in dw_spice.read_vectors(k)[3:])))
+        what = f"{cfg.training.reads} reads of every synapse (one {cfg.read_circuit.slot_s:g} s slot each), seed {cfg.seed}"
+    else:
+        what = "none: the circuits only, no analysis"
+    variant = Variant(net, {dw_spice.LIB_FILE: data_file("device_models", dw_spice.LIB_FILE).read_text()},
+                      state_vectors=[f"v(xs{k}.st)" for k in range(n)])
+    source = "the trained control values of the run" if "dw_w" in states else f"every w at x0 = {params.x0:g}"
+    description = [
+        f"domain-wall stochastic synapses (Ellis et al. 2023): {n_in} × {n_out} = {n} read circuits, each with "
+        "its read source, sense resistor, comparator and supply",
+        f"device preset {cfg.device.preset}, per-synapse fits drawn with seed {cfg.seed}; control values: {source}",
+        f"stimulus: {what}",
+    ]
+    slots = [ExportSlot("read", "", k * cfg.read_circuit.slot_s, (k + 1) * cfg.read_circuit.slot_s, None)
+             for k in range(cfg.training.reads)] if stimulus == "read" else []
+    return ExportedCircuit("ellis2023", description, stimulus, "bsource", {"ngspice": variant}, slots, w.ravel(),
+                 [f"v(out{k})" for k in range(n)] if stimulus == "read" else [], [],
+                 output_label="Comparator outputs (V: supply when the read found the wall past its pinning site)",
+                 state_label="Stored state of each synapse's read (V, 1 = wall past the pinning site), in synapse order")
+
+
+EXPERIMENT = Experiment(name="ellis2023", Config=Config, train=train, export_circuit=export_circuit,
+                        reference_exports=(("ngspice", "read"),))

@@ -19,24 +19,38 @@ hidden→output weights and the hidden biases stay in software (docs/islam2024.m
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Callable, Literal
+from dataclasses import dataclass, replace
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from cosim import digits
-from cosim.config import ExperimentBase, ProgrammingConfig, Strict, check_preset, check_state
+from cosim.config import Strict
+from cosim.devices import registry
 from cosim.devices.msdc import model as msdc
 from cosim.devices.sot_mtj import model as sot_mtj
+from cosim.devices.sot_mtj import spice as sot_spice
 from cosim.devices.sot_mtj.characterize import Sweep, measure
 from cosim.errors import ConfigError
-from cosim.experiments.run import RunResult
+from cosim.experiments import msdc_board
+from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
+from cosim.experiments.msdc_board import ProgrammingConfig, check_state
 from cosim.hil.ledger import Ledger, PeripheralCosts
+from cosim.hil.session import Timing
 from cosim.hil.summary import run_metrics, summarize
 from cosim.limits import (MAX_EPOCHS, MAX_GAIN, MAX_LAYER_SIZE, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS,
                           MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_TIME_S, MIN_RESISTANCE_OHM, MIN_TIME_S)
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
+from cosim.netlist.writers.base import Variant
+from cosim.resources import data_file
+from cosim.spice.engine import ngspice_seed
+from cosim.spice.engines import open_engine
+from cosim.spice.recorder import RecordingEngine
 from cosim.training import stochastic_neurons as sn
+from cosim.training.crossbar_weights import CrossbarWeights
+from cosim.training.onchip import W_LIMIT
 
 
 class DeviceSettings(Strict):
@@ -50,7 +64,7 @@ class DeviceSettings(Strict):
     @field_validator("preset")
     @classmethod
     def _preset(cls, value: str) -> str:
-        return check_preset(value, sot_mtj.preset_names(), "SOT-MTJ")
+        return registry.family("sot_mtj").presets.check(value)
 
 
 class NetworkSettings(Strict):
@@ -97,7 +111,7 @@ class CrossbarSettings(Strict):
     @field_validator("preset")
     @classmethod
     def _preset(cls, value: str) -> str:
-        return check_preset(value, msdc.preset_names(), "M-SDC")
+        return registry.family("msdc").presets.check(value)
 
     @field_validator("initial_state")
     @classmethod
@@ -178,17 +192,15 @@ def load_data(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return x_train, y_train, x_test, y_test, images.name
 
 
+NEURONS_TITLE = "cosim islam2024 SOT-MTJ neurons"
+
+
 def make_runner(cfg: Config, params: sot_mtj.SOTParams, arrays: sot_mtj.SOTArrays, backend: str | None = None):
     """The physical neurons on the configured backend."""
     backend = backend or cfg.backend
-    timing = cfg.device.timing
-    if backend == "twin":
-        return sot_mtj.SOTTwin(params, arrays, timing, cfg.seed)
-    from cosim.devices.sot_mtj.spice import NeuronBank
-
-    from cosim.spice.engines import open_engine
-
-    return NeuronBank(params, arrays, timing, open_engine(backend, seed=cfg.seed), seed=cfg.seed, title="cosim islam2024 SOT-MTJ neurons")
+    engine = None if backend == "twin" else open_engine(backend, seed=cfg.seed)
+    return registry.family("sot_mtj").runner(backend, params, arrays, cfg.device.timing, engine, cfg.seed,
+                                             NEURONS_TITLE)
 
 
 @dataclass
@@ -212,8 +224,9 @@ class Board:
 def board(cfg: Config) -> Board:
     """Data split, device instances (variation drawn from the seed) and the nominal current map."""
     x_train, y_train, x_test, y_test, data_name = load_data(cfg)
-    params = sot_mtj.load_preset(cfg.device.preset)
-    arrays = sot_mtj.draw_instances(params, cfg.network.hidden, cfg.seed, cfg.device.variation_scale)
+    family = registry.family(cfg.device.family)
+    params = family.params(cfg.device.preset)
+    arrays = family.draw(params, sot_mtj.Variation(scale=cfg.device.variation_scale), cfg.network.hidden, cfg.seed)
     i50_nom, di_nom = (float(v[0]) for v in sot_mtj.curve_sigmoid(params, cfg.device.timing))
     cmap = sn.CurrentMap(i50_nom, di_nom, i50_nom + cfg.device.max_drive_di * di_nom)
     return Board(x_train, y_train, x_test, y_test, data_name, params, arrays, cmap)
@@ -315,59 +328,36 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     return RunResult(metrics, history, ledger, netlists, states)
 
 
-def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: sn.MLP | None = None,
-                           backend: str | None = None):
-    """The M-SDC crossbar of `cfg.crossbar` (n_inputs rows, one column per hidden neuron, plus the reference
-    column) on the run's backend, as a `CrossbarWeights`. Device variation and as-fabricated states are drawn
-    from the seed; "auto" weight scale comes from `trained`'s first layer. With spice, the crossbar and the
-    neuron bank share this process's ngspice: each engine loads its own circuit again when the other ran."""
-    from cosim.circuits import crossbar as xb
-    from cosim.circuits.network import NetworkSpec, build_network
-    from cosim.circuits.neurons import NeuronSpec
-    from cosim.hil.session import Timing
-    from cosim.training import crossbar_weights, onchip
-
+def crossbar_board(cfg: Config, n_inputs: int) -> msdc_board.Board:
+    """The M-SDC crossbar of `cfg.crossbar`: n_inputs rows, one column per hidden neuron, plus the reference
+    column. Device variation is drawn from a seed of [seed, 31], as-fabricated states from [seed, 32]."""
     c = cfg.crossbar
-    backend = backend or cfg.backend
-    params = msdc.load_preset(c.preset)
-    scale = onchip.ConductanceScale.for_device(params, c.read_V)
-    spec = NetworkSpec(layers=(n_inputs, cfg.network.hidden), wire_ohm=c.wire_ohm, g_ref_S=scale.g_ref_S,
-                       read_V=c.read_V, program_series_ohm=c.programming.series_ohm,
-                       neuron=NeuronSpec(rf_ohm=1.0 / scale.g_half_S, v_out_V=c.read_V, v_scale_V=c.read_V),
-                       switch=xb.SwitchSpec(on_ohm=c.switch_on_ohm))
-    n = spec.n_devices
-    arrays = msdc.draw_instances(params, c.variation, n, int(np.random.default_rng([cfg.seed, 31]).integers(2**31)))
-    if c.initial_state == "random":
-        x0 = np.random.default_rng([cfg.seed, 32]).uniform(0.3, 0.7, n)
-    else:
-        x0 = np.full(n, float(c.initial_state))
-    if backend == "twin":
-        from cosim.hil.twin import TwinSession
-        from cosim.netlist import ir
+    family = registry.crossbar_family("msdc")
+    return msdc_board.plan(family, family.params(c.preset), c.variation, (n_inputs, cfg.network.hidden),
+                           read_V=c.read_V, wire_ohm=c.wire_ohm, series_ohm=c.programming.series_ohm,
+                           switch_on_ohm=c.switch_on_ohm, v_scale_V=c.read_V,
+                           draw_seed=int(np.random.default_rng([cfg.seed, 31]).integers(2**31)),
+                           state_seed=[cfg.seed, 32], initial_state=c.initial_state)
 
-        network = build_network(spec, [], lambda name, te, be, k: ir.Resistor("R" + name[1:], te, be, 1e4))
-        session = TwinSession(network, arrays, x0, ledger, Timing(read_s=c.read_s), counts_samples=False)
-    else:
-        from cosim.devices.msdc import spice as msdc_spice
-        from cosim.hil.session import CircuitSession
 
-        network = build_network(spec, msdc_spice.library(), lambda name, te, be, k: msdc_spice.instance(
-            name, te, be, msdc_spice.array_row(arrays, k), float(x0[k])), title="cosim islam2024 weight crossbar")
-        from cosim.spice.engines import open_engine
-
-        engine = open_engine(backend, timeout_s=CROSSBAR_TIMEOUT_S)  # no seed: the crossbar draws no random numbers
-        session = CircuitSession(network, engine, x0, ledger, msdc_spice.netlist_backend(network.netlist) or "",
-                                 Timing(read_s=c.read_s), counts_samples=False)
-    p = c.programming
-    programmer = onchip.Programmer(session, scale, p.amplitude_V, p.width_s, p.min_width_s, p.max_pulses, p.tolerance,
-                                   p.reset_pulse, p.reset_amplitude_V, p.reset_width_s)
+def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: sn.MLP | None = None,
+                           backend: str | None = None) -> CrossbarWeights:
+    """The crossbar of `crossbar_board` on the run's backend, as a `CrossbarWeights`; "auto" weight scale
+    comes from `trained`'s first layer. Its reads book no samples: the neurons they feed complete the inputs.
+    With spice, the crossbar and the neuron bank share this process's ngspice: each engine loads its own
+    circuit again when the other ran. No seed: the crossbar draws no random numbers."""
+    c = cfg.crossbar
+    parts = crossbar_board(cfg, n_inputs)
+    session = msdc_board.open_session(parts, ledger, backend or cfg.backend, "cosim islam2024 weight crossbar",
+                                      timing=Timing(read_s=c.read_s), timeout_s=CROSSBAR_TIMEOUT_S,
+                                      counts_samples=False)
     if c.weight_scale != "auto":
         weight_scale = float(c.weight_scale)
     elif trained is not None and np.abs(trained.w1).max() > 0:
-        weight_scale = float(np.abs(trained.w1).max()) / onchip.W_LIMIT
+        weight_scale = float(np.abs(trained.w1).max()) / W_LIMIT
     else:
         raise ConfigError("crossbar.weight_scale 'auto' needs trained weights; give a number > 0")
-    return crossbar_weights.CrossbarWeights(session, scale, programmer, weight_scale)
+    return CrossbarWeights(session, parts.scale, msdc_board.programmer(session, parts, c.programming), weight_scale)
 
 
 CROSSBAR_TIMEOUT_S = 3600.0  # one transient programs up to every device of the crossbar
@@ -412,9 +402,9 @@ def crossbar_metrics(frame, marks: dict[str, int], weights, deploy, cmap: sn.Cur
 
 def _crossbar_netlist(engine, session) -> str:
     """The crossbar as last simulated, its devices at their final states: a file that loads as is."""
-    from cosim.netlist.writers import ngspice
-
-    states = {p.instance: {"x0": float(min(max(x, 0.0), 1.0))} for p, x in zip(session.network.points, session.x)}
+    net = session.network
+    low, high = net.state_range
+    states = {p.instance: {net.state_param: float(min(max(x, low), high))} for p, x in zip(net.points, session.x)}
     return ngspice.write(engine.netlist.with_changes(states))
 
 
@@ -422,10 +412,6 @@ def _example_netlist(bank, mlp: sn.MLP, x: np.ndarray, cmap: sn.CurrentMap, samp
                      preact: np.ndarray | None = None) -> str:
     """The trained board inferring a few test inputs: a file that runs as is (`ngspice -b`). `preact`: the
     inputs' pre-activations when they do not come from `mlp` (weights in a crossbar)."""
-    from cosim.netlist import ir
-    from cosim.netlist.writers import ngspice
-    from cosim.spice.engine import ngspice_seed
-
     currents = np.repeat(cmap.currents(mlp.preact(x) if preact is None else preact), samples, axis=0)
     net = bank.netlist(currents)
     timing = bank.timing
@@ -433,3 +419,100 @@ def _example_netlist(bank, mlp: sn.MLP, x: np.ndarray, cmap: sn.CurrentMap, samp
             ir.Tran(timing.edge_s, len(currents) * timing.slot_s, 0.0, timing.write_width_s / 4),
             ir.Save(tuple(f"v(out{k})" for k in range(bank.arrays.n))))
     return ngspice.write(net)
+
+
+def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
+                   model_backend: str | None) -> ExportedCircuit:
+    """The hidden layer's SOT-MTJ neuron circuits (`NeuronBank`), each device with its own variation; `read` is
+    one training mini-batch of the first inputs, one reset/write/read slot per input, at the write currents
+    the weights give (initial weights from a config, trained ones from a run directory). The netlist is the
+    one the bank hands its engine (a recording engine). ngspice only: the switching draw is TRRANDOM."""
+    if stimulus == "program":
+        raise ConfigError("the SOT-MTJ neuron circuit has no programming stimulus: a neuron keeps no state from "
+                          "one slot to the next (every slot resets it, writes it and reads it, which --stimulus "
+                          "read exports); use --stimulus read or none")
+    b = board(cfg)
+    n, timing = cfg.network.hidden, cfg.device.timing
+    arrays = b.arrays
+    recorded = [k for k in ("sot_ic0_A", "sot_delta", "sot_rp_ohm") if k in states]
+    if recorded:
+        if len(recorded) < 3:
+            raise ConfigError(f"states.npz holds {', '.join(recorded)} but not all of sot_ic0_A, sot_delta, sot_rp_ohm")
+        values = {k: np.asarray(states[k], dtype=float) for k in recorded}
+        for key, value in values.items():
+            if value.shape != (n,):
+                raise ConfigError(f"states.npz {key} has shape {value.shape}, the configured layer has {n} neurons")
+        arrays = replace(arrays, ic0_A=values["sot_ic0_A"], delta=values["sot_delta"], rp_ohm=values["sot_rp_ohm"])
+    trained = "w1" in states and "b1" in states
+    if trained:
+        w1, b1 = np.asarray(states["w1"], dtype=float), np.asarray(states["b1"], dtype=float)
+        if w1.shape != (b.x_train.shape[1], n) or b1.shape != (n,):
+            raise ConfigError(f"states.npz holds hidden weights w1 {w1.shape}, b1 {b1.shape}; the configured "
+                              f"network needs w1 {(b.x_train.shape[1], n)}, b1 {(n,)}")
+    else:
+        mlp = sn.MLP.init(b.x_train.shape[1], n, b.n_classes, cfg.seed)
+        w1, b1 = mlp.w1, mlp.b1
+    # One transient of the loop: a mini-batch, or its first MAX_SLOTS_PER_RUN inputs when it is longer.
+    k_slots = min(cfg.training.batch_size, len(b.x_train), sot_spice.MAX_SLOTS_PER_RUN)
+    currents = b.cmap.currents(b.x_train[:k_slots] @ w1 + b1)
+    recorder = RecordingEngine(cfg.seed)
+    bank = sot_spice.NeuronBank(b.params, arrays, timing, recorder, seed=cfg.seed,
+                                title="cosim islam2024 SOT-MTJ neurons")
+    if stimulus == "read":
+        bank.run(currents)
+        simulated = recorder.recorded
+    else:  # the circuit only: every driver idle, no analysis
+        simulated = bank.netlist(np.zeros((1, n)))
+    state_nodes = tuple(f"v(x{k}.m)" for k in range(n))
+    net = ir.Netlist(simulated.title)
+    for item in simulated:
+        if isinstance(item, ir.SubcircuitLibrary):  # the shipped file, next to the netlist
+            item = ir.SubcircuitLibrary(sot_spice.LIB_FILE, item.name, item.pins, item.params, item.ic_params)
+        elif isinstance(item, ir.Save):  # the loop's vectors, then each neuron's switched state
+            item = ir.Save(item.vectors + state_nodes)
+        elif stimulus == "none" and isinstance(item, (ir.CurrentSource, ir.VoltageSource)):
+            item = replace(item, waveform=ir.Dc(0.0))
+        net.add(item)
+    net.validate()
+    library_text = data_file("device_models", sot_spice.LIB_FILE).read_text(encoding="utf-8")
+    variant = Variant(net, {sot_spice.LIB_FILE: library_text}, state_vectors=list(state_nodes))
+    slots = []
+    if stimulus == "read":
+        e = timing.edge_s  # the phases as the ledger books them (DeviceNeurons): they add up to the slot
+        ends = np.cumsum([0.0, 1.5 * e + timing.reset_width_s, 2.0 * e + timing.write_width_s,
+                          1.5 * e + timing.read_width_s])
+        for k in range(k_slots):
+            t0 = k * timing.slot_s
+            for phase, start, end in zip(("reset", "set", "read"), ends[:-1], ends[1:]):
+                read_at = t0 + timing.read_time_in_slot_s if phase == "read" else None
+                slots.append(ExportSlot(phase, "", t0 + start, t0 + end, read_at))
+        what = (f"one training mini-batch: the first {k_slots} training inputs, one {timing.slot_s:g} s slot each "
+                f"(reset at {sot_mtj.reset_current_A(b.params, timing):g} A, write at the input's current, read at "
+                f"{timing.read_V:g} V), every neuron in parallel; switching draws from ngspice seed "
+                f"{ngspice_seed(cfg.seed)}, as the spice backend's first transient")
+    else:
+        what = "none: the circuits with idle drivers, no analysis"
+    weights = "the trained hidden weights of the run" if trained else f"the initial weights drawn with seed {cfg.seed}"
+    devices = "recorded by the run" if recorded else f"drawn with seed {cfg.seed}"
+    description = [
+        f"SOT-MTJ stochastic neurons (Islam et al. 2024), the hidden layer of a {b.x_train.shape[1]}-{n}-{b.n_classes} "
+        f"network: {n} neuron circuits (device_models/{sot_spice.LIB_FILE}), each with its own write driver "
+        "(PWL current source Iw<k> into node wa<k>), sharing the read line Vrd",
+        f"device preset {cfg.device.preset}, variation scale {cfg.device.variation_scale:g}, per-device Ic0, Δ and "
+        f"R_P {devices}; write currents from {weights}",
+        f"stimulus: {what}",
+    ]
+    if stimulus == "read":
+        description += [
+            "outputs: `v(out<k>)` is vdd when neuron k switched (sampled at the read instants below); the switched "
+            "state is node `v(x<k>.m)` (1 = antiparallel), saved in addition to the training loop's vectors",
+            "energy of write driver k: ∫ v(wa<k>)·I dt over each slot, I the PWL current of Iw<k> (positive part: "
+            "write, negative part: reset); read line: ∫ −v(rd)·i(vrd) dt",
+        ]
+    return ExportedCircuit("islam2024", description, stimulus, sot_spice.MODEL_BACKEND, {"ngspice": variant}, slots,
+                 currents if stimulus == "read" else np.zeros((0, n)), [], [],
+                 state_label="Switched state of each neuron (V, 1 = antiparallel), in neuron order")
+
+
+EXPERIMENT = Experiment(name="islam2024", Config=Config, train=train, export_circuit=export_circuit,
+                        reference_exports=(("ngspice", "read"),))

@@ -90,7 +90,7 @@ class TwinSession(_Session):
     def _program(self, sched: Schedule, devices: list[int], read_phase: str | None):
         started = time.perf_counter()
         r_series = self.network.spec.program_series_ohm + self.network.spec.switch.on_ohm
-        drive = sched.wave("Vprog")
+        drive = sched.wave(self.network.program_source)
         times = np.asarray(drive.times, dtype=float)
         slots = sched.slots
         energies = np.zeros(len(slots))

@@ -24,7 +24,15 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from cosim.devices.msdc.model import PARAM_FIELDS, MSDCArrays, MSDCParams, MSDCTwin, params_from_mapping, thermal_voltage_V, write_params_file
+from cosim.devices.msdc.model import (
+    PARAM_FIELDS,
+    MSDCArrays,
+    MSDCParams,
+    MSDCTwin,
+    params_from_mapping,
+    thermal_voltage_V,
+    write_params_file,
+)
 from cosim.errors import ConfigError
 
 MEMRISTOR_CSV = "Memristor.csv"

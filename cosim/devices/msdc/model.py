@@ -29,15 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.special import expit, exprel
 
 from cosim import safe_yaml
+from cosim.devices.base import Presets
 from cosim.errors import ConfigError
 from cosim.limits import (MAX_CURRENT_A, MAX_EXPONENT_PER_V, MAX_REL_STD, MAX_RESISTANCE_OHM, MAX_TEMPERATURE_K,
                           MAX_TIME_CONSTANT_S, MAX_VOLTAGE_V, MIN_RESISTANCE_OHM, MIN_TEMPERATURE_K, MIN_TIME_S,
                           USER_INPUT)
-from cosim.resources import data_file
 
 BOLTZMANN_J_PER_K = 1.380649e-23
 ELEMENTARY_CHARGE_C = 1.602176634e-19
-PRESET_FILE = "msdc_presets.yaml"
 
 # Allowed range of every parameter, quoted in error messages.
 ALLOWED_RANGES = {
@@ -415,31 +414,17 @@ def draw_instances(params: MSDCParams, variation: Variation, n: int, seed: int) 
 # --- presets and parameter files -----------------------------------------------------------------------------
 
 
-def _preset_path() -> Path:
-    return data_file("device_models", PRESET_FILE)
-
-
-@functools.lru_cache(maxsize=1)
-def _presets() -> dict[str, Any]:
-    path = _preset_path()
-    data = safe_yaml.read(path)
-    if not isinstance(data, dict) or not data:
-        raise ConfigError(f"{path}: expected a mapping of preset name to parameters")
-    return data
+PRESETS = Presets("msdc", "M-SDC")
 
 
 def preset_names() -> list[str]:
-    return list(_presets())
+    return PRESETS.names()
 
 
 def load_preset(name: str) -> MSDCParams:
     """Preset by name, case-insensitive ("W", "Cr", "C")."""
-    presets = _presets()
-    by_lower = {key.lower(): key for key in presets}
-    key = by_lower.get(str(name).lower())
-    if key is None:
-        raise ConfigError(f"unknown M-SDC preset {name!r}; allowed: {', '.join(presets)}")
-    return params_from_mapping(presets[key], where=f"{_preset_path()}: preset {key}")
+    key = PRESETS.key(name)
+    return params_from_mapping(PRESETS.entry(key), where=f"{PRESETS.path}: preset {key}")
 
 
 def load_params_file(path: str | Path) -> MSDCParams:

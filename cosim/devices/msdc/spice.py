@@ -68,7 +68,8 @@ def model_backend() -> str:
     return "osdi" if ngspice_loads_osdi() else "bsource"
 
 
-def _backend(backend: str | None) -> str:
+def check_backend(backend: str | None) -> str:
+    """`backend`, checked (None: `model_backend()`)."""
     if backend is None:
         return model_backend()
     if backend not in BACKENDS:
@@ -82,7 +83,7 @@ def library(backend: str | None = None, *, portable: bool = False) -> list[ir.Os
     For "osdi" the Verilog-A source is compiled once (cached by content hash); `portable` compiles for a
     generic CPU, for netlists shipped to other machines.
     """
-    backend = _backend(backend)
+    backend = check_backend(backend)
     items: list[ir.OsdiLoad | ir.SubcircuitLibrary] = []
     if backend == "osdi":
         from cosim.spice.osdi import compile_va

@@ -19,8 +19,10 @@ from scipy.stats import chi2
 from cosim import atomic
 from cosim.devices.sot_mtj import model as sot_mtj
 from cosim.devices.sot_mtj.model import SOTArrays, SOTParams, Timing
+from cosim.devices.sot_mtj.spice import neuron_runner
 from cosim.errors import ConfigError
 from cosim.plots import save_png
+from cosim.spice.engines import open_engine
 
 
 @dataclass(frozen=True)
@@ -172,11 +174,12 @@ def characterize(widths: list[tuple[str, SOTParams]], out_dir: Path, instances: 
     timing = timing or Timing()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    engine = _engine(backend, seed)
+    engine = None if backend == "twin" else open_engine(backend, seed=seed)
     points, fits, summary, arrays_by = [], [], [], {}
     for w_index, (name, params) in enumerate(widths):
         arrays = sot_mtj.draw_instances(params, instances, seed + 1000 * w_index)
-        runner = _runner(backend, params, arrays, timing, engine, seed + w_index)
+        runner = neuron_runner(backend, params, arrays, timing, engine, seed + w_index,
+                               "cosim SOT-MTJ characterisation")
         m = measure(runner, params, timing, instances, sweep)
         p_tab, f_tab = point_table(name, params, timing, arrays, m), fit_table(name, params, timing, arrays, m)
         points.append(p_tab)
@@ -191,22 +194,6 @@ def characterize(widths: list[tuple[str, SOTParams]], out_dir: Path, instances: 
     written += _plots(pd.concat(points, ignore_index=True), pd.concat(fits, ignore_index=True), pd.DataFrame(summary),
                       out_dir)
     return written
-
-
-def _engine(backend: str, seed: int):
-    if backend == "twin":
-        return None
-    from cosim.spice.engines import open_engine
-
-    return open_engine(backend, seed=seed)
-
-
-def _runner(backend: str, params: SOTParams, arrays: SOTArrays, timing: Timing, engine, seed: int):
-    if backend == "twin":
-        return sot_mtj.SOTTwin(params, arrays, timing, seed)
-    from cosim.devices.sot_mtj.spice import NeuronBank
-
-    return NeuronBank(params, arrays, timing, engine, seed=seed, title="cosim SOT-MTJ characterisation")
 
 
 def _plots(points: pd.DataFrame, fits: pd.DataFrame, summary: pd.DataFrame, out_dir: Path) -> list[Path]:

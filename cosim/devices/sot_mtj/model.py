@@ -16,7 +16,6 @@ import functools
 import math
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -25,12 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from cosim import safe_yaml
+from cosim.devices.base import Presets
 from cosim.errors import ConfigError
 from cosim.limits import MAX_GAIN, MAX_TIME_S, MAX_VOLTAGE_V, MIN_TIME_S, USER_INPUT
-from cosim.resources import data_file
 
-PRESET_FILE = "sot_mtj_presets.yaml"
 RATE_MAX_PER_S = 1e12  # switching-rate cap (the circuit's rmax): H saturates instead of overflowing
 WINDOW_PER_DI = 2.0 * math.log(9.0)  # 10–90 % window of a logistic in units of its scale dI
 
@@ -135,6 +132,14 @@ class SOTArrays:
         return replace(self, ic0_A=self.ic0_A[index], delta=self.delta[index], rp_ohm=self.rp_ohm[index])
 
 
+class Variation(BaseModel):
+    """Device-to-device spread: the preset's own relative stds of Ic0, Δ and R_P, multiplied by `scale`."""
+
+    model_config = USER_INPUT
+
+    scale: float = Field(1.0, ge=0, le=5)
+
+
 def draw_instances(params: SOTParams, n: int, seed: int, variation_scale: float = 1.0) -> SOTArrays:
     """n devices with lognormal device-to-device spread (the preset's relative stds × variation_scale)."""
     if n < 1:
@@ -201,18 +206,22 @@ def build_params(base: _Base, scaling: _Scaling, width_m: float, name: str = "")
         ic0_rel_std=min(scaling.ic0_rel_std_ref * spread, 0.5),
         delta_rel_std=min(scaling.delta_rel_std_ref * spread, 0.5),
         rp_rel_std=min(scaling.rp_rel_std_ref * spread, 0.5),
-        source=f"preset {name or width_m}: width {width_m * 1e9:g} nm from the scaling laws of {PRESET_FILE}; "
+        source=f"preset {name or width_m}: width {width_m * 1e9:g} nm from the scaling laws of {PRESETS.file}; "
                + base.source,
     )
 
 
-def _preset_path() -> Path:
-    return data_file("device_models", PRESET_FILE)
+PRESETS = Presets("sot_mtj", "SOT-MTJ", section="widths")
+
+
+def _presets() -> tuple[_Base, _Scaling, dict[str, float]]:
+    """The preset file's reference design, scaling laws and named widths, validated."""
+    return _validated(str(PRESETS.path))
 
 
 @functools.lru_cache(maxsize=4)
-def _presets_at(path: str) -> tuple[_Base, _Scaling, dict[str, float]]:
-    data = safe_yaml.read(Path(path))
+def _validated(path: str) -> tuple[_Base, _Scaling, dict[str, float]]:
+    data = PRESETS.data()
     if not isinstance(data, Mapping) or not {"base", "scaling", "widths"} <= set(data):
         raise ConfigError(f"{path}: expected the sections base, scaling and widths")
     try:
@@ -230,16 +239,13 @@ def _presets_at(path: str) -> tuple[_Base, _Scaling, dict[str, float]]:
 
 
 def preset_names() -> list[str]:
-    return list(_presets_at(str(_preset_path()))[2])
+    return list(_presets()[2])
 
 
 def load_preset(name: str) -> SOTParams:
     """A width preset by name (case-insensitive), e.g. "w100"."""
-    base, scaling, widths = _presets_at(str(_preset_path()))
-    by_lower = {key.lower(): key for key in widths}
-    key = by_lower.get(str(name).lower())
-    if key is None:
-        raise ConfigError(f"unknown SOT-MTJ preset {name!r}; allowed: {', '.join(widths)}")
+    base, scaling, widths = _presets()
+    key = PRESETS.key(name)
     return build_params(base, scaling, widths[key], key)
 
 
@@ -247,7 +253,7 @@ def width_params(width_m: float) -> SOTParams:
     """A device of any width from the preset file's reference design and scaling laws."""
     if not (isinstance(width_m, (int, float)) and math.isfinite(width_m) and width_m > 0):
         raise ConfigError(f"width must be a finite number of metres > 0, got {width_m!r}")
-    base, scaling, _ = _presets_at(str(_preset_path()))
+    base, scaling, _ = _presets()
     return build_params(base, scaling, float(width_m), f"w{width_m * 1e9:g}")
 
 

@@ -14,7 +14,8 @@ import time
 import numpy as np
 from scipy.integrate import cumulative_trapezoid
 
-from cosim.devices.sot_mtj.model import RATE_MAX_PER_S, SlotRun, SOTArrays, SOTParams, Timing, reset_current_A, sense_reference
+from cosim.devices.sot_mtj.model import (RATE_MAX_PER_S, SlotRun, SOTArrays, SOTParams, SOTTwin, Timing,
+                                         reset_current_A, sense_reference)
 from cosim.errors import ConfigError
 from cosim.netlist import ir
 from cosim.resources import data_file
@@ -36,8 +37,10 @@ MAX_SLOTS_PER_RUN = 256
 CURRENT_DECIMALS = 10
 
 
-def library() -> ir.SubcircuitLibrary:
-    return ir.SubcircuitLibrary(str(data_file("device_models", LIB_FILE)), SUBCKT, PINS, dict(DEFAULTS))
+def library(exported: bool = False) -> ir.SubcircuitLibrary:
+    """The subcircuit library; `exported`: the file name as an exported netlist beside it includes it."""
+    path = LIB_FILE if exported else str(data_file("device_models", LIB_FILE))
+    return ir.SubcircuitLibrary(path, SUBCKT, PINS, dict(DEFAULTS))
 
 
 def instance_params(params: SOTParams, arrays: SOTArrays, k: int, timing: Timing) -> dict[str, float]:
@@ -159,3 +162,12 @@ class NeuronBank:
         read_line = net.element("Vrd").waveform
         read = per_slot(-np.interp(time_s, read_line.times_s, read_line.values) * w["i(vrd)"])  # i into npos
         return SlotRun(out > 0.5 * t.vdd_V, out, write, reset, read, K * t.slot_s, time.perf_counter() - started)
+
+
+def neuron_runner(backend: str, params: SOTParams, arrays: SOTArrays, timing: Timing, engine, seed: int,
+                  title: str) -> "NeuronBank | SOTTwin":
+    """The neurons on a backend, the one place that chooses: the numpy twin, or a NeuronBank on `engine`
+    (the engine `open_engine(backend)` made; None for the twin)."""
+    if backend == "twin":
+        return SOTTwin(params, arrays, timing, seed)
+    return NeuronBank(params, arrays, timing, engine, seed=seed, title=title)

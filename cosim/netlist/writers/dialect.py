@@ -9,14 +9,13 @@ sources) are written as comments saying so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from cosim.errors import NetlistError
 from cosim.netlist import expr, ir
 from cosim.netlist.numbers import number
 
-__all__ = ["Rendered", "VerilogAModules", "switch_values", "SWITCH_WINDOW_V", "solver_hint"]
+__all__ = ["VerilogAModules", "switch_values", "SWITCH_WINDOW_V", "solver_hint"]
 
 # SPICE model kinds built into ngspice that no other dialect here shares under the same name and meaning.
 SPICE_MODEL_KINDS = frozenset({"r", "c", "l", "d", "npn", "pnp", "nmos", "pmos", "njf", "pjf", "nmf", "pmf",
@@ -28,14 +27,6 @@ SPICE_MODEL_KINDS = frozenset({"r", "c", "l", "d", "npn", "pnp", "nmos", "pmos",
 SWITCH_WINDOW_V = 1e-3
 SWITCH_MODULE = "cosim_vsw"
 BEHAVIOURAL_FILE = "cosim_behavioural.va"
-
-
-@dataclass
-class Rendered:
-    """A dialect's text plus the files it refers to that the writer generated (name -> text)."""
-
-    text: str
-    files: dict[str, str] = field(default_factory=dict)
 
 
 def solver_hint(key: str, value: object, dialect: str) -> str:

@@ -16,7 +16,8 @@ from typing import Sequence
 
 from cosim.netlist import expr, ir
 from cosim.netlist.writers import spicelike
-from cosim.netlist.writers.dialect import Rendered, switch_values
+from cosim.netlist.writers.base import Rendered, Writer
+from cosim.netlist.writers.dialect import switch_values
 from cosim.netlist.numbers import number
 
 def _volt(n1: str, n2: str | None) -> str:
@@ -56,3 +57,12 @@ def render(netlist: ir.Netlist) -> Rendered:
 
 def library(defs: Sequence[ir.SubcircuitDef]) -> str:
     return spicelike.library(defs, SPELLING)
+
+
+WRITER = Writer(
+    name="ltspice", netlist_file="board.net", model_family="bsource", executed_here=False,
+    run=('LTspice -b board.net                                # LTspice.exe -b board.net on Windows',),
+    notes=("LTspice syntax, not executed here (LTspice runs on Windows/macOS). The M-SDC is the B-source "
+           "subcircuit in msdc_bsource.lib."),
+    render=render, library=library, output_name=output_name,
+)

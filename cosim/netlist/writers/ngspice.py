@@ -7,6 +7,7 @@ from functools import singledispatch
 from cosim.errors import NetlistError
 from cosim.netlist import ir
 from cosim.netlist.numbers import number
+from cosim.netlist.writers.base import Rendered, Writer
 
 
 def waveform(w: ir.Waveform) -> str:
@@ -146,3 +147,13 @@ def write(netlist: ir.Netlist, *, num_threads: int | None = None) -> str:
     first = [i for i in netlist if isinstance(i, ir.OsdiLoad)]
     rest = [i for i in netlist if not isinstance(i, ir.OsdiLoad)]
     return "\n".join([netlist.title, *threads, *map(line, first), *map(line, rest), ".end", ""])
+
+
+WRITER = Writer(
+    name="ngspice", netlist_file="board.cir", model_family="ngspice", executed_here=True,
+    run=('openvaf-r --target_cpu generic msdc.va -o msdc.osdi   # only when the netlist loads msdc.osdi',
+         'ngspice -b -r board.raw board.cir',),
+    notes="The circuit, waveforms, time step and save list of the toolkit's own transient for this step, "
+           "with the model paths relative to this folder.",
+    render=lambda netlist: Rendered(write(netlist)),
+)

@@ -21,7 +21,9 @@ from pathlib import PurePosixPath
 
 from cosim.errors import NetlistError
 from cosim.netlist import ir
-from cosim.netlist.writers.dialect import lower_nodes, lower_params, BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic, instance_ics, solver_hint, switch_values
+from cosim.netlist.writers.base import Rendered, Writer
+from cosim.netlist.writers.dialect import (BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, VerilogAModules, grounded_ic, instance_ics,
+                                            lower_nodes, lower_params, solver_hint, switch_values)
 from cosim.netlist.numbers import number
 
 def render(netlist: ir.Netlist) -> Rendered:
@@ -158,3 +160,13 @@ class _Writer:
         if t.start_s > 0:
             text += f" outputstart={number(t.start_s)}"
         return text + (" skipdc=yes" if t.uic else "")
+
+
+WRITER = Writer(
+    name="spectre", netlist_file="board.scs", model_family="veriloga", executed_here=False,
+    run=("spectre board.scs                                   # compiles the ahdl_include'd Verilog-A",),
+    notes=("Spectre syntax, not executed here (no Spectre licence). Device models are Verilog-A "
+           "(`ahdl_include`); switches and neurons are the generated modules in cosim_behavioural.va; initial "
+           "states are `ic` statements used by `skipdc=yes`."),
+    render=render, output_name=output_name,
+)

@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 
 from cosim.errors import NetlistError
 from cosim.netlist import expr, ir
-from cosim.netlist.writers.dialect import SPICE_MODEL_KINDS, Rendered, solver_hint
+from cosim.netlist.writers.base import Rendered
+from cosim.netlist.writers.dialect import SPICE_MODEL_KINDS, solver_hint
 from cosim.netlist.numbers import number
 
 

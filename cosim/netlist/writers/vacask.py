@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from cosim.errors import NetlistError
 from cosim.netlist import ir
-from cosim.netlist.writers.dialect import lower_nodes, lower_params, BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, Rendered, VerilogAModules, grounded_ic, instance_ics, solver_hint, switch_values
+from cosim.netlist.writers.base import Rendered, Writer
+from cosim.netlist.writers.dialect import (BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, VerilogAModules, grounded_ic, instance_ics,
+                                            lower_nodes, lower_params, solver_hint, switch_values)
 from cosim.netlist.numbers import number
 
 RAW_FILE = "tran1.raw"
@@ -214,3 +216,15 @@ class _Writer:
         if saves:
             lines.append("  save " + " ".join(_vector(v) for v in saves))
         return lines + [analysis, "endc"]
+
+
+WRITER = Writer(
+    name="vacask", netlist_file="board.sim", model_family="veriloga", executed_here=True,
+    run=('openvaf-r msdc.va -o msdc.osdi',
+         'openvaf-r cosim_behavioural.va -o cosim_behavioural.osdi',
+         'vacask board.sim                                    # writes tran1.raw',),
+    notes=("VACASK's own syntax. Switches and the neurons' op-amps and activations are the generated Verilog-A "
+           "modules in cosim_behavioural.va; every device has its own msdc_va model card and a 1 F state "
+           "capacitor whose initial voltage is its state X (`ic` of the transient)."),
+    render=render, output_name=output_name,
+)

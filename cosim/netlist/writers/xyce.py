@@ -19,7 +19,8 @@ from typing import Sequence
 from cosim.errors import NetlistError
 from cosim.netlist import expr, ir
 from cosim.netlist.writers import spicelike
-from cosim.netlist.writers.dialect import Rendered, switch_values
+from cosim.netlist.writers.base import Rendered, Writer
+from cosim.netlist.writers.dialect import switch_values
 from cosim.netlist.numbers import number
 
 def _volt(n1: str, n2: str | None) -> str:
@@ -64,3 +65,12 @@ def render(netlist: ir.Netlist) -> Rendered:
 
 def library(defs: Sequence[ir.SubcircuitDef]) -> str:
     return spicelike.library(defs, SPELLING)
+
+
+WRITER = Writer(
+    name="xyce", netlist_file="board.cir", model_family="bsource", executed_here=False,
+    run=('Xyce board.cir',),
+    notes=("Xyce syntax, not executed here (Xyce is not installed). The M-SDC is the B-source subcircuit in "
+           "msdc_bsource.lib; switches are B-source conductances (Xyce's own switch turns on gradually)."),
+    render=render, library=library, output_name=output_name,
+)
