@@ -16,6 +16,7 @@ from rich.text import Text
 
 from cosim import __version__
 from cosim.errors import CosimError
+from cosim.netlist import writers
 
 # no markup and no emoji codes: every string is printed as written (styles are set with Text, never in the text)
 console = Console(markup=False, emoji=False)
@@ -265,7 +266,7 @@ def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_u
 
 @main.command("export")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--dialect", required=True, type=click.Choice(["ngspice", "vacask", "spectre", "xyce", "ltspice"]),
+@click.option("--dialect", required=True, type=click.Choice(writers.names()),
               help="Netlist dialect to write.")
 @out_dir_option(required=True, help="Folder for the netlist, its model files and README.md.")
 @click.option("--stimulus", type=click.Choice(["read", "program", "none"]), default="read", show_default=True,

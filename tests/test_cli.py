@@ -62,9 +62,14 @@ def test_every_subpackage_is_installed():
 
     import cosim
 
-    source = Path(__file__).resolve().parents[1] / "cosim"
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    source = root / "cosim"
     installed = Path(cosim.__file__).resolve().parent
-    for init in source.glob("*/__init__.py"):
-        name = f"cosim.{init.parent.name}"
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    for init in source.rglob("__init__.py"):
+        name = ".".join(("cosim", *init.parent.relative_to(source).parts))
+        assert name in listed, f"{name} is not in pyproject.toml's packages"
         spec = importlib.util.find_spec(name)
         assert spec is not None and Path(spec.origin).resolve().is_relative_to(installed), name
