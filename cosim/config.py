@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import reprlib
 from pathlib import Path
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -25,6 +26,15 @@ KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class Strict(BaseModel):
     model_config = ConfigDict(**limits.USER_INPUT, validate_assignment=True)
+
+
+@contextmanager
+def as_value_error() -> Iterator[None]:
+    """Inside a pydantic validator: a ConfigError becomes the ValueError pydantic reports with the config key."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 # --- values in messages, dotted keys, overrides ----------------------------------------------------------------

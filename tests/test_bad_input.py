@@ -657,7 +657,7 @@ TITLES = st.one_of(st.just("fuzz"), st.text(max_size=10))
 @fuzz(400)
 @given(st.lists(ELEMENTS | GOOD_ELEMENTS, max_size=6), TITLES)
 def test_random_ir_is_refused_or_written_as_well_formed_text_in_every_dialect(specs, title):
-    from cosim.netlist.writers import ltspice, spectre, vacask, xyce
+    from cosim.netlist import writers
 
     net = _netlist(specs, title)
     if net is None:
@@ -665,9 +665,9 @@ def test_random_ir_is_refused_or_written_as_well_formed_text_in_every_dialect(sp
         return
     event("written")
     netlist_is_safe(ngspice.write(net))
-    for dialect in (xyce, ltspice, spectre, vacask):
+    for dialect in ("xyce", "ltspice", "spectre", "vacask"):
         try:
-            dialect.render(net)
+            writers.writer(dialect).render(net)
         except NetlistError:
             pass
 

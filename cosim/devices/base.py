@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from cosim import safe_yaml
+from cosim.config import as_value_error
 from cosim.errors import ConfigError
 from cosim.netlist import ir
 from cosim.resources import data_file
@@ -65,10 +66,8 @@ class Presets:
 
     def check(self, name: str) -> str:
         """A preset name as a config validator checks it (ValueError, which names the config key)."""
-        try:
+        with as_value_error():
             self.key(name)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
         return name
 
 

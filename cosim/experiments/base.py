@@ -11,8 +11,7 @@ from typing import Any, Callable, Literal, Mapping
 import numpy as np
 from pydantic import Field, model_validator
 
-from cosim.config import Strict
-from cosim.errors import ConfigError
+from cosim.config import Strict, as_value_error
 from cosim.hil.ledger import Ledger
 from cosim.limits import MAX_SEED
 from cosim.netlist.writers.base import Variant
@@ -34,10 +33,8 @@ class ExperimentBase(Strict):
 
         family = getattr(getattr(self, "device", None), "family", None)
         if family is not None:
-            try:
+            with as_value_error():
                 check_backend(family, self.backend)
-            except ConfigError as exc:  # one line naming the family
-                raise ValueError(str(exc)) from None
         return self
 
 

@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 from cosim.circuits import crossbar as xb
 from cosim.circuits.network import Network, NetworkSpec, build_network
 from cosim.circuits.neurons import NeuronSpec
-from cosim.config import Strict
+from cosim.config import Strict, as_value_error
 from cosim.devices import registry
 from cosim.devices.base import CrossbarFamily
 from cosim.errors import ConfigError
@@ -68,10 +68,8 @@ class BoardDevices(Strict):
     @field_validator("family")
     @classmethod
     def _family(cls, value: str) -> str:
-        try:
+        with as_value_error():
             registry.crossbar_family(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("preset")
@@ -83,10 +81,8 @@ class BoardDevices(Strict):
     @classmethod
     def _params_file(cls, value: Path | None, info) -> Path | None:
         if value is not None:
-            try:
+            with as_value_error():
                 _family_of(info).params(file=value)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("variation", mode="before")

@@ -1,13 +1,8 @@
 """The experiments by name (one line each; the module defines EXPERIMENT), and an experiment file read,
-overridden and validated against its experiment's Config.
-
-Modules are imported only when their experiment is asked for, so one experiment's dependencies never slow
-another's start-up.
-"""
+overridden and validated against its experiment's Config."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -15,25 +10,17 @@ from pydantic import ValidationError
 
 from cosim.config import apply_overrides, describe_error, read_settings
 from cosim.errors import ConfigError
-from cosim.experiments.base import Experiment, ExperimentBase
+from cosim.experiments.base import ExperimentBase
+from cosim.registry import Registry
 
-EXPERIMENTS = {
+EXPERIMENTS = Registry({
     "eslami2024": "cosim.experiments.eslami2024",
     "islam2024": "cosim.experiments.islam2024",
     "ellis2023": "cosim.experiments.ellis2023",
-}
+}, "EXPERIMENT", "experiment {name!r} is unknown")
 DEFAULT = "eslami2024"
-
-
-def available() -> list[str]:
-    return list(EXPERIMENTS)
-
-
-def get(name: str) -> Experiment:
-    """The experiment called `name`; ConfigError listing the experiments for an unknown one."""
-    if not isinstance(name, str) or name not in EXPERIMENTS:
-        raise ConfigError(f"experiment {name!r} is unknown; allowed: {', '.join(available())}")
-    return importlib.import_module(EXPERIMENTS[name]).EXPERIMENT
+available = EXPERIMENTS.names
+get = EXPERIMENTS.get  # the experiment called `name`: an Experiment (ConfigError listing them if unknown)
 
 
 def validate(data: Any, where: str) -> ExperimentBase:

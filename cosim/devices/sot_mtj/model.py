@@ -16,7 +16,7 @@ import functools
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -255,18 +255,6 @@ def width_params(width_m: float) -> SOTParams:
         raise ConfigError(f"width must be a finite number of metres > 0, got {width_m!r}")
     base, scaling, _ = _presets()
     return build_params(base, scaling, float(width_m), f"w{width_m * 1e9:g}")
-
-
-def params_from_mapping(data: Mapping[str, Any], where: str) -> SOTParams:
-    """A concrete parameter set (e.g. a user's own device) validated; errors name `where` and the key."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping of SOT-MTJ parameters, got {type(data).__name__}")
-    try:
-        return SOTParams.model_validate(dict(data))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(map(str, err["loc"])) or "(top level)"
-        raise ConfigError(f"{where}: {key} = {err.get('input')!r}: {err['msg']}") from None
 
 
 # --- physics ---------------------------------------------------------------------------------------------------

@@ -12,11 +12,8 @@ logical XOR there), `&`, `|`, `!` for logic (no `==`, `!=`: refused) and paramet
 
 from __future__ import annotations
 
-from typing import Sequence
-
 from cosim.netlist import expr, ir
 from cosim.netlist.writers import spicelike
-from cosim.netlist.writers.base import Rendered, Writer
 from cosim.netlist.writers.dialect import switch_values
 from cosim.netlist.numbers import number
 
@@ -48,21 +45,9 @@ SPELLING = spicelike.Spelling(
 )
 
 
-output_name = spicelike.spice_vector
-
-
-def render(netlist: ir.Netlist) -> Rendered:
-    return spicelike.render(netlist, SPELLING)
-
-
-def library(defs: Sequence[ir.SubcircuitDef]) -> str:
-    return spicelike.library(defs, SPELLING)
-
-
-WRITER = Writer(
-    name="ltspice", netlist_file="board.net", model_family="bsource", executed_here=False,
+WRITER = spicelike.writer(
+    SPELLING, name="ltspice", netlist_file="board.net", executed_here=False,
     run=('LTspice -b board.net                                # LTspice.exe -b board.net on Windows',),
     notes=("LTspice syntax, not executed here (LTspice runs on Windows/macOS). The M-SDC is the B-source "
            "subcircuit in msdc_bsource.lib."),
-    render=render, library=library, output_name=output_name,
 )

@@ -22,20 +22,14 @@ from pathlib import PurePosixPath
 from cosim.errors import NetlistError
 from cosim.netlist import ir
 from cosim.netlist.writers.base import Rendered, Writer
-from cosim.netlist.writers.dialect import (BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, VerilogAModules, grounded_ic, instance_ics,
-                                            lower_nodes, lower_params, solver_hint, switch_values)
+from cosim.netlist.writers.dialect import (BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, lower_nodes, lower_params, solver_hint,
+                                            switch_values)
+from cosim.netlist.writers.spectrelike import SpectreLikeWriter
 from cosim.netlist.numbers import number
 
 def render(netlist: ir.Netlist) -> Rendered:
     """The netlist in Spectre syntax plus the generated Verilog-A file it includes."""
     return _Writer(netlist).render()
-
-
-def _low(name: str) -> str:
-    return name.lower()
-
-
-_nodes, _params = lower_nodes, lower_params
 
 
 def _waveform(e) -> str:
@@ -60,14 +54,12 @@ def output_name(vector: str) -> str:
     return f"{inner}:p" if vector.startswith("i(") else inner
 
 
-class _Writer:
+class _Writer(SpectreLikeWriter):
+    dialect = "Spectre"
+
     def __init__(self, netlist: ir.Netlist) -> None:
-        netlist.validate()
-        self.net = netlist
-        self.va = VerilogAModules("Spectre")
+        super().__init__(netlist)
         self.models = {m.name.lower(): m for m in netlist.of_type(ir.Model)}
-        self.subckts = {s.name.lower(): s for s in netlist.of_type(ir.SubcircuitDef)}
-        self.ics: list[tuple[str, float]] = []
 
     def render(self) -> Rendered:
         head, defs, body, analyses, saves, notes = [], [], [], [], [], []
@@ -79,7 +71,7 @@ class _Writer:
             elif isinstance(item, ir.SubcircuitDef):
                 defs.append(self.subckt(item))
             elif isinstance(item, ir.Param):
-                head.append(f"parameters {_low(item.name)}={number(item.value)}")
+                head.append(f"parameters {item.name.lower()}={number(item.value)}")
             elif isinstance(item, ir.Options):
                 notes += [f"// {solver_hint(k, v, 'Spectre')}" for k, v in item.values.items()]
             elif isinstance(item, ir.Tran):
@@ -95,7 +87,7 @@ class _Writer:
         if self.va.modules:
             files[BEHAVIOURAL_FILE] = self.va.text()
             head.insert(0, f'ahdl_include "{BEHAVIOURAL_FILE}"')
-        ics = ["ic " + " ".join(f"{_low(n)}={number(v)}" for n, v in self.ics)] if self.ics else []
+        ics = ["ic " + " ".join(f"{n.lower()}={number(v)}" for n, v in self.ics)] if self.ics else []
         lines = [f"// {self.net.title}", "simulator lang=spectre", "", *notes, *head, "", *defs, "", *body, "",
                  *ics, *saves, *analyses]
         return Rendered("\n".join(lines) + "\n", files)
@@ -103,56 +95,35 @@ class _Writer:
     def model_note(self, m: ir.Model) -> str:
         if m.kind.lower() == "sw":
             switch_values(m, "Spectre")  # refuses what the switch module cannot express
-            return f"// model {_low(m.name)}: ngspice sw, written as {self.va.switch()} on each switch that uses it"
+            return f"// model {m.name.lower()}: ngspice sw, written as {self.va.switch()} on each switch that uses it"
         if m.kind.lower() in SPICE_MODEL_KINDS:
             raise NetlistError(f"model {m.name}: the ngspice model kind {m.kind!r} has no Spectre counterpart here")
-        return f"// model {_low(m.name)}: Verilog-A module {_low(m.kind)}, parameters written on its instances"
+        return f"// model {m.name.lower()}: Verilog-A module {m.kind.lower()}, parameters written on its instances"
 
     def subckt(self, d: ir.SubcircuitDef) -> str:
         for m in d.models:
             self.models.setdefault(m.name.lower(), m)
-        lines = [f"subckt {_low(d.name)} {' '.join(_low(p) for p in d.pins)}"]
+        lines = [f"subckt {d.name.lower()} {' '.join(p.lower() for p in d.pins)}"]
         if d.params:
-            lines.append(f"  parameters {_params(d.params)}")
+            lines.append(f"  parameters {lower_params(d.params)}")
         lines += [f"  {self.element(e, top=False, where=f'subcircuit {d.name}')}" for e in d.elements]
-        lines.append(f"ends {_low(d.name)}")
+        lines.append(f"ends {d.name.lower()}")
         return "\n".join(lines)
 
-    def element(self, e: ir.Element, *, top: bool, where: str = "netlist") -> str:
-        name = _low(e.name)
-        if isinstance(e, ir.Resistor):
-            return f"{name} {_nodes(e.nodes)} resistor r={number(e.value_ohm)}"
-        if isinstance(e, ir.Capacitor):
-            if top and e.ic_V is not None:
-                self.ics.append(grounded_ic(e, e.ic_V))
-            return f"{name} {_nodes(e.nodes)} capacitor c={number(e.value_F)}"
-        if isinstance(e, (ir.VoltageSource, ir.CurrentSource)):
-            kind = "vsource" if isinstance(e, ir.VoltageSource) else "isource"
-            return f"{name} {_nodes(e.nodes)} {kind} {_waveform(e)}"
-        if isinstance(e, ir.BehavioralSource):
-            module, nodes = self.va.behavioural(e, f"{e.name} ({where})")
-            return f"{name} {_nodes(nodes)} {module}"
-        if isinstance(e, ir.Switch):
-            model = self.models.get(e.model.lower())
-            if model is None or model.kind.lower() != "sw":
-                raise NetlistError(f"{e.name}: switch model {e.model!r} is not an ngspice sw model in this netlist")
-            return f"{name} {_nodes(e.nodes)} {self.va.switch()} {_params(switch_values(model, 'Spectre'))}"
-        if isinstance(e, ir.OsdiDevice):
-            model = self.models.get(e.model.lower())
-            if model is None:
-                raise NetlistError(f"{e.name}: model {e.model!r} is not defined in this netlist")
-            return f"{name} {_nodes(e.terminals)} {_low(model.kind)} {_params({**model.params, **e.params})}".rstrip()
-        if isinstance(e, ir.SubcircuitInstance):
-            d = self.subckts.get(e.subckt.lower())
-            if d is not None and top:
-                pins = {p.lower(): t for p, t in zip(d.pins, e.terminals)}
-                for node, value in instance_ics(d, e.params):
-                    self.ics.append((pins.get(node.lower(), f"{e.name}.{node}"), value))
-            elif d is not None and instance_ics(d, {}):
-                raise NetlistError(f"{e.name} ({where}): initial conditions inside nested subcircuits are not "
-                                   f"written for Spectre")
-            return f"{name} {_nodes(e.terminals)} {_low(e.subckt)} {_params(e.params)}".rstrip()
-        raise NetlistError(f"{where}: {e!r} has no Spectre counterpart")
+    def waveform(self, e) -> str:
+        return _waveform(e)
+
+    def switch(self, e: ir.Switch, name: str) -> str:
+        model = self.models.get(e.model.lower())
+        if model is None or model.kind.lower() != "sw":
+            raise NetlistError(f"{e.name}: switch model {e.model!r} is not an ngspice sw model in this netlist")
+        return f"{name} {lower_nodes(e.nodes)} {self.va.switch()} {lower_params(switch_values(model, 'Spectre'))}"
+
+    def osdi_device(self, e: ir.OsdiDevice, name: str) -> str:
+        model = self.models.get(e.model.lower())
+        if model is None:
+            raise NetlistError(f"{e.name}: model {e.model!r} is not defined in this netlist")
+        return f"{name} {lower_nodes(e.terminals)} {model.kind.lower()} {lower_params({**model.params, **e.params})}".rstrip()
 
     @staticmethod
     def tran(t: ir.Tran) -> str:

@@ -7,12 +7,13 @@ B-source subcircuit, written by `library()` into its own file.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from cosim.errors import NetlistError
 from cosim.netlist import expr, ir
-from cosim.netlist.writers.base import Rendered
+from cosim.netlist.writers.base import Rendered, Writer
 from cosim.netlist.writers.dialect import SPICE_MODEL_KINDS, solver_hint
 from cosim.netlist.numbers import number
 
@@ -151,3 +152,11 @@ def library(defs: Sequence[ir.SubcircuitDef], spelling: Spelling) -> str:
     writer = _Writer(None, spelling)
     blocks = [writer.subckt(d) for d in defs]
     return f"* Subcircuits written by cosim for {spelling.name}.\n" + "\n".join(blocks) + "\n"
+
+
+def writer(spelling: Spelling, *, name: str, netlist_file: str, executed_here: bool, run: tuple[str, ...],
+           notes: str) -> Writer:
+    """The writer of a SPICE-family dialect: its spelling, the B-source model family, `spice_vector` names."""
+    return Writer(name=name, netlist_file=netlist_file, model_family="bsource", executed_here=executed_here, run=run,
+                  notes=notes, render=functools.partial(render, spelling=spelling),
+                  library=functools.partial(library, spelling=spelling), output_name=spice_vector)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from cosim.errors import NetlistError
 from cosim.netlist import ir
 from cosim.netlist.writers.base import Rendered, Writer
-from cosim.netlist.writers.dialect import (BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, VerilogAModules, grounded_ic, instance_ics,
-                                            lower_nodes, lower_params, solver_hint, switch_values)
+from cosim.netlist.writers.dialect import (BEHAVIOURAL_FILE, SPICE_MODEL_KINDS, lower_nodes, lower_params, solver_hint,
+                                            switch_values)
+from cosim.netlist.writers.spectrelike import SpectreLikeWriter
 from cosim.netlist.numbers import number
 
 RAW_FILE = "tran1.raw"
@@ -48,13 +49,6 @@ def render(netlist: ir.Netlist) -> Rendered:
     return _Writer(netlist).render()
 
 
-def _low(name: str) -> str:
-    return name.lower()
-
-
-_nodes, _params = lower_nodes, lower_params
-
-
 def _waveform(e) -> str:
     w = e.waveform
     if isinstance(w, ir.Dc):
@@ -81,15 +75,14 @@ def _vector(vector: str) -> str:
     return f'{vector[:2]}"{inner.replace(".", ":")}")' if "." in inner else vector
 
 
-class _Writer:
+class _Writer(SpectreLikeWriter):
+    dialect = "VACASK"
+    separator = ":"
+
     def __init__(self, netlist: ir.Netlist) -> None:
-        netlist.validate()
-        self.net = netlist
-        self.va = VerilogAModules("VACASK")
+        super().__init__(netlist)
         self.switch_models = {m.name.lower(): m for m in netlist.of_type(ir.Model) if m.kind.lower() == "sw"}
-        self.subckts = {s.name.lower(): s for s in netlist.of_type(ir.SubcircuitDef)}
         self.used: set[str] = set()
-        self.ics: list[tuple[str, float]] = []
         taken = {m.name.lower() for m in netlist.of_type(ir.Model)} | set(self.subckts)
         clash = taken & (set(_BUILTINS) | {"cosim_vsw"})
         if clash:
@@ -105,7 +98,7 @@ class _Writer:
             elif isinstance(item, ir.SubcircuitDef):
                 defs.append(self.subckt(item))
             elif isinstance(item, ir.Param):
-                head.append(f"parameters {_low(item.name)}={number(item.value)}")
+                head.append(f"parameters {item.name.lower()}={number(item.value)}")
             elif isinstance(item, ir.Options):
                 notes += [f"// {solver_hint(k, v, 'VACASK')}" for k, v in item.values.items()]
             elif isinstance(item, ir.Tran):
@@ -133,70 +126,39 @@ class _Writer:
     def model(self, m: ir.Model) -> str:
         if m.kind.lower() == "sw":
             values = switch_values(m, "VACASK")
-            return f"model {_low(m.name)} {self.va.switch()} {_params(values)}"
+            return f"model {m.name.lower()} {self.va.switch()} {lower_params(values)}"
         if m.kind.lower() in SPICE_MODEL_KINDS:
             raise NetlistError(f"model {m.name}: the ngspice model kind {m.kind!r} has no VACASK counterpart here")
-        return f"model {_low(m.name)} {_low(m.kind)} {_params(m.params)}".rstrip()
+        return f"model {m.name.lower()} {m.kind.lower()} {lower_params(m.params)}".rstrip()
 
     def subckt(self, d: ir.SubcircuitDef) -> str:
         self.switch_models.update({m.name.lower(): m for m in d.models if m.kind.lower() == "sw"})
-        lines = [f"subckt {_low(d.name)}{_nodes(d.pins)}"]
+        lines = [f"subckt {d.name.lower()}{lower_nodes(d.pins)}"]
         if d.params:
-            lines.append(f"  parameters {_params(d.params)}")
+            lines.append(f"  parameters {lower_params(d.params)}")
         lines += [f"  {self.model(m)}" for m in d.models]
         lines += [f"  {self.element(e, top=False, where=f'subcircuit {d.name}')}" for e in d.elements]
         lines.append("ends")
         return "\n".join(lines)
 
-    def element(self, e: ir.Element, *, top: bool, where: str = "netlist") -> str:
-        name = _low(e.name)
-        if isinstance(e, ir.Resistor):
-            self.used.add("resistor")
-            return f"{name} {_nodes(e.nodes)} resistor r={number(e.value_ohm)}"
-        if isinstance(e, ir.Capacitor):
-            self.used.add("capacitor")
-            if top and e.ic_V is not None:
-                self.ics.append(grounded_ic(e, e.ic_V))
-            return f"{name} {_nodes(e.nodes)} capacitor c={number(e.value_F)}"
-        if isinstance(e, (ir.VoltageSource, ir.CurrentSource)):
-            kind = "vsource" if isinstance(e, ir.VoltageSource) else "isource"
-            self.used.add(kind)
-            return f"{name} {_nodes(e.nodes)} {kind} {_waveform(e)}"
-        if isinstance(e, ir.BehavioralSource):
-            module, nodes = self.va.behavioural(e, f"{e.name} ({where})")
-            return f"{name} {_nodes(nodes)} {module}"
-        if isinstance(e, ir.Switch):
-            if e.model.lower() not in self.switch_models:
-                raise NetlistError(f"{e.name}: switch model {e.model!r} is not an ngspice sw model in this netlist")
-            return f"{name} {_nodes(e.nodes)} {_low(e.model)}"
-        if isinstance(e, ir.OsdiDevice):
-            return f"{name} {_nodes(e.terminals)} {_low(e.model)} {_params(e.params)}".rstrip()
-        if isinstance(e, ir.SubcircuitInstance):
-            if top:
-                self.instance_ics(e)
-            elif self._has_ics(e.subckt):
-                raise NetlistError(f"{e.name} ({where}): initial conditions inside nested subcircuits are not "
-                                   f"written for VACASK")
-            return f"{name} {_nodes(e.terminals)} {_low(e.subckt)} {_params(e.params)}".rstrip()
-        raise NetlistError(f"{where}: {e!r} has no VACASK counterpart")
+    def uses(self, master: str) -> None:
+        self.used.add(master)
 
-    def _has_ics(self, subckt: str) -> bool:
-        d = self.subckts.get(subckt.lower())
-        return d is not None and bool(instance_ics(d, {}))
+    def waveform(self, e) -> str:
+        return _waveform(e)
 
-    def instance_ics(self, x: ir.SubcircuitInstance) -> None:
-        d = self.subckts.get(x.subckt.lower())
-        if d is None:
-            return
-        pins = {p.lower(): t for p, t in zip(d.pins, x.terminals)}
-        for node, value in instance_ics(d, x.params):
-            outside = pins.get(node.lower())
-            self.ics.append((outside if outside is not None else f"{x.name}:{node}", value))
+    def switch(self, e: ir.Switch, name: str) -> str:
+        if e.model.lower() not in self.switch_models:
+            raise NetlistError(f"{e.name}: switch model {e.model!r} is not an ngspice sw model in this netlist")
+        return f"{name} {lower_nodes(e.nodes)} {e.model.lower()}"
+
+    def osdi_device(self, e: ir.OsdiDevice, name: str) -> str:
+        return f"{name} {lower_nodes(e.terminals)} {e.model.lower()} {lower_params(e.params)}".rstrip()
 
     def control(self, items: list) -> list[str]:
         trans = [i for i in items if isinstance(i, ir.Tran)]
         saves = [v for i in items if isinstance(i, ir.Save) for v in i.vectors]
-        ics = ", ".join(f'"{_low(n)}", {number(v)}' for n, v in self.ics)
+        ics = ", ".join(f'"{n.lower()}", {number(v)}' for n, v in self.ics)
         if len(trans) > 1:
             raise NetlistError("the VACASK writer takes at most one transient analysis per netlist")
         if not trans:

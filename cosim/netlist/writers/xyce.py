@@ -14,12 +14,9 @@ and VON. Its element name is the switch's name with a `B` in front, as Xyce take
 
 from __future__ import annotations
 
-from typing import Sequence
-
 from cosim.errors import NetlistError
 from cosim.netlist import expr, ir
 from cosim.netlist.writers import spicelike
-from cosim.netlist.writers.base import Rendered, Writer
 from cosim.netlist.writers.dialect import switch_values
 from cosim.netlist.numbers import number
 
@@ -56,21 +53,9 @@ SPELLING = spicelike.Spelling(
 )
 
 
-output_name = spicelike.spice_vector
-
-
-def render(netlist: ir.Netlist) -> Rendered:
-    return spicelike.render(netlist, SPELLING)
-
-
-def library(defs: Sequence[ir.SubcircuitDef]) -> str:
-    return spicelike.library(defs, SPELLING)
-
-
-WRITER = Writer(
-    name="xyce", netlist_file="board.cir", model_family="bsource", executed_here=False,
+WRITER = spicelike.writer(
+    SPELLING, name="xyce", netlist_file="board.cir", executed_here=False,
     run=('Xyce board.cir',),
     notes=("Xyce syntax, not executed here (Xyce is not installed). The M-SDC is the B-source subcircuit in "
            "msdc_bsource.lib; switches are B-source conductances (Xyce's own switch turns on gradually)."),
-    render=render, library=library, output_name=output_name,
 )
