@@ -1,7 +1,7 @@
 """A network whose hidden neurons are stochastic binary devices, trained with the hardware in the loop.
 
 Forward: pre-activations a = x·W1 + b1 (weights held in software, or W1 in an M-SDC crossbar whose measured
-column currents give x·W1: `msdc_weights.CrossbarWeights`) become write currents
+column currents give x·W1: `crossbar_weights.CrossbarWeights`) become write currents
 I = I50_nom + a·dI_nom (the drivers map one unit of pre-activation to the nominal device's sigmoid scale);
 each physical neuron k gives one binary sample h_k per input (one slot); logits z = h·W2 + b2 and softmax
 cross-entropy. Backward: dL/dh reaches a through the derivative of device k's own characterised sigmoid,
