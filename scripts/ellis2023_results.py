@@ -69,12 +69,10 @@ def spice_read_statistics(backend: str, reads: int = 1000, seed: int = 0) -> pd.
 
     params = dw.load_preset("ellis2023")
     w = params.x0 + np.array([-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0])
-    if backend == "batch":
-        from cosim.spice.batch import BatchEngine as Engine
-    else:
-        from cosim.spice.shared import SharedEngine as Engine
+    from cosim.spice.engines import open_engine
+
     circuit = dw_spice.ReadCircuit()
-    record = dw_spice.simulate_reads(Engine(seed=seed), w, dw.uniform(params, (w.size,)), circuit, reads)
+    record = dw_spice.simulate_reads(open_engine(backend, seed=seed), w, dw.uniform(params, (w.size,)), circuit, reads)
     p = dw.probability(w, params.x0, params.dx, params.a)
     freq = record.sensed.mean(axis=1)
     sigma = np.sqrt(p * (1 - p) / reads)

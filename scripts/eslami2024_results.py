@@ -55,7 +55,7 @@ def run_point(point: dict) -> dict:
     row = {**point, **{k: v for k, v in outcome.metrics.items() if not isinstance(v, dict)}}
     for level in G_ERRORS:
         row[f"acc_g_err_{level:.2f}"] = eslami2024.accuracy_with_conductance_error(
-            outcome.session, outcome.arrays, outcome.data, cfg.circuit.read_V, level, G_REPEATS, rng)
+            outcome.session, outcome.board, outcome.data, cfg.circuit.read_V, level, G_REPEATS, rng)
     return row
 
 
