@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-from cosim.devices import msdc_spice
-from cosim.devices.msdc import MSDCTwin, Variation, draw_instances, load_preset
+from cosim.devices.msdc import spice as msdc_spice
+from cosim.devices.msdc.model import MSDCTwin, Variation, draw_instances, load_preset
 from cosim.netlist import ir
 from cosim.spice.shared import SharedEngine
 

@@ -16,9 +16,8 @@ import time
 
 import numpy as np
 
-from cosim.config import load_experiment
+from cosim.experiments import eslami2024, load_experiment, msdc_board
 from cosim.hil.session import CircuitSession, Timing
-from cosim.training import eslami2024
 
 
 class NaiveSession(CircuitSession):
@@ -41,16 +40,16 @@ class NaiveSession(CircuitSession):
 def timed_run(cfg, naive: bool) -> tuple[float, float, dict]:
     if naive:
         os.environ["COSIM_MSDC_BACKEND"] = "bsource"
-        original = eslami2024.CircuitSession
-        eslami2024.CircuitSession = lambda net, eng, x0, ledger, mb: NaiveSession(
-            net, eng, x0, ledger, mb, Timing(max_step_s=1e-8))
+        original = msdc_board.CircuitSession  # the board's session, as msdc_board.open_session makes it
+        msdc_board.CircuitSession = lambda net, eng, x0, ledger, mb, timing, counts: NaiveSession(
+            net, eng, x0, ledger, mb, Timing(max_step_s=1e-8), counts)
     try:
         started = time.perf_counter()
         outcome = eslami2024.run(cfg)
         wall = time.perf_counter() - started
     finally:
         if naive:
-            eslami2024.CircuitSession = original
+            msdc_board.CircuitSession = original
             os.environ.pop("COSIM_MSDC_BACKEND")
     return wall, outcome.session.engine.busy_s, outcome.metrics
 

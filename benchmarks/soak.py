@@ -118,21 +118,16 @@ class BoardSoak:
     """The Eslami 9-3-1 board (30 M-SDC devices, default experiment config) in a SharedEngine."""
 
     def __init__(self, seed: int = 0, history_limit: int = 400) -> None:
-        from cosim.circuits.network import build_network
-        from cosim.config import OnchipExperiment
-        from cosim.devices import msdc_spice
+        from cosim.experiments import eslami2024, msdc_board
         from cosim.spice.shared import SharedEngine
-        from cosim.training import eslami2024
 
-        cfg = OnchipExperiment(seed=seed)
-        parts = eslami2024.board_parts(cfg)
-        self.network = build_network(parts.spec, msdc_spice.library(), lambda name, te, be, k: msdc_spice.instance(
-            name, te, be, msdc_spice.array_row(parts.arrays, k), float(parts.x0[k])), title="cosim soak board")
+        parts = eslami2024.board(eslami2024.Config(seed=seed))
+        self.network = msdc_board.network(parts, "cosim soak board")
         self.engine = SharedEngine(seed=seed, history_limit=history_limit)
         self.engine.load(self.network.netlist)
         self.instances = [p.instance for p in self.network.points]
-        self.states = [msdc_spice.state_vector(name) for name in self.instances]
-        self.inputs = [f"Vin{r}" for r in range(parts.spec.layers[0])]
+        self.states = [p.state_vector for p in self.network.points]
+        self.inputs = self.network.input_sources
         self.outputs = [f"v({n})" for n in self.network.output_nodes(len(parts.spec.layers) - 2)]
         self.x = np.array(parts.x0, dtype=float)
         self.rng = np.random.default_rng(seed)

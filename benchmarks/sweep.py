@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from cosim import sweeps
+from cosim import sweep as sweeps
 
 COMPARED = ["point", "status", "test_accuracy", "pulses", "energy_J"]
 

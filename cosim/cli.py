@@ -16,6 +16,7 @@ from rich.text import Text
 
 from cosim import __version__
 from cosim.errors import CosimError
+from cosim.netlist import writers
 
 # no markup and no emoji codes: every string is printed as written (styles are set with Text, never in the text)
 console = Console(markup=False, emoji=False)
@@ -170,8 +171,8 @@ def characterize() -> None:
 def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude, pulse_width, pulse_series_ohm,
                       pulses, out_dir) -> None:
     """Sine I–V sweep (pinched hysteresis loop) and set/reset pulse train of M-SDC presets: CSVs and PNGs."""
-    from cosim.devices import msdc
-    from cosim.devices.msdc_characterize import PulseTrain, SineSweep, characterize as run
+    from cosim.devices.msdc import model as msdc
+    from cosim.devices.msdc.characterize import PulseTrain, SineSweep, characterize as run
 
     if preset.lower() == "all":
         names = msdc.preset_names()
@@ -201,7 +202,7 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
 def characterize_sot(width, instances, pulses, points, coarse_points, coarse_pulses, backend, seed, out_dir) -> None:
     """Switching probability versus write current of SOT-MTJ neurons: fitted sigmoids (I50, window) per device,
     spread per width, agreement with the numpy twin; CSVs and plots."""
-    from cosim.devices.sot_characterize import Sweep, characterize as run, resolve_width
+    from cosim.devices.sot_mtj.characterize import Sweep, characterize as run, resolve_width
 
     widths = resolve_width(width)
     sweep = Sweep(coarse_points, coarse_pulses, points, pulses)
@@ -246,7 +247,7 @@ def fit() -> None:
 def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_unit, starts, max_evaluations, seed) -> None:
     """Fit M-SDC parameters to measured I–V loops (Knowm layout or plain V,I CSVs); writes params.yaml,
     fit_table.csv and overlay plots."""
-    from cosim.devices.msdc_fit import fit_msdc as run
+    from cosim.devices.msdc.fit import fit_msdc as run
 
     options = {"amplitude_V": amplitude, "frequency_Hz": frequency, "series_ohm": series_ohm,
                "current_unit": current_unit}
@@ -265,7 +266,7 @@ def fit_msdc(paths, out_dir, fit_on, amplitude, frequency, series_ohm, current_u
 
 @main.command("export")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--dialect", required=True, type=click.Choice(["ngspice", "vacask", "spectre", "xyce", "ltspice"]),
+@click.option("--dialect", required=True, type=click.Choice(writers.names()),
               help="Netlist dialect to write.")
 @out_dir_option(required=True, help="Folder for the netlist, its model files and README.md.")
 @click.option("--stimulus", type=click.Choice(["read", "program", "none"]), default="read", show_default=True,
@@ -279,7 +280,7 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
 
     result = export(source, dialect, out_dir, stimulus)
     console.print(f"wrote {result.netlist_path} and {len(result.files) - 1} more file(s) in {result.out_dir} "
-                  f"({dialect}, stimulus {stimulus}, device model {result.board.model_backend}); see README.md there")
+                  f"({dialect}, stimulus {stimulus}, device model {result.circuit.model_backend}); see README.md there")
 
 
 DEFAULT_EXPERIMENT = "eslami2024.yaml"
@@ -300,8 +301,8 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
           resume_dir: Path | None, force: bool) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
     default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
-    from cosim import config as cfgmod
-    from cosim import experiments, runs
+    from cosim import experiments
+    from cosim import runs
     from cosim.resources import data_file
 
     if resume_dir is not None:
@@ -315,7 +316,7 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
     else:
         path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
         extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
-    cfg = cfgmod.load_experiment(path, extra)
+    cfg = experiments.load_experiment(path, extra)
     with runs.lock(out_dir, "cosim train"):
         if resume_dir is None:
             existing = runs.existing_run(out_dir)
@@ -330,7 +331,8 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
 
 def _train_into(cfg, path: Path, out_dir: Path, resume: bool) -> None:
     """Run `cfg` into `out_dir` under a progress bar; Ctrl-C leaves a run that --resume continues."""
-    from cosim import experiments, runs
+    from cosim import experiments
+    from cosim import runs
 
     console.print(Text.assemble(("cosim train", "bold"),
                                 f" {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})"))
@@ -380,7 +382,7 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
     """Run every point of SPEC (a base experiment plus axes) that DIR does not hold yet."""
     import os
 
-    from cosim import sweeps
+    from cosim import sweep as sweeps
 
     if workers is not None and workers < 1:
         raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
@@ -424,7 +426,7 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
 @friendly_errors
 def sweep_plot(sweep_dir: Path, x: str, y: str, hue: str | None, kind: str, out_path: Path | None) -> None:
     """Plot a metric of a sweep against its axes (error bars over seeds)."""
-    from cosim import sweeps
+    from cosim import sweep as sweeps
 
     console.print(f"wrote {sweeps.plot(sweep_dir, x, y, hue, kind, out_path)}")
 

@@ -1,9 +1,10 @@
-"""Experiment files: YAML validated by pydantic models, with dotted overrides (`-s device.preset=W`).
+"""The machinery of experiment files: strict pydantic models, dotted keys and overrides (`-s device.preset=W`),
+one-line errors, and a config written back as YAML.
 
 A bad file never produces a traceback: every problem becomes a ConfigError naming the file, the dotted
-key, the value and what is allowed. Validation is complete: presets and parameter files are looked up and
-read here, so a config that validates can be run (a sweep checks all its points before running any).
-Bounds of sizes and physical values come from `cosim.limits`.
+key, the value and what is allowed. Each experiment owns its Config model (`cosim.experiments`), and
+validation there is complete: presets and parameter files are looked up and read, so a config that validates
+can be run (a sweep checks all its points before running any). Bounds come from `cosim.limits`.
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ from __future__ import annotations
 import re
 import reprlib
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cosim import limits, safe_yaml
-from cosim.devices import msdc
 from cosim.errors import ConfigError
-from cosim.hil.ledger import PeripheralCosts
-from cosim.limits import (MAX_EPOCHS, MAX_LEARNING_RATE, MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_SEED,
-                          MAX_TIME_S, MAX_VOLTAGE_V, MIN_RESISTANCE_OHM, MIN_TIME_S)
 
-BACKENDS = ("spice", "batch", "twin")
 KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -31,132 +28,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(**limits.USER_INPUT, validate_assignment=True)
 
 
-class ExperimentBase(Strict):
-    """What every experiment file has: its name (a Literal in each subclass), a seed and a backend."""
-
-    seed: int = Field(0, ge=0, le=MAX_SEED)  # numpy's generators take no negative seeds
-    backend: Literal["spice", "batch", "twin"] = "spice"
-
-
-def check_state(value):
-    """An as-fabricated device state: "random" or a number X in [0, 1]."""
-    if value != "random" and not 0.0 <= value <= 1.0:
-        raise ValueError("must be 'random' or a state X in [0, 1]")
-    return value
-
-
-def check_preset(name: str, allowed: list[str], family: str) -> str:
-    """A preset name of a device family (case-insensitive), checked while the config is validated."""
-    if name.lower() not in {a.lower() for a in allowed}:
-        raise ValueError(f"unknown {family} preset {name!r}; allowed: {', '.join(allowed)}")
-    return name
-
-
-class DeviceConfig(Strict):
-    family: Literal["msdc"] = "msdc"
-    preset: str = "Cr"
-    # a fitted parameter set (cosim fit msdc … writes one) instead of a preset; read and checked with the config
-    params_file: Annotated[Path | None, Field(strict=False)] = None
-    variation: msdc.Variation = Field(default_factory=msdc.Variation)
-    # As-fabricated states: "random" draws X uniformly in [0.3, 0.7] per device (from the seed), which also
-    # breaks the symmetry between hidden neurons; a number sets every device to that X.
-    initial_state: float | Literal["random"] = "random"
-
-    @field_validator("initial_state")
-    @classmethod
-    def _state(cls, value):
-        return check_state(value)
-
-    @field_validator("preset")
-    @classmethod
-    def _preset(cls, value: str) -> str:
-        return check_preset(value, msdc.preset_names(), "M-SDC")
-
-    @field_validator("params_file")
-    @classmethod
-    def _params_file(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            try:
-                msdc.load_params_file(value)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
-
-class CircuitConfig(Strict):
-    layers: Annotated[tuple[Annotated[StrictInt, Field(ge=1, le=limits.MAX_LAYER_SIZE)], ...],
-                      Field(strict=False, max_length=limits.MAX_LAYERS)] = (9, 3, 1)
-    wire_ohm: float = Field(1.0, ge=0, le=MAX_RESISTANCE_OHM)
-    read_V: float = Field(0.1, gt=0, le=0.25)
-    # Transimpedance gain; "auto" = 1/g_half, so one unit of weight on a full read voltage moves the neuron
-    # input by read_V (signals neither vanish nor saturate through the layers).
-    rf_ohm: float | Literal["auto"] = "auto"
-    v_scale_V: float = Field(0.1, gt=0, le=MAX_VOLTAGE_V)
-    switch_on_ohm: float = Field(10.0, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)
-
-    @field_validator("rf_ohm")
-    @classmethod
-    def _rf(cls, value):
-        if value != "auto" and not MIN_RESISTANCE_OHM <= value <= MAX_RESISTANCE_OHM:
-            raise ValueError(f"must be 'auto' or a resistance in [{MIN_RESISTANCE_OHM:g}, {MAX_RESISTANCE_OHM:g}] ohm")
-        return value
-
-
-class ProgrammingConfig(Strict):
-    amplitude_V: float = Field(1.0, gt=0, le=MAX_VOLTAGE_V)
-    width_s: float = Field(1e-6, ge=MIN_TIME_S, le=MAX_TIME_S)
-    min_width_s: float = Field(1e-7, ge=MIN_TIME_S, le=MAX_TIME_S)
-    series_ohm: float = Field(1000.0, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)
-    max_pulses: int = Field(50, ge=1, le=MAX_REPEATS)
-    tolerance: float = Field(0.05, gt=0, lt=1)  # of the conductance half-range
-    reset_pulse: bool = True
-    reset_amplitude_V: float = Field(1.0, gt=0, le=MAX_VOLTAGE_V)
-    reset_width_s: float = Field(5e-5, ge=MIN_TIME_S, le=MAX_TIME_S)
-
-
-class TrainingConfig(Strict):
-    mode: Literal["insitu", "exsitu"] = "insitu"
-    epochs: int = Field(30, ge=1, le=MAX_EPOCHS)
-    learning_rate: float = Field(0.2, gt=0, le=MAX_LEARNING_RATE)
-    noise: float = Field(0.1, ge=0, le=1)  # training-noise level (relative std)
-    # where the noise goes: "conductance" perturbs every device's conductance for each training pass (the
-    # paper's robustness claim is about device variation); "input" perturbs the input voltages
-    noise_on: Literal["conductance", "input"] = "conductance"
-    target: float = Field(0.8, gt=0, le=1)  # output target ±target·v_out
-
-
-class EvaluationConfig(Strict):
-    input_noise: float = Field(0.25, ge=0, le=1)
-    conductance_error: float = Field(0.1, ge=0, le=1)
-    repeats: int = Field(5, ge=1, le=MAX_REPEATS)
-
-
-class DataConfig(Strict):
-    n_test: int = Field(100, ge=1, le=MAX_SAMPLES)
-    test_flips: int = Field(2, ge=0, le=4)
-
-
-class OnchipExperiment(ExperimentBase):
-    """On-chip training of the M-SDC memristor network (Eslami et al. 2024)."""
-
-    experiment: Literal["eslami2024"] = "eslami2024"
-    device: DeviceConfig = Field(default_factory=DeviceConfig)
-    circuit: CircuitConfig = Field(default_factory=CircuitConfig)
-    programming: ProgrammingConfig = Field(default_factory=ProgrammingConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    data: DataConfig = Field(default_factory=DataConfig)
-    peripherals: PeripheralCosts = Field(default_factory=PeripheralCosts)
-
-    @model_validator(mode="after")
-    def _layers(self) -> "OnchipExperiment":
-        layers = self.circuit.layers
-        if len(layers) < 2 or layers[0] != 9:
-            raise ValueError("circuit.layers must start with 9 inputs (3×3 images) and list at least one more layer")
-        devices = sum(a * b for a, b in zip(layers, layers[1:]))
-        if devices > limits.MAX_DEVICES:
-            raise ValueError(f"circuit.layers {list(layers)} make {devices} devices; at most {limits.MAX_DEVICES}")
-        return self
+@contextmanager
+def as_value_error() -> Iterator[None]:
+    """Inside a pydantic validator: a ConfigError becomes the ValueError pydantic reports with the config key."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 # --- values in messages, dotted keys, overrides ----------------------------------------------------------------
@@ -249,24 +127,6 @@ def describe_error(exc: ValidationError, where: str, allowed_keys: str = "") -> 
     return f"{where}: {key} = {shown(value)}: {message}"
 
 
-def validate(data: Any, where: str) -> BaseModel:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of settings, got {type(data).__name__}")
-    from cosim import experiments
-
-    kind = data.get("experiment", experiments.DEFAULT)
-    if not isinstance(kind, str):
-        raise ConfigError(f"{where}: experiment must be a name; allowed: {', '.join(experiments.available())}")
-    try:
-        model = experiments.module(kind).Config
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_error(exc, where)) from None
-
-
 def read_settings(path: Path) -> dict:
     """The settings of an experiment file as plain data (an empty file is no settings)."""
     data = safe_yaml.read(path)
@@ -274,12 +134,6 @@ def read_settings(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     return data
-
-
-def load_experiment(path: Path | None, overrides: Iterable[str] = ()) -> BaseModel:
-    """Read, override and validate an experiment file (None: the built-in default experiment)."""
-    data, where = ({}, "built-in default experiment") if path is None else (read_settings(path), str(path))
-    return validate(apply_overrides(data, overrides), where)
 
 
 def dump(config: BaseModel) -> str:

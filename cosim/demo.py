@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosim.netlist import ir
-from cosim.spice.shared import SharedEngine
+from cosim.spice.engines import open_engine
 
 READ_V = 0.1
 READ_WIDTH_S = 1e-6
@@ -50,7 +50,7 @@ def run_demo(seed: int = 0) -> DemoResult:
     g = rng.uniform(1 / 100e3, 1 / 2e3, size=(4, 2))  # 2 kΩ … 100 kΩ, the Knowm W-SDC range
     x = np.array([1.0, 0.0, 1.0, 1.0])
     start = time.perf_counter()
-    engine = SharedEngine(seed=seed, num_threads=1)
+    engine = open_engine("spice", seed=seed, num_threads=1)
     engine.load(crossbar(g, x))
     vectors = [f"i(vcol{c})" for c in range(2)] + [f"i(vrow{r})" for r in range(4)] + [f"v(row{r})" for r in range(4)]
     w = engine.tran(RISE_S / 4, READ_WIDTH_S, vectors)

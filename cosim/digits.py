@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cosim import input_files
+from cosim.config import as_value_error
 from cosim.errors import ConfigError
 from cosim.limits import MAX_IDX_BYTES
 
@@ -109,10 +110,8 @@ def check_source(value: str) -> str:
     if not is_dir:
         raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
     for stem in MNIST_FILES.values():
-        try:
+        with as_value_error():
             _find(Path(value), stem)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
     return value
 
 

@@ -51,6 +51,6 @@ def run_checks() -> list[Check]:
 
 
 def _shared_version() -> int:
-    from cosim.spice.shared import SharedEngine
+    from cosim.spice.engines import open_engine
 
-    return SharedEngine(num_threads=1).version
+    return open_engine("spice", num_threads=1).version

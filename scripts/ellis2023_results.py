@@ -28,8 +28,8 @@ CONFIG = "sweeps/ellis2023.yaml"
 
 
 def run_point(point: dict) -> dict:
-    from cosim.config import load_experiment
-    from cosim.training import ellis2023
+    from cosim.experiments import load_experiment
+    from cosim.experiments import ellis2023
 
     overrides = [f"backend={point['backend']}", f"seed={point['seed']}", f"training.reads={point['reads']}",
                  f"training.output_gain={point['gain']}", f"data.source={point['source']}",
@@ -44,9 +44,9 @@ def run_point(point: dict) -> dict:
 
 def exact_mean_point(point: dict) -> dict:
     """The positive-only layer without sampling (N → ∞): the continuous limit the rule approaches."""
-    from cosim.config import load_experiment
-    from cosim.devices import dw_synapse as dw
-    from cosim.training import ellis2023
+    from cosim.experiments import load_experiment
+    from cosim.devices.dw_synapse import model as dw
+    from cosim.experiments import ellis2023
     from cosim.training import meanvar as mv
 
     cfg = load_experiment(CONFIG, [f"seed={point['seed']}", f"data.source={point['source']}", "backend=twin"])
@@ -64,20 +64,19 @@ def exact_mean_point(point: dict) -> dict:
 
 def spice_read_statistics(backend: str, reads: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Sampled frequency of '1' reads of the SPICE read circuit at 7 control values against p(w)."""
-    from cosim.devices import dw_synapse as dw
+    from cosim.devices.dw_synapse import model as dw
+    from cosim.devices.dw_synapse import spice as dw_spice
 
     params = dw.load_preset("ellis2023")
     w = params.x0 + np.array([-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0])
-    if backend == "batch":
-        from cosim.spice.batch import BatchEngine as Engine
-    else:
-        from cosim.spice.shared import SharedEngine as Engine
-    circuit = dw.ReadCircuit()
-    record = dw.simulate_reads(Engine(seed=seed), w, dw.uniform(params, (w.size,)), circuit, reads)
+    from cosim.spice.engines import open_engine
+
+    circuit = dw_spice.ReadCircuit()
+    record = dw_spice.simulate_reads(open_engine(backend, seed=seed), w, dw.uniform(params, (w.size,)), circuit, reads)
     p = dw.probability(w, params.x0, params.dx, params.a)
     freq = record.sensed.mean(axis=1)
     sigma = np.sqrt(p * (1 - p) / reads)
-    twin = dw.twin_read_cost(circuit)
+    twin = dw_spice.twin_read_cost(circuit)
     e = record.energy_J
     return pd.DataFrame({
         "w": w, "p": p, "reads": reads, "frequency": freq, "binomial_sigma": sigma, "z": (freq - p) / sigma,

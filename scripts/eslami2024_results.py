@@ -44,8 +44,8 @@ def robustness_points(backend: str, seeds: int) -> list[dict]:
 
 
 def run_point(point: dict) -> dict:
-    from cosim.config import load_experiment
-    from cosim.training import eslami2024
+    from cosim.experiments import load_experiment
+    from cosim.experiments import eslami2024
 
     cfg = load_experiment(None, [f"backend={point['backend']}", f"device.preset={point['preset']}",
                                  f"seed={point['seed']}", f"programming.reset_pulse={str(point['reset']).lower()}",
@@ -55,7 +55,7 @@ def run_point(point: dict) -> dict:
     row = {**point, **{k: v for k, v in outcome.metrics.items() if not isinstance(v, dict)}}
     for level in G_ERRORS:
         row[f"acc_g_err_{level:.2f}"] = eslami2024.accuracy_with_conductance_error(
-            outcome.session, outcome.arrays, outcome.data, cfg.circuit.read_V, level, G_REPEATS, rng)
+            outcome.session, outcome.board, outcome.data, cfg.circuit.read_V, level, G_REPEATS, rng)
     return row
 
 

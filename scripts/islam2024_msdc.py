@@ -118,9 +118,9 @@ def tolerance(seeds: int, workers: int) -> tuple[pd.DataFrame, str]:
 
 
 def _crossbars(overrides: list[str], hidden: int | None = None):
-    from cosim.config import load_experiment
+    from cosim.experiments import load_experiment
     from cosim.hil.ledger import Ledger
-    from cosim.training import islam2024
+    from cosim.experiments import islam2024
 
     extra = [] if hidden is None else [f"network.hidden={hidden}"]
     cfg = load_experiment(CONFIG, ["network.weights=msdc", "crossbar.weight_scale=3.0", *extra, *overrides])
@@ -186,10 +186,10 @@ def programming(hidden: int) -> tuple[pd.DataFrame, str]:
 
 
 def spice_cost() -> tuple[pd.DataFrame, str]:
-    from cosim.config import load_experiment
+    from cosim.experiments import load_experiment
     from cosim.hil.ledger import Ledger
     from cosim.hil.schedule import Pulses
-    from cosim.training import islam2024
+    from cosim.experiments import islam2024
 
     cfg = load_experiment(CONFIG, ["network.weights=msdc", "crossbar.weight_scale=3.0"])
     b = islam2024.board(cfg)

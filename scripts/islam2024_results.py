@@ -58,8 +58,8 @@ def run_point(point: dict) -> dict:
 def train_row(point: dict, overrides: list[str]) -> dict:
     """Train the islam2024 experiment with `overrides` plus the point's own; the point, its scalar metrics and
     the wall time as one table row (shared with scripts/islam2024_msdc.py)."""
-    from cosim.config import load_experiment
-    from cosim.training import islam2024
+    from cosim.experiments import load_experiment
+    from cosim.experiments import islam2024
 
     started = time.perf_counter()
     m = islam2024.train(load_experiment(CONFIG, [*overrides, *point["overrides"]])).metrics
@@ -129,9 +129,9 @@ def agreement(passes: int, seed: int = 0) -> tuple[pd.DataFrame, str]:
     """Network-level statistics of the SPICE neurons against the twin's probabilities (see module docstring)."""
     from scipy.stats import chi2
 
-    from cosim.config import load_experiment
-    from cosim.devices import sot_mtj
-    from cosim.training import islam2024
+    from cosim.experiments import load_experiment
+    from cosim.devices.sot_mtj import model as sot_mtj
+    from cosim.experiments import islam2024
 
     cfg = load_experiment(CONFIG, [f"seed={seed}"])
     b = islam2024.board(cfg)

@@ -21,10 +21,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cosim import config as cfgmod
-from cosim import experiments, sweeps
+from cosim import experiments
+from cosim import sweep as sweeps
 from cosim.cli import main
 from cosim.errors import ConfigError, NetlistError, SimulationError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 from test_injection import netlist_is_safe
 
 def fuzz(examples: int) -> settings:
@@ -326,7 +328,7 @@ def _leaves(model, prefix: str = "") -> list[str]:
     return out
 
 
-KEYS = sorted({key for name in experiments.available() for key in _leaves(experiments.module(name).Config)})
+KEYS = sorted({key for name in experiments.available() for key in _leaves(experiments.get(name).Config)})
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0, 1, -1, 0.5, 1e-9, 9, "random", "auto", "W", "Cr", "twin", "spice", "digits", "", "0.1"]),
@@ -368,7 +370,7 @@ def _mutate(data: dict, changes) -> dict:
 
 
 # Every experiment's defaults as plain data (what a config file holds); mutations of them are near-valid.
-DEFAULTS = {name: json.loads(json.dumps(cfgmod.validate({"experiment": name}, "defaults").model_dump(mode="json")))
+DEFAULTS = {name: json.loads(json.dumps(experiments.validate({"experiment": name}, "defaults").model_dump(mode="json")))
             for name in experiments.available()}
 PLAUSIBLE = st.one_of(st.floats(-1.0, 2.0), st.integers(0, 40), st.floats(1e-9, 1e4), SCALARS)
 JUNK_CONFIGS = st.builds(
@@ -377,7 +379,7 @@ JUNK_CONFIGS = st.builds(
     st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=10)), VALUES, max_size=6),
 )
 NEAR_CONFIGS = st.one_of([
-    st.builds(_mutate, st.just(data), st.lists(st.tuples(st.sampled_from(_leaves(experiments.module(name).Config)),
+    st.builds(_mutate, st.just(data), st.lists(st.tuples(st.sampled_from(_leaves(experiments.get(name).Config)),
                                                          PLAUSIBLE), max_size=2))
     for name, data in DEFAULTS.items()])
 CONFIGS = st.one_of(JUNK_CONFIGS, NEAR_CONFIGS, NEAR_CONFIGS)
@@ -387,13 +389,13 @@ CONFIGS = st.one_of(JUNK_CONFIGS, NEAR_CONFIGS, NEAR_CONFIGS)
 @given(CONFIGS)
 def test_random_configs_validate_or_raise_config_error_and_round_trip(data):
     try:
-        cfg = cfgmod.validate(data, "fuzz")
+        cfg = experiments.validate(data, "fuzz")
     except ConfigError as exc:
         assert str(exc).startswith("fuzz: ")
         event("refused")
         return
     event(f"valid {cfg.experiment}")
-    again = cfgmod.validate(yaml.safe_load(cfgmod.dump(cfg)), "round trip")  # what a run directory records
+    again = experiments.validate(yaml.safe_load(cfgmod.dump(cfg)), "round trip")  # what a run directory records
     assert again == cfg
 
 
@@ -403,7 +405,7 @@ def test_random_configs_validate_or_raise_config_error_and_round_trip(data):
        | st.lists(st.text(max_size=20), max_size=3))
 def test_random_overrides_validate_or_raise_config_error(overrides):
     try:
-        cfgmod.load_experiment(None, overrides)
+        experiments.load_experiment(None, overrides)
     except ConfigError:
         event("refused")
     else:
@@ -428,18 +430,15 @@ SMALL_BOARD = st.fixed_dictionaries({
 @fuzz(40)
 @given(SMALL_BOARD)
 def test_valid_random_boards_write_well_formed_netlists(data):
-    from cosim.circuits.network import build_network
-    from cosim.devices import msdc_spice
-    from cosim.training import eslami2024
+    from cosim.experiments import eslami2024, msdc_board
 
     try:
-        parts = eslami2024.board_parts(cfgmod.validate(data, "fuzz"))
+        parts = eslami2024.board(experiments.validate(data, "fuzz"))
     except ConfigError:
         event("refused (unknown preset)")
         return
     event("written")
-    network = build_network(parts.spec, msdc_spice.library(), lambda n, te, be, k: msdc_spice.instance(
-        n, te, be, msdc_spice.array_row(parts.arrays, k), float(parts.x0[k])), title="fuzz board")
+    network = msdc_board.network(parts, "fuzz board")
     netlist_is_safe(ngspice.write(network.netlist))
 
 
@@ -486,7 +485,7 @@ def test_random_sweep_specs_expand_or_raise_config_error(spec):
     event("expanded")
     assert len({p.id for p in sweep.points}) == len(sweep.points) >= 1
     for point in sweep.points:  # every point is a complete, valid experiment
-        cfgmod.validate(point.config, "point")
+        experiments.validate(point.config, "point")
 
 
 MSDC_FIELDS = ["r_on_ohm", "r_off_ohm", "v_on_V", "v_off_V", "tau_s", "temperature_K", "phi", "alpha_f_A",
@@ -494,7 +493,7 @@ MSDC_FIELDS = ["r_on_ohm", "r_off_ohm", "v_on_V", "v_off_V", "tau_s", "temperatu
 
 
 def _preset_w() -> dict:
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     return msdc.load_preset("W").model_dump()
 
@@ -507,7 +506,7 @@ def _preset_w() -> dict:
                                                                      PLAUSIBLE), max_size=2))
        | VALUES)
 def test_random_parameter_sets_are_valid_or_raise_config_error(data):
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     try:
         params = msdc.params_from_mapping(data, "fuzz.yaml")
@@ -550,7 +549,7 @@ ROWS = st.one_of(
 @given(ROWS, st.sampled_from(["A", "mA", "uA"]), st.floats(allow_nan=True, allow_infinity=True) | st.just(10.0),
        st.floats(allow_nan=True, allow_infinity=True) | st.just(5e3))
 def test_random_csv_files_read_or_raise_config_error(rows, unit, frequency, series):
-    from cosim.devices.msdc_fit import read_runs
+    from cosim.devices.msdc.fit import read_runs
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "loop.csv"
@@ -658,7 +657,7 @@ TITLES = st.one_of(st.just("fuzz"), st.text(max_size=10))
 @fuzz(400)
 @given(st.lists(ELEMENTS | GOOD_ELEMENTS, max_size=6), TITLES)
 def test_random_ir_is_refused_or_written_as_well_formed_text_in_every_dialect(specs, title):
-    from cosim.netlist import ltspice, spectre, vacask, xyce
+    from cosim.netlist import writers
 
     net = _netlist(specs, title)
     if net is None:
@@ -666,9 +665,9 @@ def test_random_ir_is_refused_or_written_as_well_formed_text_in_every_dialect(sp
         return
     event("written")
     netlist_is_safe(ngspice.write(net))
-    for dialect in (xyce, ltspice, spectre, vacask):
+    for dialect in ("xyce", "ltspice", "spectre", "vacask"):
         try:
-            dialect.render(net)
+            writers.writer(dialect).render(net)
         except NetlistError:
             pass
 

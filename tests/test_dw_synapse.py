@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from cosim.devices import dw_synapse as dw
+from cosim.devices.dw_synapse import model as dw
+from cosim.devices.dw_synapse import spice as dw_spice
 from cosim.errors import ConfigError
-from cosim.netlist import ngspice
+from cosim.netlist.writers import ngspice
 from cosim.spice.engine import ngspice_seed
 
 PARAMS = dw.load_preset("ellis2023")
@@ -54,16 +55,16 @@ def test_variation_is_reproducible_and_has_the_asked_spread():
 
 def test_read_circuit_settings_are_checked():
     with pytest.raises(ValidationError, match="must differ"):
-        dw.ReadCircuit(r_state0_ohm=5e3, r_state1_ohm=5e3)
+        dw_spice.ReadCircuit(r_state0_ohm=5e3, r_state1_ohm=5e3)
     with pytest.raises(ValidationError, match="fit in slot_s"):
-        dw.ReadCircuit(slot_s=10e-9)
+        dw_spice.ReadCircuit(slot_s=10e-9)
     with pytest.raises(ValidationError, match="extra"):
-        dw.ReadCircuit(resistance=1.0)
+        dw_spice.ReadCircuit(resistance=1.0)
 
 
 def test_twin_read_energy_by_hand():
-    c = dw.ReadCircuit()
-    cost = dw.twin_read_cost(c)
+    c = dw_spice.ReadCircuit()
+    cost = dw_spice.twin_read_cost(c)
     pulse = 0.1 ** 2 * (10e-9 + 2e-9 / 3)  # V²·s of the trapezoidal read pulse
     bias = 1.0 * 10e-6 * 11e-9
     assert cost.energy_state0_J == pytest.approx(pulse / 17e3 + bias, rel=1e-12)
@@ -73,13 +74,13 @@ def test_twin_read_energy_by_hand():
 
 
 def test_read_netlist_is_valid_ngspice_text():
-    net = dw.read_netlist([4.0, 5.0], dw.uniform(PARAMS, (2,)), dw.ReadCircuit())
+    net = dw_spice.read_netlist([4.0, 5.0], dw.uniform(PARAMS, (2,)), dw_spice.ReadCircuit())
     text = ngspice.write(net)
     assert "Xs1 rd1 sn1 dw_synapse w=5.0 x0=4.63168" in text
     assert text.count("TRRANDOM") == 0  # the random source lives in the shipped library
     assert "TRRANDOM(1 {ts} {td} 0.5 0.5)" in open(net.items[0].path).read()
     with pytest.raises(ConfigError, match="3 control values for 2 devices"):
-        dw.read_netlist([1.0, 2.0, 3.0], dw.uniform(PARAMS, (2,)), dw.ReadCircuit())
+        dw_spice.read_netlist([1.0, 2.0, 3.0], dw.uniform(PARAMS, (2,)), dw_spice.ReadCircuit())
 
 
 # Control values around the midpoint: p from 0.08 to 0.94
@@ -92,7 +93,7 @@ def spice_reads():
     from cosim.spice.shared import SharedEngine
 
     w = PARAMS.x0 + OFFSETS
-    record = dw.simulate_reads(SharedEngine(seed=11), w, dw.uniform(PARAMS, (w.size,)), dw.ReadCircuit(), N_READS)
+    record = dw_spice.simulate_reads(SharedEngine(seed=11), w, dw.uniform(PARAMS, (w.size,)), dw_spice.ReadCircuit(), N_READS)
     return w, record
 
 
@@ -111,7 +112,7 @@ def test_spice_read_frequencies_match_p_within_binomial_error(spice_reads):
 @pytest.mark.spice
 def test_spice_read_energy_matches_the_twin_per_state(spice_reads):
     _, record = spice_reads
-    twin = dw.twin_read_cost(dw.ReadCircuit())
+    twin = dw_spice.twin_read_cost(dw_spice.ReadCircuit())
     ones, zeros = record.energy_J[record.sensed], record.energy_J[~record.sensed]
     # ∫V·I of the simulated waveforms against the circuit's equations: within 0.5 %, slot by slot
     np.testing.assert_allclose(zeros, twin.energy_state0_J, rtol=5e-3)
@@ -122,23 +123,23 @@ def test_spice_read_energy_matches_the_twin_per_state(spice_reads):
 def test_spice_reads_follow_the_seed():
     from cosim.spice.shared import SharedEngine
 
-    w, dev, c = [PARAMS.x0], dw.uniform(PARAMS, (1,)), dw.ReadCircuit()
-    a = dw.simulate_reads(SharedEngine(seed=5), w, dev, c, 40).sensed
-    b = dw.simulate_reads(SharedEngine(seed=5), w, dev, c, 40).sensed
-    other = dw.simulate_reads(SharedEngine(seed=6), w, dev, c, 40).sensed
+    w, dev, c = [PARAMS.x0], dw.uniform(PARAMS, (1,)), dw_spice.ReadCircuit()
+    a = dw_spice.simulate_reads(SharedEngine(seed=5), w, dev, c, 40).sensed
+    b = dw_spice.simulate_reads(SharedEngine(seed=5), w, dev, c, 40).sensed
+    other = dw_spice.simulate_reads(SharedEngine(seed=6), w, dev, c, 40).sensed
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, other)
     # run seed 0 maps to ngspice seed 1 (ngspice takes 0 as "seed from the clock")
     assert [ngspice_seed(s) for s in (0, 5, -1)] == [1, 6, 2 ** 31 - 1]
-    first = dw.simulate_reads(SharedEngine(seed=0), w, dev, c, 40).sensed
-    np.testing.assert_array_equal(first, dw.simulate_reads(SharedEngine(seed=0), w, dev, c, 40).sensed)
+    first = dw_spice.simulate_reads(SharedEngine(seed=0), w, dev, c, 40).sensed
+    np.testing.assert_array_equal(first, dw_spice.simulate_reads(SharedEngine(seed=0), w, dev, c, 40).sensed)
 
 
 @pytest.mark.spice
 def test_batch_and_spice_measure_the_same_read_cost():
-    c = dw.ReadCircuit()
-    spice, net = dw.read_cost("spice", c, PARAMS, 2, 32)
-    batch, _ = dw.read_cost("batch", c, PARAMS, 2, 32)
+    c = dw_spice.ReadCircuit()
+    spice, net = dw_spice.read_cost("spice", c, PARAMS, 2, 32)
+    batch, _ = dw_spice.read_cost("batch", c, PARAMS, 2, 32)
     assert (spice.source, batch.source) == ("spice", "batch")
     assert batch.energy_state0_J == pytest.approx(spice.energy_state0_J, rel=1e-4)
     assert batch.energy_state1_J == pytest.approx(spice.energy_state1_J, rel=1e-4)

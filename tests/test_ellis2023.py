@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from cosim.cli import main
-from cosim.config import load_experiment
-from cosim.devices import dw_synapse as dw
+from cosim.experiments import load_experiment
+from cosim.devices.dw_synapse import spice as dw_spice
 from cosim.errors import ConfigError
-from cosim.training import ellis2023
+from cosim.experiments import ellis2023
 
 CONFIG = "sweeps/ellis2023.yaml"
 QUICK = ["backend=twin", "training.max_epochs=3", "training.patience=3", "data.max_train=300", "evaluation.passes=2"]
@@ -31,12 +31,18 @@ def test_quick_twin_run_books_every_read_at_the_per_read_cost():
                 "near_binary_fraction"):
         assert key in m, key
     assert (m["inputs"], m["synapses"], m["reads"], m["model_backend"]) == (64, 640, 4, "numpy")
-    cost = dw.twin_read_cost(dw.ReadCircuit())
+    cost = dw_spice.twin_read_cost(dw_spice.ReadCircuit())
     p = result.states["dw_p"]
-    assert m["energy_per_inference_J"] == pytest.approx(4 * cost.energy_J(p).sum(), rel=1e-12)
+    frame = result.ledger.frame()
+    inference = frame[frame["phase"] == "inference"]
+    # per inference: every inference row's energy over the inferences it served (validation passes included)
+    assert inference["samples"].sum() == m["epochs_trained"] * m["n_validation"] + 2 * (m["n_test"] + m["n_train"])
+    assert m["energy_per_inference_J"] == pytest.approx(inference["energy_J"].sum() / inference["samples"].sum(),
+                                                        rel=1e-12)
+    final = inference[inference["layer"].isin(["test", "train-evaluation"])]  # read at the trained probabilities
+    assert final["energy_J"].sum() / final["samples"].sum() == pytest.approx(4 * cost.energy_J(p).sum(), rel=1e-12)
     assert m["time_per_inference_s"] == pytest.approx(4 * 20e-9)
     assert (m["n_train"], m["n_validation"]) == (240, 60)
-    frame = result.ledger.frame()
     # every training and validation epoch plus the 2-pass test and train evaluations, 640 synapses × 4 reads
     n_inferences = m["epochs_trained"] * (m["n_train"] + m["n_validation"]) + 2 * (m["n_test"] + m["n_train"])
     assert m["pulses"] == frame["pulses"].sum() == n_inferences * 640 * 4
@@ -53,7 +59,7 @@ def test_same_seed_same_numbers():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("device.preset=Xx", "unknown preset 'Xx'; allowed: ellis2023"),
+    ("device.preset=Xx", "unknown domain-wall synapse preset 'Xx'; allowed: ellis2023"),
     ("data.source=/nonexistent/mnist", "not a directory"),
     ("read_circuit.r_state1_ohm=10000.0", "must differ"),
     ("training.reads=0", "training.reads"),
@@ -108,7 +114,7 @@ def test_train_command_writes_the_run_directory(tmp_path):
 @pytest.mark.spice
 def test_spice_backend_measures_the_read_in_ngspice():
     m = _run("backend=spice", "training.max_epochs=1", "training.patience=1", "training.baseline=false").metrics
-    twin = dw.twin_read_cost(dw.ReadCircuit())
+    twin = dw_spice.twin_read_cost(dw_spice.ReadCircuit())
     assert (m["read_cost_source"], m["model_backend"], m["ngspice"] >= 42) == ("spice", "bsource", True)
     # the simulated read against the circuit's equations: within 0.5 % per state
     assert m["read_energy_state0_J"] == pytest.approx(twin.energy_state0_J, rel=5e-3)

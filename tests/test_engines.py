@@ -161,3 +161,46 @@ def test_error_context_lines_are_kept():
     for line in ("Error on line 3 or its substitute:", "s1 a 0 a 0 nosuch", "Unable to find definition of model nosuch"):
         t.add("stderr", line)
     assert t.errors()[0].endswith("model nosuch")
+
+
+def divider(r_ohm: float) -> ir.Netlist:
+    """1 V across one resistor: i(v1) = −1 V / r_ohm."""
+    return ir.Netlist(f"divider {r_ohm:g}", [ir.VoltageSource("V1", "in", "0", ir.Dc(1.0)),
+                                              ir.Resistor("R1", "in", "0", r_ohm)])
+
+
+def test_two_shared_engines_each_run_their_own_circuit():
+    """libngspice holds one circuit per process. Two engines used in turn each simulate their own circuit
+    (with their own alterations), reloading it when the other one loaded since: engine A once ran B's
+    10 Ω circuit (−0.1 A) while A.netlist still said 1 kΩ (−1 mA)."""
+    from cosim.spice.engines import open_engine
+
+    a, b = open_engine("spice"), open_engine("spice")
+    a.load(divider(1e3))
+    b.load(divider(10.0))
+    assert a.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-1e-3, rel=1e-9)
+    assert b.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-0.1, rel=1e-9)
+    a.alter("R1", value_ohm=2e3)  # while b's circuit is loaded: it must not reach b's R1
+    assert b.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-0.1, rel=1e-9)
+    assert a.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-0.5e-3, rel=1e-9)
+    c = open_engine("spice")
+    c.load(rc())
+    c.alter("C1", ic_V=0.5)  # an element a's and b's circuits do not have
+    a.alter("R1", value_ohm=4e3)
+    assert a.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-0.25e-3, rel=1e-9)
+    assert c.tran(TAU_S / 100, TAU_S / 10, ["v(out)"])["v(out)"][0] == pytest.approx(0.5, abs=1e-3)
+    assert a.netlist.element("R1").value_ohm == 4e3 and b.netlist.element("R1").value_ohm == 10.0
+    assert (a.reloads, b.reloads, c.reloads) == (3, 1, 1)
+
+
+def test_open_engine_makes_the_engine_of_a_backend():
+    from cosim.errors import ConfigError
+    from cosim.spice.batch import BatchEngine
+    from cosim.spice.engines import open_engine
+    from cosim.spice.shared import SharedEngine
+
+    assert isinstance(open_engine("spice", seed=3), SharedEngine)
+    batch = open_engine("batch", seed=3, timeout_s=10.0)
+    assert isinstance(batch, BatchEngine) and batch.seed == 3 and batch.timeout_s == 10.0
+    with pytest.raises(ConfigError, match="twin"):
+        open_engine("twin")

@@ -16,9 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 from cosim import config as cfgmod
+from cosim import experiments
 from cosim import export as ex
+from cosim.export.references import write_references
+from cosim.export.source import load_source
 from cosim.errors import ConfigError, NetlistError
-from cosim.netlist import expr, ir, ltspice, spectre, vacask, xyce
+from cosim.netlist import expr, ir, writers
+from cosim.netlist.writers import ltspice, vacask, xyce
 from cosim.netlist.numbers import SIGNIFICANT_DIGITS
 from cosim.resources import data_dir, data_file
 from cosim.spice import rawfile
@@ -62,7 +66,7 @@ def test_expressions_render_per_dialect():
 
 
 def test_verilog_a_module_reads_ports_and_reals():
-    from cosim.netlist.dialect import VerilogAModules
+    from cosim.netlist.writers.dialect import VerilogAModules
 
     mods = VerilogAModules("VACASK")
     name, nodes = mods.behavioural(ir.BehavioralSource("Bx", "out", "0", "V", "1/2*V(a,0)-V(0,b)+V(out)"))
@@ -83,15 +87,16 @@ def _small(*extra) -> ir.Netlist:
     return ir.Netlist("t", [ir.VoltageSource("V1", "a", "0", ir.Dc(1.0)), ir.Resistor("R1", "a", "0", 1e3), *extra])
 
 
-@pytest.mark.parametrize("writer", [vacask, spectre, xyce, ltspice])
-def test_writers_refuse_what_they_cannot_express(writer):
+@pytest.mark.parametrize("dialect", ["vacask", "spectre", "xyce", "ltspice"])
+def test_writers_refuse_what_they_cannot_express(dialect):
+    writer = writers.writer(dialect)
     hysteresis = _small(ir.Model("swh", "sw", {"vt": 0.5, "vh": 0.1}), ir.Switch("S1", "a", "b", "a", "0", "swh"),
                         ir.Resistor("R2", "b", "0", 1.0))
     with pytest.raises(NetlistError, match="swh.*hysteresis"):
         writer.render(hysteresis)
     with pytest.raises(NetlistError, match="'turbo'"):
         writer.render(_small(ir.Options({"turbo": 1.0})))
-    if writer in (vacask, spectre):
+    if writer.model_family == "veriloga":
         lib = ir.SubcircuitLibrary("models/dev.lib", "dev", ("p", "q"))
         with pytest.raises(NetlistError, match="models/dev.lib"):
             writer.render(_small(lib, ir.SubcircuitInstance("X1", ("a", "0"), "dev")))
@@ -105,19 +110,21 @@ def test_writers_refuse_what_they_cannot_express(writer):
             writer.render(osdi)
 
 
-def test_every_experiment_has_an_export_hook():
-    from cosim import experiments
-
-    assert set(ex.HOOKS) == set(experiments.MODULES)
+def test_every_experiment_exports_its_circuit_and_ships_its_references():
+    for name in experiments.available():
+        experiment = experiments.get(name)
+        assert experiment.name == name and callable(experiment.export_circuit), name
+        assert experiment.reference_exports and data_file("netlists", f"{name}.yaml").is_file(), name
 
 
 # --- golden files ------------------------------------------------------------------------------------
 
 
 def test_golden_exports_regenerate(tmp_path):
-    """netlists/<experiment>/ is what `python -m cosim.export` writes; regenerate it when an export changes."""
-    ex.write_references(tmp_path)
-    for experiment in ex.REFERENCES:
+    """netlists/<experiment>/ is what `python -m cosim.export.references` writes; regenerate it when an export
+    changes."""
+    write_references(tmp_path)
+    for experiment in experiments.available():
         _same_tree(data_dir("netlists") / experiment, tmp_path / experiment)
 
 
@@ -160,7 +167,7 @@ def _same_tree(golden, fresh):
             text = (folder / name).read_text()
             assert not overlong_numbers(text), f"{folder.name}/{name}: {overlong_numbers(text)[:5]}"
             diff = golden_differences((golden / folder.name / name).read_text(), text)
-            assert not diff, f"{folder.name}/{name} differs; run python -m cosim.export\n" + "\n".join(diff[:5])
+            assert not diff, f"{folder.name}/{name} differs; run python -m cosim.export.references\n" + "\n".join(diff[:5])
 
 
 def test_golden_comparison_tolerates_rounding_flips_only():
@@ -182,9 +189,10 @@ def test_golden_comparison_tolerates_rounding_flips_only():
 _DRAWN_DIGEST = """
 import hashlib
 from cosim import export as ex
+from cosim.export.references import write_references
 from cosim.netlist import ir
 from cosim.resources import data_file
-net = ex.board(data_file("netlists", "eslami2024.yaml"), "none", "osdi")[0].variants["ngspice"].netlist
+net = ex.circuit(data_file("netlists", "eslami2024.yaml"), "none", "osdi")[0].variants["ngspice"].netlist
 drawn = hashlib.sha256(repr([sorted(x.params.items()) for x in net.of_type(ir.SubcircuitInstance)]).encode()).hexdigest()
 """
 
@@ -205,8 +213,10 @@ def test_golden_exports_regenerate_on_another_cpu(tmp_path, record_property):
     extensions = _simd_extensions()
     if not extensions:
         pytest.skip("numpy uses no SIMD extension beyond its baseline on this CPU: there is no other CPU to emulate")
-    script = _DRAWN_DIGEST + "import sys\nex.write_references(sys.argv[1])\nprint(drawn)\n"
-    package_root = str(Path(ex.__file__).resolve().parent.parent)
+    script = _DRAWN_DIGEST + "import sys\nwrite_references(sys.argv[1])\nprint(drawn)\n"
+    import cosim
+
+    package_root = str(Path(cosim.__file__).resolve().parent.parent)
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(extensions),
            "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True,
@@ -216,7 +226,7 @@ def test_golden_exports_regenerate_on_another_cpu(tmp_path, record_property):
     exec(_DRAWN_DIGEST, here)
     if proc.stdout.split()[-1] == here["drawn"]:
         pytest.skip(f"without {extensions} numpy draws the same bits on this machine: nothing to compare")
-    for experiment in ex.REFERENCES:
+    for experiment in experiments.available():
         _same_tree(data_dir("netlists") / experiment, tmp_path / experiment)
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     golden = data_dir("netlists")
@@ -247,7 +257,7 @@ def test_cli_export_writes_a_runnable_folder(tmp_path, monkeypatch):
 def _run_dir(tmp_path: Path, states: np.ndarray) -> Path:
     run = tmp_path / "run"
     run.mkdir()
-    cfg = cfgmod.load_experiment(SWEEP)
+    cfg = experiments.load_experiment(SWEEP)
     (run / "config.yaml").write_text(cfgmod.dump(cfg))
     np.savez(run / "states.npz", msdc_x=states)
     return run
@@ -293,12 +303,12 @@ def test_exported_ngspice_netlist_reproduces_the_training_loop(tmp_path, record_
     under `ngspice -b`: column currents, verify conductances and device states agree within 1e-6 relative."""
     from cosim.data import patterns_3x3
     from cosim.hil.schedule import Pulses
-    from cosim.training import eslami2024
+    from cosim.experiments import eslami2024
 
-    cfg = cfgmod.load_experiment(SWEEP)
+    cfg = experiments.load_experiment(SWEEP)
     trained = np.random.default_rng(5).uniform(0.05, 0.95, 30)
     run = _run_dir(tmp_path, trained)
-    session, _, _ = eslami2024.build(cfg, "spice")
+    session, _ = eslami2024.build(cfg, "spice")
     inputs = patterns_3x3(cfg.data.n_test, cfg.data.test_flips, cfg.seed).x_train
 
     session.x = trained.copy()
@@ -306,11 +316,11 @@ def test_exported_ngspice_netlist_reproduces_the_training_loop(tmp_path, record_
     loop_states = session.x.copy()
     read = ex.export(run, "ngspice", tmp_path / "read", "read", session.model_backend)
     w = _ngspice(tmp_path / "read")
-    times = [s.read_at_s for s in read.board.slots]
+    times = [s.read_at_s for s in read.circuit.slots]
     layer_currents = np.concatenate(loop.column_currents_A, axis=1)
-    exported = np.stack([_at(w, v, times) for v in read.board.column_vectors], axis=1)
+    exported = np.stack([_at(w, v, times) for v in read.circuit.column_vectors], axis=1)
     np.testing.assert_allclose(exported, layer_currents, rtol=1e-6, atol=1e-15)
-    states = np.array([w[v][-1] for v in read.board.variants["ngspice"].state_vectors])
+    states = np.array([w[v][-1] for v in read.circuit.variants["ngspice"].state_vectors])
     np.testing.assert_allclose(states, loop_states, rtol=1e-6)
     record_property("read_current_max_rel", _rel(exported, layer_currents))
     record_property("read_state_max_rel", _rel(states, loop_states))
@@ -322,12 +332,12 @@ def test_exported_ngspice_netlist_reproduces_the_training_loop(tmp_path, record_
     prog = ex.export(run, "ngspice", tmp_path / "program", "program", session.model_backend)
     w = _ngspice(tmp_path / "program")
     g = []
-    for point, slot in zip(session.network.points, [s for s in prog.board.slots if s.kind == "verify"]):
+    for point, slot in zip(session.network.points, [s for s in prog.circuit.slots if s.kind == "verify"]):
         v = _at(w, f"v({point.layer}_t{point.row}_{point.col})", slot.read_at_s) - \
             _at(w, f"v({point.layer}_c{point.row}_{point.col})", slot.read_at_s)
         g.append(-_at(w, "i(vprog)", slot.read_at_s) / v)
     np.testing.assert_allclose(g, g_loop, rtol=1e-6)
-    states = np.array([w[v][-1] for v in prog.board.variants["ngspice"].state_vectors])
+    states = np.array([w[v][-1] for v in prog.circuit.variants["ngspice"].state_vectors])
     np.testing.assert_allclose(states, session.x, rtol=1e-6)
     record_property("verify_conductance_max_rel", _rel(np.array(g), g_loop))
     record_property("program_state_max_rel", _rel(states, session.x))
@@ -343,14 +353,14 @@ def test_vacask_runs_the_export_and_agrees_with_ngspice(tmp_path, stimulus, reco
     ng = ex.export(SWEEP, "ngspice", tmp_path / "ng", stimulus, "osdi")
     va = ex.export(SWEEP, "vacask", tmp_path / "va", stimulus, "osdi")
     wn, wv = _ngspice(tmp_path / "ng"), _vacask(tmp_path / "va")
-    times = [s.read_at_s for s in ng.board.slots if s.read_at_s is not None]
+    times = [s.read_at_s for s in ng.circuit.slots if s.read_at_s is not None]
     worst = 0.0
-    for vector in ng.board.column_vectors + ng.board.drive_vectors:
+    for vector in ng.circuit.column_vectors + ng.circuit.drive_vectors:
         np.testing.assert_allclose(_at(wv, vector, times), _at(wn, vector, times), rtol=1e-2, err_msg=vector)
         worst = max(worst, _rel(_at(wv, vector, times), _at(wn, vector, times)))
-    x_ng = np.array([wn[v][-1] for v in ng.board.variants["ngspice"].state_vectors])
-    x_va = np.array([wv[v][-1] for v in va.board.variants["veriloga"].state_vectors])
-    change = x_ng - ng.board.x0
+    x_ng = np.array([wn[v][-1] for v in ng.circuit.variants["ngspice"].state_vectors])
+    x_va = np.array([wv[v][-1] for v in va.circuit.variants["veriloga"].state_vectors])
+    change = x_ng - ng.circuit.x0
     assert np.max(np.abs(x_va - x_ng)) <= 1e-2 * np.max(np.abs(change))
     record_property("current_max_rel", worst)
     record_property("state_change_max_rel", float(np.max(np.abs(x_va - x_ng)) / np.max(np.abs(change))))
@@ -423,7 +433,7 @@ def test_vacask_subcircuit_initial_conditions_match_ngspice(tmp_path):
 def test_bsource_subcircuit_ir_matches_the_shipped_library(tmp_path):
     """The M-SDC B-source subcircuit the Xyce and LTspice exports write is device_models/msdc.lib, term by term:
     one device through 1 kΩ, set then reset pulses, in ngspice from the IR and from the file."""
-    from cosim.devices import msdc, msdc_spice
+    from cosim.devices.msdc import model as msdc, spice as msdc_spice, variants
     from cosim.spice.batch import BatchEngine
 
     def netlist(library) -> ir.Netlist:
@@ -433,7 +443,7 @@ def test_bsource_subcircuit_ir_matches_the_shipped_library(tmp_path):
                                   device])
 
     runs = []
-    for library in (msdc_spice.library("bsource"), [ex.msdc_bsource_subckt()]):
+    for library in (msdc_spice.library("bsource"), [variants.bsource_subckt()]):
         engine = BatchEngine(num_threads=1)
         engine.load(netlist(library))
         runs.append(engine.tran(1e-7, 6e-5, ["v(x1.x)", "i(v1)"], tmax_s=1e-7))
@@ -448,7 +458,8 @@ def test_bsource_subcircuit_ir_matches_the_shipped_library(tmp_path):
 def test_exported_synapse_reads_run_standalone_and_match_the_loop(tmp_path):
     """The domain-wall export runs in `ngspice -b` and draws exactly the reads the toolkit's engine draws for
     the same circuit and seed; Spectre-like dialects refuse its random source by name."""
-    from cosim.devices import dw_synapse as dw
+    from cosim.devices.dw_synapse import model as dw
+    from cosim.devices.dw_synapse import spice as dw_spice
     from cosim.spice.shared import SharedEngine
 
     source = data_dir("netlists") / "ellis2023.yaml"
@@ -457,11 +468,11 @@ def test_exported_synapse_reads_run_standalone_and_match_the_loop(tmp_path):
     subprocess.run(["ngspice", "-b", "-r", str(raw), "board.cir"], cwd=tmp_path / "dw", check=True,
                    capture_output=True, timeout=600)
     exported = rawfile.read(raw)[-1].vectors()
-    cfg = ex.load_source(source)[0]
-    w = result.board.x0
+    cfg = load_source(source)[0]
+    w = result.circuit.x0
     params = dw.load_preset(cfg.device.preset)
     devices = dw.draw_instances(params, cfg.device.variation, (w.size,), cfg.seed)
-    loop = dw.simulate_reads(SharedEngine(seed=cfg.seed), w, devices, cfg.read_circuit, cfg.training.reads)
+    loop = dw_spice.simulate_reads(SharedEngine(seed=cfg.seed), w, devices, cfg.read_circuit, cfg.training.reads)
     t, slot = exported["time"], cfg.read_circuit.slot_s
     for k in range(w.size):
         states = exported[f"v(xs{k}.st)"][np.searchsorted(t, (np.arange(cfg.training.reads) + 0.5) * slot)]
@@ -477,9 +488,9 @@ def test_exported_synapse_reads_run_standalone_and_match_the_loop(tmp_path):
 def _sot_run_dir(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     """A run directory of netlists/islam2024.yaml with trained-like hidden weights and its device instances,
     Ic0 moved 2 % so that using the recorded devices (not a fresh draw) shows."""
-    from cosim.training import islam2024 as isl
+    from cosim.experiments import islam2024 as isl
 
-    cfg = cfgmod.load_experiment(SOT)
+    cfg = experiments.load_experiment(SOT)
     b = isl.board(cfg)
     rng = np.random.default_rng(11)
     states = {"w1": rng.normal(0.0, 0.3, (64, 4)), "b1": rng.normal(1.0, 0.5, 4), "w2": np.zeros((4, 10)),
@@ -495,17 +506,17 @@ def _sot_run_dir(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
 def test_sot_neuron_export_takes_the_run_weights_and_devices(tmp_path):
     """From a run directory the write currents are the trained weights' (current map of the config) and the
     devices are the recorded ones; `none` is the circuit with idle drivers and no analysis."""
-    from cosim.training import islam2024 as isl
+    from cosim.experiments import islam2024 as isl
 
     run, states = _sot_run_dir(tmp_path)
     result = ex.export(run, "ngspice", tmp_path / "read", "read")
-    b = isl.board(cfgmod.load_experiment(SOT))
+    b = isl.board(experiments.load_experiment(SOT))
     expected = b.cmap.currents(b.x_train[:8] @ states["w1"] + states["b1"])
-    np.testing.assert_array_equal(result.board.x0, expected)
-    net = result.board.variants["ngspice"].netlist
+    np.testing.assert_array_equal(result.circuit.x0, expected)
+    net = result.circuit.variants["ngspice"].netlist
     ic0 = [x.params["ic0"] for x in net.of_type(ir.SubcircuitInstance)]
     np.testing.assert_array_equal(ic0, states["sot_ic0_A"])
-    assert [s.read_at_s for s in result.board.slots if s.kind == "read"] == pytest.approx(
+    assert [s.read_at_s for s in result.circuit.slots if s.kind == "read"] == pytest.approx(
         np.arange(8) * 1.5e-8 + 1.38e-8, rel=1e-12)
     text = (tmp_path / "read" / "board.cir").read_text()
     assert ".include sot_mtj.lib" in text and ".options seed=1" in text and ".tran 2e-10 " in text
@@ -558,8 +569,8 @@ def test_exported_sot_neurons_run_standalone_and_match_the_loop(tmp_path, record
     (the bank's ∫V·I applied to the exported waveforms) agree within 1e-6 relative."""
     from dataclasses import replace
 
-    from cosim.devices.sot_spice import NeuronBank
-    from cosim.training import islam2024 as isl
+    from cosim.devices.sot_mtj.spice import NeuronBank
+    from cosim.experiments import islam2024 as isl
 
     run, states = _sot_run_dir(tmp_path)
     result = ex.export(run, "ngspice", tmp_path / "sot", "read")
@@ -570,16 +581,16 @@ def test_exported_sot_neurons_run_standalone_and_match_the_loop(tmp_path, record
     assert (folder / "board.raw").exists(), proc.stdout + proc.stderr
     waveforms = rawfile.read(folder / "board.raw")[-1].vectors()
 
-    cfg = cfgmod.load_experiment(run / "config.yaml")
+    cfg = experiments.load_experiment(run / "config.yaml")
     b = isl.board(cfg)
     arrays = replace(b.arrays, ic0_A=states["sot_ic0_A"])
-    currents = result.board.x0
+    currents = result.circuit.x0
     loop = isl.make_runner(cfg, b.params, arrays, "spice").run(currents)  # the training loop's runner
     exported = NeuronBank(b.params, arrays, cfg.device.timing, _Replay(waveforms)).run(currents)
 
     np.testing.assert_array_equal(exported.bits, loop.bits)
-    reads = [s.read_at_s for s in result.board.slots if s.read_at_s is not None]
-    switched = np.stack([_at(waveforms, v, reads) for v in result.board.variants["ngspice"].state_vectors], axis=1)
+    reads = [s.read_at_s for s in result.circuit.slots if s.read_at_s is not None]
+    switched = np.stack([_at(waveforms, v, reads) for v in result.circuit.variants["ngspice"].state_vectors], axis=1)
     np.testing.assert_array_equal(switched > 0.5, loop.bits)
     assert 0.2 < loop.bits.mean() < 0.8  # both outcomes occur: the comparison is not between constants
     for field in ("write_J", "reset_J", "read_J"):

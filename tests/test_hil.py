@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cosim.config import load_experiment
+from cosim.experiments import load_experiment
 from cosim.data import patterns_3x3
 from cosim.errors import ConfigError
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.schedule import Pulses
-from cosim.training import eslami2024
+from cosim.hil.summary import summarize
+from cosim.experiments import eslami2024
 
 
 def cfg(**over):
@@ -22,11 +23,32 @@ def test_ledger_books_peripherals_from_the_table():
                                     switch_s=0.0, adc_s=0.0))
     ledger.book("set", energy_J=1e-9, circuit_time_s=5e-6, wall_time_s=0.1, controller_steps=1, switch_events=2,
                 adc_conversions=4, pulses=1)
-    totals = ledger.totals()
+    totals = summarize(ledger.frame())
     assert totals["energy_with_peripherals_J"] == pytest.approx(1e-9 + 1.0 + 2 * 0.5 + 4 * 0.25)
     assert totals["time_with_peripherals_s"] == pytest.approx(5e-6 + 0.5)
     with pytest.raises(ConfigError, match="phase"):
         ledger.book("write", energy_J=0, circuit_time_s=0, wall_time_s=0)
+
+
+def test_summary_divides_by_the_samples_each_row_served():
+    """A row that read for many inputs serves that many: per inference is energy over inferences, not the
+    mean of rows (a batch row of 1000 inferences made the report 270-560 times its run's figure)."""
+    ledger = Ledger(PeripheralCosts(controller_step_J=0.0, switch_J=0.0, adc_J=1.0, controller_step_s=0.0,
+                                    switch_s=0.0, adc_s=0.0))
+    ledger.book("inference", energy_J=1000.0, circuit_time_s=10.0, wall_time_s=0.0, samples=1000, adc_conversions=1)
+    ledger.book("inference", energy_J=2.0, circuit_time_s=0.02, wall_time_s=0.0, samples=1)
+    ledger.book("inference", energy_J=0.5, circuit_time_s=0.01, wall_time_s=0.0)  # a stage of those inputs
+    ledger.book("read", energy_J=30.0, circuit_time_s=1.0, wall_time_s=0.0, samples=10)
+    ledger.book("set", energy_J=6.0, circuit_time_s=2.0, wall_time_s=0.0, pulses=3)
+    s = summarize(ledger.frame())
+    assert (s["inferences"], s["training_samples"], s["events"], s["pulses"]) == (1001, 10, 5, 3)
+    assert s["energy_per_inference_J"] == pytest.approx(1002.5 / 1001)
+    assert s["energy_per_inference_with_peripherals_J"] == pytest.approx(1003.5 / 1001)
+    assert s["time_per_inference_s"] == pytest.approx(10.03 / 1001)
+    assert s["energy_per_training_sample_J"] == pytest.approx(36.0 / 10)
+    assert (s["training_energy_J"], s["energy_J"], s["energy_with_peripherals_J"]) == (36.0, 1038.5, 1039.5)
+    assert summarize(ledger.frame(), training_samples=4)["energy_per_training_sample_J"] == pytest.approx(9.0)
+    assert "energy_per_inference_J" not in summarize(ledger.frame().iloc[3:])  # no inference: no such figure
 
 
 def test_ledger_round_trips_through_parquet(tmp_path):
@@ -38,7 +60,7 @@ def test_ledger_round_trips_through_parquet(tmp_path):
 
 
 def test_board_has_30_memristors_and_4_neurons():
-    session, _, _ = eslami2024.build(cfg(backend="twin"))
+    session, _ = eslami2024.build(cfg(backend="twin"))
     net = session.network
     assert len(net.points) == 30
     assert [layer.cols for layer in net.layers] == [3, 1]  # 3 hidden + 1 output neuron
@@ -47,9 +69,10 @@ def test_board_has_30_memristors_and_4_neurons():
 
 @pytest.mark.spice
 def test_spice_read_matches_device_equation():
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
-    session, _, arrays = eslami2024.build(cfg(backend="spice"))
+    session, board = eslami2024.build(cfg(backend="spice"))
+    arrays = board.instances
     devices = [0, 13, 29]
     g = session.read_conductance(devices)
     v = session.network.spec.read_V
@@ -61,7 +84,7 @@ def test_spice_read_matches_device_equation():
 
 @pytest.mark.spice
 def test_set_pulse_raises_and_reset_lowers_conductance():
-    session, _, _ = eslami2024.build(cfg(backend="spice"))
+    session, _ = eslami2024.build(cfg(backend="spice"))
     before = session.read_conductance([0, 1])
     after = session.program([0, 1], [Pulses(1.0, 2e-6, 2, 1), Pulses(1.0, 2e-6, 2, -1)], verify=True)
     assert after[0] > before[0] and after[1] < before[1]
@@ -73,10 +96,10 @@ def test_set_pulse_raises_and_reset_lowers_conductance():
 def test_backends_agree_on_programming_and_reads():
     results = {}
     for backend in ("spice", "batch", "twin"):
-        session, _, _ = eslami2024.build(cfg(backend=backend))
+        session, _ = eslami2024.build(cfg(backend=backend))
         g = session.program([3, 20], [Pulses(1.0, 1e-6, 3, 1), Pulses(1.0, 1e-6, 2, -1)], verify=True)
         out = session.forward(patterns_3x3().x_train[:4]).column_currents_A[0]
-        results[backend] = (g, session.x.copy(), out, session.ledger.totals()["energy_J"])
+        results[backend] = (g, session.x.copy(), out, summarize(session.ledger.frame())["energy_J"])
     for other in ("batch", "twin"):
         g, x, out, energy = results[other]
         tol = 1e-6 if other == "batch" else 2e-2

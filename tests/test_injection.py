@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cosim import config as cfgmod
 from cosim import experiments
 from cosim.errors import ConfigError, NetlistError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 
 MARKER = "COSIM_INJECTED"
 
@@ -215,7 +215,7 @@ def _nested(key: str, value) -> dict:
 def test_every_config_text_field_refuses_payloads(name):
     """Presets are looked up and parameter files read while the config is validated, so no text field
     accepts a payload (a parameter file whose name holds one is read by Python, below)."""
-    config = experiments.module(name).Config
+    config = experiments.get(name).Config
     leaves = _string_leaves(config)
     assert "experiment" in leaves and "backend" in leaves
     accepted = set()
@@ -223,7 +223,7 @@ def test_every_config_text_field_refuses_payloads(name):
         for payload in PAYLOADS:
             data = {"experiment": name, **_nested(key, payload)} if key != "experiment" else {"experiment": payload}
             try:
-                cfgmod.validate(data, "test")
+                experiments.validate(data, "test")
             except ConfigError:
                 continue
             accepted.add(key)
@@ -233,28 +233,25 @@ def test_every_config_text_field_refuses_payloads(name):
 def test_a_payload_preset_name_is_refused_when_the_config_is_validated():
     for payload in PAYLOADS:
         with pytest.raises(ConfigError, match="unknown M-SDC preset"):
-            cfgmod.validate({"device": {"preset": payload}}, "test")
+            experiments.validate({"device": {"preset": payload}}, "test")
 
 
 def _board_text(cfg) -> str:
-    from cosim.circuits.network import build_network
-    from cosim.devices import msdc_spice
-    from cosim.training import eslami2024
+    from cosim.experiments import eslami2024, msdc_board
 
-    parts = eslami2024.board_parts(cfg)
-    network = build_network(parts.spec, msdc_spice.library(), lambda n, te, be, k: msdc_spice.instance(
-        n, te, be, msdc_spice.array_row(parts.arrays, k), float(parts.x0[k])), title="injection check")
+    parts = eslami2024.board(cfg)
+    network = msdc_board.network(parts, "injection check")
     return ngspice.write(network.netlist)
 
 
 def test_a_parameter_file_with_payloads_in_its_name_and_source_builds_a_clean_netlist(tmp_path):
     """The file name and its free-text `source` may hold anything; only validated numbers reach the netlist."""
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     params = msdc.load_preset("W").model_copy(update={"source": PAYLOADS[0]})
     path = tmp_path / f"p{PAYLOADS[0].replace(chr(0), '')}.yaml"
     msdc.write_params_file(params, path)
-    cfg = cfgmod.validate({"device": {"params_file": str(path)}}, "test")
+    cfg = experiments.validate({"device": {"params_file": str(path)}}, "test")
     text = _board_text(cfg)
     netlist_is_safe(text)
     assert MARKER not in text and "shell" not in text
@@ -272,11 +269,11 @@ def test_overrides_with_payload_keys_or_values_are_refused():
         for override in (f"{payload}=1", f"device.{payload}=1", f"training.epochs={payload}",
                          f"backend={payload}", f"training.mode={payload}"):
             with pytest.raises(ConfigError):
-                cfgmod.load_experiment(None, [override])
+                experiments.load_experiment(None, [override])
 
 
 def test_sweep_specs_with_payloads_are_refused_before_any_point_runs(tmp_path):
-    from cosim import sweeps
+    from cosim import sweep as sweeps
 
     for k, payload in enumerate(PAYLOADS):
         spec = tmp_path / f"spec{k}.yaml"
@@ -294,7 +291,7 @@ def test_sweep_specs_with_payloads_are_refused_before_any_point_runs(tmp_path):
 
 
 def test_payloads_in_measured_csv_files_are_refused(tmp_path):
-    from cosim.devices.msdc_fit import read_runs
+    from cosim.devices.msdc.fit import read_runs
 
     for k, payload in enumerate(PAYLOADS):
         rows = [f"{0.01 * i},{i}" for i in range(30)]

@@ -25,8 +25,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cosim import config as cfgmod
-from cosim import experiments, limits, safe_yaml, sweeps
+from cosim import experiments
+from cosim import limits, safe_yaml
+from cosim import sweep as sweeps
 from cosim.cli import console, main
 from cosim.errors import ConfigError
 from cosim.resources import data_dir
@@ -49,7 +50,7 @@ def _tripwire(*args, **kwargs):
 
 
 def run_cli(args: list[str]):
-    with mock.patch("cosim.experiments.run_to_dir", _tripwire), mock.patch("cosim.sweeps.prepare", _tripwire):
+    with mock.patch("cosim.experiments.run_to_dir", _tripwire), mock.patch("cosim.sweep.driver.prepare", _tripwire):
         started = time.perf_counter()
         result = CliRunner().invoke(main, args)
         return result, time.perf_counter() - started
@@ -92,8 +93,8 @@ def _leaves(model, prefix: str = "") -> list[str]:
 
 
 EXPERIMENTS = experiments.available()
-LEAVES = {name: [k for k in _leaves(experiments.module(name).Config) if k != "experiment"] for name in EXPERIMENTS}
-DEFAULTS = {name: json.loads(json.dumps(cfgmod.validate({"experiment": name, "backend": "twin"}, "defaults")
+LEAVES = {name: [k for k in _leaves(experiments.get(name).Config) if k != "experiment"] for name in EXPERIMENTS}
+DEFAULTS = {name: json.loads(json.dumps(experiments.validate({"experiment": name, "backend": "twin"}, "defaults")
                                         .model_dump(mode="json"))) for name in EXPERIMENTS}
 MARKUP = st.builds(lambda a, tag, b: f"{a}{tag}{b}", st.text(max_size=6),
                    st.sampled_from(["[/]", "[bold]", "[/bold]", "[link=file:///etc/passwd]", ":warning:[/]"]),
@@ -303,14 +304,14 @@ def test_every_number_setting_refuses_huge_values_booleans_and_text(folder):
     """Each numeric setting of each experiment has an upper bound and strict types; booleans take booleans."""
     for name in EXPERIMENTS:
         for key in LEAVES[name]:
-            default = cfgmod.validate(DEFAULTS[name], "defaults")
+            default = experiments.validate(DEFAULTS[name], "defaults")
             for part in key.split("."):
                 default = getattr(default, part)
             if isinstance(default, bool) or not isinstance(default, (int, float)):
                 continue
             for bad in (1e300, -1e300, 10**30, True, "1"):
                 with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-                    cfgmod.validate(_set(DEFAULTS[name], key, bad), "test")
+                    experiments.validate(_set(DEFAULTS[name], key, bad), "test")
 
 
 def test_the_shipped_experiments_and_sweeps_load_unchanged():
@@ -319,15 +320,15 @@ def test_the_shipped_experiments_and_sweeps_load_unchanged():
             points = len(sweeps.expand(path).points)
             assert points == {"eslami2024_sweep.yaml": 90, "islam2024_sweep.yaml": 36, "ellis2023_sweep.yaml": 35}[path.name]
         else:
-            cfgmod.load_experiment(path)
+            experiments.load_experiment(path)
 
 
 def test_sizes_real_use_needs_stay_valid(tmp_path):
     """784-input layers, MNIST's 60 000 / 10 000 images, a 10 000-point sweep, 1 ps to 1 s pulses, 100 V."""
-    cfgmod.validate({"circuit": {"layers": [9, 784, 10]}, "data": {"n_test": 10_000}}, "test")
-    cfgmod.validate({"experiment": "islam2024", "data": {"max_train": 60_000, "max_test": 10_000},
+    experiments.validate({"circuit": {"layers": [9, 784, 10]}, "data": {"n_test": 10_000}}, "test")
+    experiments.validate({"experiment": "islam2024", "data": {"max_train": 60_000, "max_test": 10_000},
                      "network": {"hidden": 4096}}, "test")
-    cfgmod.validate({"programming": {"width_s": 1e-12, "reset_width_s": 1.0, "amplitude_V": 100}}, "test")
+    experiments.validate({"programming": {"width_s": 1e-12, "reset_width_s": 1.0, "amplitude_V": 100}}, "test")
     spec = {**SPEC, "grid": {key: [value(i) for i in range(10)] for key, value in AXES.items()}}
     assert len(sweeps.expand(tmp_path / "spec.yaml", spec).points) == limits.MAX_SWEEP_POINTS
     spec["grid"]["training.noise"].append(0.5)
@@ -338,7 +339,7 @@ def test_sizes_real_use_needs_stay_valid(tmp_path):
 def test_sweep_values_are_set_as_typed_and_never_parsed_again(tmp_path):
     """A text value stays text ('W #x' is not W, '1e-3' is not a number), a number stays a number."""
     path = tmp_path / "params.yaml"
-    from cosim.devices import msdc
+    from cosim.devices.msdc import model as msdc
 
     msdc.write_params_file(msdc.load_preset("W"), path)
     sweep = sweeps.expand(tmp_path / "spec.yaml", {**SPEC, "grid": {"device.params_file": [str(path)],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cosim.devices import dw_synapse as dw
+from cosim.devices.dw_synapse import model as dw
 from cosim.training import meanvar as mv
 
 PARAMS = dw.load_preset("ellis2023")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cosim.devices.msdc import MSDCParams, MSDCTwin, load_params_file
-from cosim.devices.msdc_fit import fit_msdc, read_runs
+from cosim.devices.msdc.model import MSDCParams, MSDCTwin, load_params_file
+from cosim.devices.msdc.fit import fit_msdc, read_runs
 from cosim.errors import ConfigError
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "knowm-w-sdc"

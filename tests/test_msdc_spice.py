@@ -17,10 +17,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cosim.devices import msdc, msdc_spice
-from cosim.devices.msdc import MSDCParams, MSDCTwin, Variation, draw_instances, load_preset
+from cosim.devices.msdc import model as msdc, spice as msdc_spice
+from cosim.devices.msdc.model import MSDCParams, MSDCTwin, Variation, draw_instances, load_preset
 from cosim.errors import ConfigError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 from cosim.resources import data_file
 
 BACKENDS = msdc_spice.BACKENDS

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from cosim.devices.msdc import (
+from cosim.devices.msdc.model import (
     MSDCArrays,
     MSDCParams,
     MSDCTwin,

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from cosim.errors import NetlistError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 
 
 def rc() -> ir.Netlist:

@@ -273,7 +273,7 @@ FAST = {"backend": "twin", "training.epochs": 1, "evaluation.repeats": 1, "data.
 def test_a_killed_sweep_worker_fails_only_its_point_and_the_point_reruns(tmp_path):
     """SIGKILL to a worker in the middle of its training: its point fails, the driver removes the worker's
     scratch folder at once, the other point finishes, and a rerun runs only the killed point."""
-    from cosim import sweeps
+    from cosim import sweep as sweeps
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({"base": "eslami2024.yaml", "set": {**FAST, "training.epochs": 8},
@@ -419,7 +419,7 @@ def test_a_planted_symlink_never_sends_run_files_out_of_the_folder(tmp_path):
 def test_a_planted_symlink_in_a_sweep_folder_is_refused(tmp_path):
     from click.testing import CliRunner
 
-    from cosim import sweeps
+    from cosim import sweep as sweeps
     from cosim.cli import main
 
     spec = tmp_path / "spec.yaml"

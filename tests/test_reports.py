@@ -13,7 +13,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cosim import reports, sweeps
+from cosim import reports
+from cosim import sweep as sweeps
 from cosim.errors import ConfigError
 from cosim.cli import main
 

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cosim import experiments, runs
+from cosim import experiments
+from cosim import runs
 from cosim.cli import main
-from cosim.config import load_experiment
+from cosim.experiments import load_experiment
 from cosim.resources import data_file
 
 

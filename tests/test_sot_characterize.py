@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from cosim.cli import main
-from cosim.devices import sot_characterize as c
-from cosim.devices import sot_mtj as s
+from cosim.devices.sot_mtj import characterize as c
+from cosim.devices.sot_mtj import model as s
 from cosim.errors import ConfigError
 
 

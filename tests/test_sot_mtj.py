@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cosim.devices import sot_mtj as s
+from cosim.devices.sot_mtj import model as s
 from cosim.errors import ConfigError
 
 TIMING = s.Timing()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cosim.devices import sot_mtj as s
-from cosim.devices import sot_spice as sp
-from cosim.netlist import ngspice
+from cosim.devices.sot_mtj import model as s
+from cosim.devices.sot_mtj import spice as sp
+from cosim.netlist.writers import ngspice
 
 pytestmark = pytest.mark.spice
 TIMING = s.Timing()

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import cosim
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 from cosim.spice import install
 from cosim.spice.batch import BatchEngine
 

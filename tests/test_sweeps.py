@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cosim import sweeps
+from cosim import sweep as sweeps
 from cosim.cli import main
-from cosim.devices import msdc
+from cosim.devices.msdc import model as msdc
 from cosim.errors import ConfigError
 
 FAST = {"backend": "twin", "training.epochs": 2, "evaluation.repeats": 1, "data.n_test": 10,

@@ -10,10 +10,11 @@ from click.testing import CliRunner
 
 from cosim.cli import main
 from cosim import runs
-from cosim.config import load_experiment
+from cosim.experiments import load_experiment
 from cosim.errors import ConfigError
 from cosim.netlist.numbers import number
-from cosim.training import eslami2024, onchip
+from cosim.experiments import eslami2024
+from cosim.training import onchip
 
 SHORT = ["training.epochs=2", "evaluation.repeats=1", "data.n_test=20", "programming.reset_pulse=false"]
 
@@ -38,7 +39,8 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
 
 
 def test_gradient_matches_finite_differences():
-    session, scale, _ = eslami2024.build(load_experiment(None, ["backend=twin"]))
+    session, board = eslami2024.build(load_experiment(None, ["backend=twin"]))
+    scale = board.scale
     model = onchip.Model(session.network, scale)
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (6, 9))

@@ -20,11 +20,24 @@ program switch connects it to the shared programming bus, whose driver and serie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol
 
 from cosim.netlist import ir
 
-DeviceFactory = Callable[[str, str, str, int], ir.Element]  # (name, top node, bottom node, index) -> element
+
+class Devices(Protocol):
+    """What the generator places at the cross points: an element per device, and how a device family names
+    and sets its state in the netlist (the board's sessions read and write states by these names)."""
+
+    state_param: str  # the instance parameter that sets a device's state (its initial condition)
+    state_range: tuple[float, float]  # the state's lowest and highest value
+
+    def element(self, name: str, top: str, bottom: str, index: int) -> ir.Element:
+        """Device `index` (in the network's flat order) named `name`, between `top` and `bottom`."""
+
+    def state_vector(self, instance: str) -> str:
+        """The vector that reads the state of the device named `instance`."""
+
 
 SWITCH_MODEL = "selsw"
 READ_ENABLE = "read_en"  # control node of all read and sense switches (1 V closed, 0 V open)
@@ -44,7 +57,8 @@ class SwitchSpec:
 
 @dataclass(frozen=True)
 class CrossPoint:
-    """Where one device sits: its netlist instance name, the IR node names and its select control node."""
+    """Where one device sits: its netlist instance name, its terminal nodes, the control node and source of
+    its program switch, and the vector that reads its state."""
 
     layer: str
     row: int
@@ -52,6 +66,14 @@ class CrossPoint:
     index: int  # position in the network's flat device list
     instance: str
     select_node: str
+    top_node: str  # the device's terminal on the row side (switch side)
+    bottom_node: str  # its terminal on the column side
+    state_vector: str
+
+    @property
+    def select_source(self) -> str:
+        """The source that drives the program switch's control node."""
+        return f"Vsel{self.index}"
 
 
 @dataclass
@@ -74,7 +96,7 @@ def crossbar_layer(
     prefix: str,
     input_nodes: list[str],
     cols: int,
-    device: DeviceFactory,
+    devices: Devices,
     first_index: int,
     *,
     wire_ohm: float,
@@ -104,8 +126,8 @@ def crossbar_layer(
                 name = f"X{prefix}d{r}_{c}"
                 items.append(ir.Switch(f"S{prefix}r{r}_{c}", row_node, top, READ_ENABLE, "0", SWITCH_MODEL))
                 items.append(ir.Switch(f"S{prefix}p{r}_{c}", PROGRAM_BUS, top, select, "0", SWITCH_MODEL))
-                items.append(device(name, top, col_node, index))
-                points.append(CrossPoint(prefix, r, c, index, name, select))
+                items.append(devices.element(name, top, col_node, index))
+                points.append(CrossPoint(prefix, r, c, index, name, select, top, col_node, devices.state_vector(name)))
             below = f"{prefix}_c{r + 1}_{c}" if r + 1 < rows else f"{prefix}_col{c}"
             items.append(ir.Resistor(f"R{prefix}v{r}_{c}", col_node, below, wire))
         col, sense = f"{prefix}_col{c}", f"{prefix}_cs{c}"

@@ -18,6 +18,8 @@ from cosim.errors import ConfigError
 from cosim.netlist import ir
 
 IDLE = ir.Pwl((0.0, 1.0), (0.0, 0.0))  # sources that will carry PWL schedules are built as PWL
+# The board's controls: read-mode enable, programming-mode enable, and the programming driver (source, node).
+READ_ENABLE_SOURCE, PROGRAM_ENABLE_SOURCE, PROGRAM_SOURCE, PROGRAM_NODE = "Vrden", "Vpgen", "Vprog", "pdrv"
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,27 @@ class NetworkSpec:
 
 @dataclass
 class Network:
+    """The board: its netlist, layers and devices, and the names of everything its sessions drive and read."""
+
     spec: NetworkSpec
     netlist: ir.Netlist
     layers: list[xb.CrossbarLayer]
     points: list[xb.CrossPoint]
+    state_param: str = ""  # the device instances' state parameter (their initial condition)
+    state_range: tuple[float, float] = (0.0, 1.0)
+    read_enable_source: str = READ_ENABLE_SOURCE
+    program_enable_source: str = PROGRAM_ENABLE_SOURCE
+    program_source: str = PROGRAM_SOURCE
+    program_node: str = PROGRAM_NODE
 
     @property
     def input_sources(self) -> list[str]:
         return [f"Vin{r}" for r in range(self.spec.layers[0])]
+
+    @property
+    def input_nodes(self) -> list[str]:
+        """The nodes the input sources drive: the first layer's rows."""
+        return [f"in{r}" for r in range(self.spec.layers[0])]
 
     def row_sources(self, layer: int) -> list[str]:
         """The sources whose current is each row's current in `layer` (0-based)."""
@@ -64,14 +79,14 @@ class Network:
         return [f"l{layer + 1}_y{c}" for c in range(self.spec.layers[layer + 1])]
 
 
-def build_network(spec: NetworkSpec, library: list, device: xb.DeviceFactory, title: str = "cosim network") -> Network:
-    """The whole board: devices made by `device(name, top, bottom, index)`, models from `library`."""
+def build_network(spec: NetworkSpec, library: list, devices: xb.Devices, title: str = "cosim network") -> Network:
+    """The whole board: `devices` at the cross points, models from `library`."""
     net = ir.Netlist(title, list(library))
     net.add(spec.switch.model(), ir.Options({"klu": True}))
-    net.add(ir.VoltageSource("Vrden", xb.READ_ENABLE, "0", IDLE))
-    net.add(ir.VoltageSource("Vpgen", xb.PROGRAM_ENABLE, "0", IDLE))
-    net.add(ir.VoltageSource("Vprog", "pdrv", "0", IDLE))
-    net.add(ir.Resistor("Rprog", "pdrv", xb.PROGRAM_BUS, spec.program_series_ohm))
+    net.add(ir.VoltageSource(READ_ENABLE_SOURCE, xb.READ_ENABLE, "0", IDLE))
+    net.add(ir.VoltageSource(PROGRAM_ENABLE_SOURCE, xb.PROGRAM_ENABLE, "0", IDLE))
+    net.add(ir.VoltageSource(PROGRAM_SOURCE, PROGRAM_NODE, "0", IDLE))
+    net.add(ir.Resistor("Rprog", PROGRAM_NODE, xb.PROGRAM_BUS, spec.program_series_ohm))
     inputs = [f"in{r}" for r in range(spec.layers[0])]
     for r, node in enumerate(inputs):
         net.add(ir.VoltageSource(f"Vin{r}", node, "0", IDLE))
@@ -83,7 +98,7 @@ def build_network(spec: NetworkSpec, library: list, device: xb.DeviceFactory, ti
             inputs = [f"{prefix}_in{r}" for r in range(len(previous))]
             for r, (y, node) in enumerate(zip(previous, inputs)):
                 net.add(ir.VoltageSource(f"V{prefix}in{r}", y, node, ir.Dc(0.0)))
-        layer = xb.crossbar_layer(prefix, inputs, cols, device, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S)
+        layer = xb.crossbar_layer(prefix, inputs, cols, devices, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S)
         net.add(*layer.items)
         for c in range(cols + 1):
             net.add(*transimpedance(prefix, c, spec.neuron))
@@ -92,6 +107,6 @@ def build_network(spec: NetworkSpec, library: list, device: xb.DeviceFactory, ti
         layers.append(layer)
         points.extend(layer.points)
     for p in points:
-        net.add(ir.VoltageSource(f"Vsel{p.index}", p.select_node, "0", IDLE))
+        net.add(ir.VoltageSource(p.select_source, p.select_node, "0", IDLE))
     net.validate()
-    return Network(spec, net, layers, points)
+    return Network(spec, net, layers, points, devices.state_param, tuple(devices.state_range))

@@ -1,1 +1,2 @@
-"""Device models in numpy: parameter sets, presets, fast twins of the SPICE models and fitting to measurements."""
+"""Device families, one folder each (parameters, presets, variation, SPICE model, numpy twin, characterisation),
+behind one protocol (`base`) and one registry (`registry`)."""

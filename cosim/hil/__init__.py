@@ -1,1 +1,1 @@
-"""The loop's hardware side: HardwareSession backends, pulse schedules and the energy/time ledger."""
+"""The loop's hardware side: HardwareSession backends, pulse schedules, the energy/time ledger and its summary."""

@@ -2,7 +2,9 @@
 
 Circuit energy comes from the simulated waveforms (∫V·I of the driving sources) and circuit time from the
 hardware's own schedule; peripheral costs (controller steps, switch events, ADC conversions) come from a
-documented table that users can change. Reports only ever aggregate these rows.
+documented table that users can change. Each row also says how many samples (inputs) the event served, so
+per-inference and per-training-sample figures need no second bookkeeping. Figures are summed from these rows
+in one place only: `cosim.hil.summary`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class Event:
     adc_conversions: int = 0
     peripheral_energy_J: float = 0.0
     peripheral_time_s: float = 0.0
+    # inputs this event served (an inference of one input: 1; a batch of reads for 1000 inferences: 1000;
+    # programming and device reads: 0; a stage whose inputs another event completes: 0, so each counts once)
+    samples: int = 0
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Ledger:
 
     def book(self, phase: str, *, energy_J: float, circuit_time_s: float, wall_time_s: float, device: str = "",
              layer: str = "", epoch: int = -1, pulses: int = 0, controller_steps: int = 0, switch_events: int = 0,
-             adc_conversions: int = 0) -> Event:
+             adc_conversions: int = 0, samples: int = 0) -> Event:
         if phase not in PHASES:
             raise ConfigError(f"ledger phase {phase!r} is not one of {', '.join(PHASES)}")
         p = self.peripherals
@@ -73,6 +78,7 @@ class Ledger:
             controller_steps, switch_events, adc_conversions,
             controller_steps * p.controller_step_J + switch_events * p.switch_J + adc_conversions * p.adc_J,
             controller_steps * p.controller_step_s + switch_events * p.switch_s + adc_conversions * p.adc_s,
+            int(samples),
         )
         self.events.append(event)
         return event
@@ -81,19 +87,6 @@ class Ledger:
         columns = list(Event.__dataclass_fields__)
         # rows from the instances' own dicts: dataclasses.asdict deep-copies and took seconds for 10⁵ events
         return pd.DataFrame([vars(e) for e in self.events], columns=columns)
-
-    def totals(self) -> dict[str, float]:
-        """Sums over all rows: circuit-only and with peripherals."""
-        f = self.frame()
-        circuit_J, circuit_s = float(f["energy_J"].sum()), float(f["circuit_time_s"].sum())
-        return {
-            "energy_J": circuit_J,
-            "circuit_time_s": circuit_s,
-            "energy_with_peripherals_J": circuit_J + float(f["peripheral_energy_J"].sum()),
-            "time_with_peripherals_s": circuit_s + float(f["peripheral_time_s"].sum()),
-            "wall_time_s": float(f["wall_time_s"].sum()),
-            "pulses": int(f["pulses"].sum()),
-        }
 
     def save(self, path: Path) -> Path:
         """Write `ledger.parquet` atomically (temp file, then rename)."""
@@ -108,20 +101,3 @@ class Ledger:
         ledger.events = [Event(**row) for row in frame.to_dict("records")]
         return ledger
 
-
-def per_sample(frame: pd.DataFrame, training_samples: int = 0) -> dict[str, float]:
-    """Energy and time per inference (mean over the inference rows, one per sample) and per training
-    sample (every non-inference row over the samples the training epochs saw)."""
-    out: dict[str, float] = {}
-    inference = frame[frame["phase"] == "inference"]
-    if len(inference):
-        out["energy_per_inference_J"] = float(inference["energy_J"].mean())
-        out["energy_per_inference_with_peripherals_J"] = float(
-            (inference["energy_J"] + inference["peripheral_energy_J"]).mean())
-        out["time_per_inference_s"] = float(inference["circuit_time_s"].mean())
-    training = frame[frame["phase"] != "inference"]
-    if training_samples and len(training):
-        out["energy_per_training_sample_J"] = float(training["energy_J"].sum()) / training_samples
-        out["energy_per_training_sample_with_peripherals_J"] = float(
-            (training["energy_J"] + training["peripheral_energy_J"]).sum()) / training_samples
-    return out

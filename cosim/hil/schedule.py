@@ -80,6 +80,7 @@ class Slot:
     switch_events: int = 0
     controller_steps: int = 0
     adc_conversions: int = 0
+    samples: int = 0  # inputs this event served (the ledger's `samples`)
 
 
 @dataclass

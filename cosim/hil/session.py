@@ -5,6 +5,8 @@ Every operation is one transient holding as many events as no decision separates
 pass in time slots, every selected device's pulses one after another, as the hardware would do them), and
 every event is booked in the ledger with its energy (∫V·I of the sources that drive it) and circuit time.
 Device state lives in numpy between operations and is written back as initial conditions before each run.
+A forward pass books one sample per input it reads, unless the session is a stage whose inputs a later stage
+completes (`counts_samples=False`: a weight crossbar feeding booked neurons), so each input counts once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from cosim.circuits import crossbar as xb
 from cosim.circuits.network import Network
 from cosim.errors import ConfigError
 from cosim.hil.ledger import Ledger
@@ -74,8 +75,10 @@ class _Session:
 
     backend = "abstract"
 
-    def __init__(self, network: Network, x0: np.ndarray, ledger: Ledger, model_backend: str, timing: Timing) -> None:
+    def __init__(self, network: Network, x0: np.ndarray, ledger: Ledger, model_backend: str, timing: Timing,
+                 counts_samples: bool = True) -> None:
         self.network, self.ledger, self.timing, self.model_backend = network, ledger, timing, model_backend
+        self.counts_samples = counts_samples
         self.x = np.array(x0, dtype=float)
         if self.x.shape != (len(network.points),):
             raise ConfigError(f"need one initial state per device ({len(network.points)}), got shape {self.x.shape}")
@@ -92,14 +95,17 @@ class _Session:
             raise ConfigError(f"inputs must be finite with {spec.layers[0]} columns, got shape {inputs.shape}")
         sched = Schedule(t.edge_s)
         neurons = sum(spec.layers[1:])
+        sources = self.network.input_sources
         for row in inputs:
             start = sched.t_s
             for r, value in enumerate(row):
-                end = sched.plateau(f"Vin{r}", start, t.read_s, float(value) * spec.read_V)
-            sched.slots.append(Slot(phase, -1, start, end, start + t.edge_s + t.read_s / 2, adc_conversions=neurons))
+                end = sched.plateau(sources[r], start, t.read_s, float(value) * spec.read_V)
+            sched.slots.append(Slot(phase, -1, start, end, start + t.edge_s + t.read_s / 2, adc_conversions=neurons,
+                                    samples=int(self.counts_samples)))
             sched.t_s = end
-        sched.wave("Vrden").values[0] = 1.0
-        sched.wave("Vrden").hold(sched.t_s, 1.0)
+        enable = sched.wave(self.network.read_enable_source)
+        enable.values[0] = 1.0
+        enable.hold(sched.t_s, 1.0)
         result, energies, wall = self._forward(sched, inputs)
         self._book(sched, energies, wall, epoch)
         return result
@@ -126,7 +132,7 @@ class _Session:
         for d, p in zip(devices, pulses):
             def body(start: float, d=d, p=p) -> float:
                 for _ in range(p.count):
-                    end = sched.plateau("Vprog", start, p.width_s, p.polarity * p.amplitude_V)
+                    end = sched.plateau(self.network.program_source, start, p.width_s, p.polarity * p.amplitude_V)
                     sched.slots.append(Slot(p.phase, d, start, end, pulses=1))
                     start = end + p.gap_s
                 return self._read_pulse(sched, start, "verify", d) if verify else start
@@ -146,10 +152,9 @@ class _Session:
 
     # --- schedule pieces -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _programming_mode(sched: Schedule) -> None:
+    def _programming_mode(self, sched: Schedule) -> None:
         """Columns grounded (not at the neurons) for the whole operation."""
-        wave = sched.wave("Vpgen")
+        wave = sched.wave(self.network.program_enable_source)
         wave.values[0] = 1.0
         wave.hold(sched.t_s, 1.0)
 
@@ -157,7 +162,7 @@ class _Session:
         """Close the device's program switch, run `body(start) -> end`, open it again."""
         t = self.timing
         start, first = sched.t_s, len(sched.slots)
-        wave = sched.wave(f"Vsel{device}")
+        wave = sched.wave(self.network.points[device].select_source)
         if start > wave.times[-1]:
             wave.hold(start, 0.0)
         wave.hold(start + t.edge_s, 1.0)
@@ -170,7 +175,7 @@ class _Session:
             sched.slots[first].controller_steps += 1
 
     def _read_pulse(self, sched: Schedule, start: float, phase: str, device: int) -> float:
-        end = sched.plateau("Vprog", start, self.timing.read_s, self.network.spec.read_V)
+        end = sched.plateau(self.network.program_source, start, self.timing.read_s, self.network.spec.read_V)
         sched.slots.append(Slot(phase, device, start, end, start + self.timing.edge_s + self.timing.read_s / 2,
                                 adc_conversions=1))
         return end
@@ -185,7 +190,7 @@ class _Session:
                 wall_time_s=wall_s * (s.end_s - s.start_s) / total,
                 device=point.instance if point else "", layer=point.layer if point else "", epoch=epoch,
                 pulses=s.pulses, controller_steps=s.controller_steps, switch_events=s.switch_events,
-                adc_conversions=s.adc_conversions,
+                adc_conversions=s.adc_conversions, samples=s.samples,
             )
         self.t_s += sched.t_s
 
@@ -194,8 +199,8 @@ class CircuitSession(_Session):
     """The `spice` and `batch` backends: the same code, with a SharedEngine or a BatchEngine."""
 
     def __init__(self, network: Network, engine: Engine, x0: np.ndarray, ledger: Ledger, model_backend: str,
-                 timing: Timing = Timing()) -> None:
-        super().__init__(network, x0, ledger, model_backend, timing)
+                 timing: Timing = Timing(), counts_samples: bool = True) -> None:
+        super().__init__(network, x0, ledger, model_backend, timing, counts_samples)
         self.engine = engine
         self.backend = engine.backend
         engine.load(network.netlist)
@@ -203,7 +208,7 @@ class CircuitSession(_Session):
         self._built_waveforms = {e.name.lower(): e.waveform for e in network.netlist.elements
                                  if isinstance(e, ir.VoltageSource)}
         self._instances = [p.instance for p in network.points]
-        self._states = [f"v({p.instance.lower()}.x)" for p in network.points]
+        self._states = [p.state_vector for p in network.points]
 
     def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
         spec, net = self.network.spec, self.network
@@ -211,7 +216,7 @@ class CircuitSession(_Session):
         row_sources = [s.lower() for layer in range(n_layers) for s in net.row_sources(layer)]
         columns = [layer.sense_source(c).lower() for layer in net.layers for c in range(layer.cols + 1)]
         outputs = [y for layer in range(n_layers) for y in net.output_nodes(layer)]
-        row_nodes = [f"in{r}" for r in range(spec.layers[0])] + [y for k in range(n_layers - 1) for y in net.output_nodes(k)]
+        row_nodes = net.input_nodes + [y for k in range(n_layers - 1) for y in net.output_nodes(k)]
         w, wall = self._run(sched, [f"i({s})" for s in row_sources + columns] + [f"v({n})" for n in outputs + row_nodes],
                             step_s=self.timing.read_s / 2)
         # Power delivered into the rows: by the inputs (−i of the source) and by neurons (+i of the ammeter).
@@ -228,25 +233,28 @@ class CircuitSession(_Session):
         nodes = []
         for d in devices:
             p = self.network.points[d]
-            nodes += [f"v({p.layer}_t{p.row}_{p.col})", f"v({p.layer}_c{p.row}_{p.col})"]
+            nodes += [f"v({p.top_node})", f"v({p.bottom_node})"]
         pulsed = any(s.pulses for s in sched.slots)
         step_s = min(self.timing.read_s / 2, self.timing.program_step_s) if pulsed else self.timing.read_s / 2
-        w, wall = self._run(sched, ["i(vprog)", "v(pdrv)", *nodes], step_s=step_s)
-        energies = _slot_energies(sched, w["time"], -w["v(pdrv)"] * w["i(vprog)"])
+        drive_i, drive_v = f"i({self.network.program_source.lower()})", f"v({self.network.program_node})"
+        w, wall = self._run(sched, [drive_i, drive_v, *nodes], step_s=step_s)
+        energies = _slot_energies(sched, w["time"], -w[drive_v] * w[drive_i])
         if read_phase is None:
             return None, energies, wall
         reads = {s.device: s.read_at_s for s in sched.slots if s.kind == read_phase}
         g = np.empty(len(devices))
         for k, d in enumerate(devices):
             p = self.network.points[d]
-            v = w[f"v({p.layer}_t{p.row}_{p.col})"] - w[f"v({p.layer}_c{p.row}_{p.col})"]
-            g[k] = -np.interp(reads[d], w["time"], w["i(vprog)"]) / np.interp(reads[d], w["time"], v)
+            v = w[f"v({p.top_node})"] - w[f"v({p.bottom_node})"]
+            g[k] = -np.interp(reads[d], w["time"], w[drive_i]) / np.interp(reads[d], w["time"], v)
         return g, energies, wall
 
     def _run(self, sched: Schedule, vectors: list[str], step_s: float) -> tuple[dict[str, np.ndarray], float]:
         """Write states and waveforms, run one transient, read the states back."""
         # Every state moved in the last run (reads too): write them all back as initial conditions.
-        self.engine.set_initial_state(dict(zip(self._instances, np.clip(self.x, 0.0, 1.0).tolist())), "x0")
+        low, high = self.network.state_range
+        self.engine.set_initial_state(dict(zip(self._instances, np.clip(self.x, low, high).tolist())),
+                                      self.network.state_param)
         end = sched.t_s
         used = set(sched.sources)
         # Sources the last operation drove go back to the waveform they were built with, so that every source

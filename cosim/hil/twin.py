@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import exprel
 
 from cosim.circuits.network import Network
-from cosim.devices import msdc
+from cosim.devices.msdc import model as msdc
 from cosim.hil.ledger import Ledger
 from cosim.hil.schedule import Schedule
 from cosim.hil.session import ForwardResult, Timing, _Session
@@ -38,8 +38,8 @@ class TwinSession(_Session):
     backend = "twin"
 
     def __init__(self, network: Network, params: msdc.MSDCArrays, x0: np.ndarray, ledger: Ledger,
-                 timing: Timing = Timing(), substeps: int = 8) -> None:
-        super().__init__(network, x0, ledger, "numpy", timing)
+                 timing: Timing = Timing(), substeps: int = 8, counts_samples: bool = True) -> None:
+        super().__init__(network, x0, ledger, "numpy", timing, counts_samples)
         if substeps < 1:
             raise ValueError(f"substeps must be >= 1, got {substeps}")
         self.params = params
@@ -90,7 +90,7 @@ class TwinSession(_Session):
     def _program(self, sched: Schedule, devices: list[int], read_phase: str | None):
         started = time.perf_counter()
         r_series = self.network.spec.program_series_ohm + self.network.spec.switch.on_ohm
-        drive = sched.wave("Vprog")
+        drive = sched.wave(self.network.program_source)
         times = np.asarray(drive.times, dtype=float)
         slots = sched.slots
         energies = np.zeros(len(slots))

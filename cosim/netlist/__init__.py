@@ -1,1 +1,1 @@
-"""Netlist IR (validated names, formatted numbers) and dialect writers (one module per dialect)."""
+"""Netlist IR (validated names, formatted numbers) and the dialect writers (`writers`, one module per dialect)."""

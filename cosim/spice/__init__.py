@@ -1,1 +1,2 @@
-"""Talks to ngspice and knows nothing about learning: engines, OSDI compile cache, raw reader."""
+"""Talks to ngspice and knows nothing about learning: engines (made by `engines.open_engine`), OSDI compile cache,
+raw reader."""

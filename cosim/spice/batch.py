@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Mapping
 
 from cosim.errors import SimulationError, SimulationTimeout
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 from cosim.spice import install, rawfile
 from cosim.spice.engine import Engine, Waveforms
 from cosim.spice.messages import Transcript

@@ -23,7 +23,8 @@ import numpy as np
 
 from cosim import atomic
 from cosim.errors import ConfigError, ConvergenceError, NetlistError, SimulationError, SimulationTimeout
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 
 Waveforms = dict[str, np.ndarray]
 

@@ -5,6 +5,12 @@ explicit tmax in ngspice's background thread (so a hung run can be stopped by a 
 requested vectors into numpy and destroys the plot. The command history that ngspice keeps is cleared
 periodically so memory stays flat over long runs, and only while no background run is active: clearing it
 (ngSpice_Command(NULL) frees ngspice's control structures) during a `bg_tran` crashes the process.
+
+libngspice is one instance per process and holds one circuit: the one last loaded. It records which engine
+loaded it (`owner`); an engine that is no longer the owner sends no `alter` into another engine's circuit and
+loads its own again (the netlist with every alteration so far, which Engine.netlist keeps) before it runs,
+so several engines in one process each simulate their own circuit. ngspice's random generator is shared
+too: an engine's seed is set when the engine is made.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from cosim.errors import NetlistError, SimulationError
-from cosim.netlist import ir, ngspice
+from cosim.netlist import ir
+from cosim.netlist.writers import ngspice
 from cosim.netlist.numbers import number
 from cosim.spice import install
 from cosim.spice.engine import ngspice_seed, Engine, Waveforms, with_safer_options
@@ -63,6 +70,7 @@ def _make_library():
             self.started = threading.Event()  # the background thread of the current run has started
             self.finished = threading.Event()  # ... and has ended
             self.exited = False
+            self.owner: object | None = None  # the token of the engine whose circuit is loaded
             self.broken: str | None = None  # set when a background run could not be stopped
             self.interrupted = False  # a Ctrl-C arrived during a callback (see _defer_interrupts)
             self.starting = True
@@ -198,6 +206,8 @@ class SharedEngine(Engine):
         self._saved: tuple[str, ...] | None = None
         self._reload_pending = False
         self._state_caps: dict[str, Mapping[str, str]] = {}  # subcircuit (lower case) -> its ic_params
+        self._token = object()  # what libngspice's owner is while this engine's circuit is loaded
+        self.reloads = 0  # times this engine loaded its circuit again after another engine had loaded one
         self.version = self._ng.ngspice_version or 0
         self._cmd(f"set num_threads={int(self.num_threads)}")
         if seed is not None:
@@ -206,6 +216,7 @@ class SharedEngine(Engine):
     # --- Engine hooks --------------------------------------------------------------------------------
 
     def _load_text(self, text: str) -> None:
+        self._ng.owner = None  # nobody's circuit until this one is in place
         for _ in range(2):  # forget earlier circuits so memory does not grow with reloads
             self._ng.command("destroy all")
             self._ng.command("remcirc")
@@ -216,8 +227,17 @@ class SharedEngine(Engine):
             self._check(self._ng.command(f"osdi {path}"), f"loading the OSDI model {path}")
         transcript = self._ng.load_lines(_strip_control_blocks(text))
         self._check(transcript, "loading the circuit")
+        self._ng.owner = self._token
+
+    def _owns_circuit(self) -> bool:
+        """Whether the circuit in libngspice is this engine's; if not, it is loaded again before the next run."""
+        if self._ng.owner is self._token:
+            return True
+        self._reload_pending = True  # Engine.netlist holds the circuit with every alteration
+        return False
 
     def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None:
+        self._owns_circuit()  # another engine's circuit never receives this one's alterations
         if type(element) is ir.SubcircuitInstance:  # state capacitors: the bulk of every step
             caps = self._caps(element.subckt)
             name = element.name.lower()
@@ -239,10 +259,16 @@ class SharedEngine(Engine):
             self._cmd(command)
 
     def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+        self._ready()
+        return self._simulate(analysis, vectors, safer=False)
+
+    def _ready(self) -> None:
+        """Before every simulation: this engine's circuit, with every alteration, is the one loaded."""
+        if not self._owns_circuit():
+            self.reloads += 1
         if self._reload_pending:
             self._load_text(ngspice.write(self._circuit_only(self.netlist)))
             self._reload_pending = False
-        return self._simulate(analysis, vectors, safer=False)
 
     def _run_safer(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
         """Load the circuit with SAFER_OPTIONS for this one run; the next run reloads it without them."""

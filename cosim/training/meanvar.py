@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from cosim.devices import dw_synapse as dw
+from cosim.devices.dw_synapse import model as dw
 
 VARIANCE_FLOOR = 1e-4
 

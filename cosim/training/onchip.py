@@ -4,7 +4,9 @@ Each epoch: a forward pass of the training samples through the circuit (with tra
 voltages), backpropagation from the *measured* neuron outputs and column currents, new target conductances,
 and program-and-verify of the devices that must change (optionally starting with a reset pulse). Weights
 are signed through the reference column: w = (G − g_ref) / g_half, with G the conductance read at the read
-voltage. Ex-situ mode trains the same model in software and programs the result once.
+voltage. Ex-situ mode trains the same model in software and programs the result once. The devices are any
+crossbar family's: what the controller needs of them (the read current at a state, the state range) it asks
+the family.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from cosim.circuits.network import Network
 from cosim.data import Dataset, add_input_noise
-from cosim.devices import msdc
+from cosim.devices.base import CrossbarFamily
 from cosim.hil.schedule import Pulses
 from cosim.hil.session import HardwareSession
 
@@ -31,8 +33,13 @@ class ConductanceScale:
     g_half_S: float
 
     @classmethod
-    def for_device(cls, params: msdc.MSDCParams, read_V: float, x_lo: float = 0.05, x_hi: float = 0.95) -> "ConductanceScale":
-        g_lo, g_hi = (float(msdc.current(params, read_V, x)) / read_V for x in (x_lo, x_hi))
+    def for_device(cls, family: CrossbarFamily, params, read_V: float, x_lo: float = 0.05,
+                   x_hi: float = 0.95) -> "ConductanceScale":
+        """The scale of a device with `params`: g_ref and g_half from its read conductances at the states
+        x_lo and x_hi of the way through its state range (its programmable range)."""
+        low, high = family.state_range
+        states = (low + x_lo * (high - low), low + x_hi * (high - low))
+        g_lo, g_hi = (float(family.current(params, read_V, x)) / read_V for x in states)
         return cls((g_lo + g_hi) / 2, (g_hi - g_lo) / 2)
 
     def weights(self, g: np.ndarray) -> np.ndarray:
@@ -168,7 +175,8 @@ class TrainingNoise:
 
     level: float
     kind: str  # "input" | "conductance"
-    params: msdc.MSDCArrays | None = None
+    family: CrossbarFamily | None = None
+    instances: object = None  # the devices' per-instance parameters
     read_V: float = 0.1
 
     def forward(self, session: HardwareSession, x: np.ndarray, rng: np.random.Generator, epoch: int):
@@ -178,7 +186,7 @@ class TrainingNoise:
             x = add_input_noise(x, self.level, rng)
             return x, session.forward(x, phase="read", epoch=epoch)
         kept = session.x.copy()
-        session.x = conductance_error_states(self.params, kept, self.read_V, self.level, rng)
+        session.x = conductance_error_states(self.family, self.instances, kept, self.read_V, self.level, rng)
         perturbed = session.x.copy()
         try:
             measured = session.forward(x, phase="read", epoch=epoch)
@@ -259,10 +267,13 @@ def accuracy(session: HardwareSession, x: np.ndarray, y: np.ndarray, epoch: int 
     return float(np.mean(predict(out) == y))
 
 
-def conductance_error_states(params: msdc.MSDCArrays, x: np.ndarray, read_V: float, rel_error: float,
+def conductance_error_states(family: CrossbarFamily, instances, x: np.ndarray, read_V: float, rel_error: float,
                              rng: np.random.Generator) -> np.ndarray:
-    """States whose read conductance is off by a relative Gaussian error of std `rel_error`."""
-    g = msdc.current(params, read_V, x) / read_V
+    """States whose read conductance is off by a relative Gaussian error of std `rel_error` (moved along the
+    line through the conductances at the ends of the state range, and kept inside it)."""
+    low, high = family.state_range
+    g = family.current(instances, read_V, x) / read_V
     g_noisy = g * (1.0 + rng.normal(0.0, rel_error, size=g.shape))
-    slope = (msdc.current(params, read_V, np.ones_like(x)) - msdc.current(params, read_V, np.zeros_like(x))) / read_V
-    return np.clip(x + (g_noisy - g) / slope, 0.0, 1.0)
+    g_ends = [family.current(instances, read_V, np.full_like(x, end)) for end in (high, low)]
+    slope = (g_ends[0] - g_ends[1]) / read_V / (high - low)
+    return np.clip(x + (g_noisy - g) / slope, low, high)

@@ -1,7 +1,7 @@
 """A network whose hidden neurons are stochastic binary devices, trained with the hardware in the loop.
 
 Forward: pre-activations a = x·W1 + b1 (weights held in software, or W1 in an M-SDC crossbar whose measured
-column currents give x·W1: `msdc_weights.CrossbarWeights`) become write currents
+column currents give x·W1: `crossbar_weights.CrossbarWeights`) become write currents
 I = I50_nom + a·dI_nom (the drivers map one unit of pre-activation to the nominal device's sigmoid scale);
 each physical neuron k gives one binary sample h_k per input (one slot); logits z = h·W2 + b2 and softmax
 cross-entropy. Backward: dL/dh reaches a through the derivative of device k's own characterised sigmoid,
@@ -70,7 +70,8 @@ class DeviceNeurons:
     """Physical neurons behind a runner (`NeuronBank` in SPICE or `SOTTwin`); every run goes to the ledger.
 
     A training run of B inputs is B slots (all neurons in parallel): booked as one reset, one set (write)
-    and one read row per run. An inference of one input is `samples` slots: one inference row per input.
+    and one read row per run, the read serving the B inputs. An inference of one input is `samples` slots:
+    one inference row per input.
     """
 
     def __init__(self, runner, cmap: CurrentMap, ledger: Ledger, device: str = "sot") -> None:
@@ -80,7 +81,6 @@ class DeviceNeurons:
         e = timing.edge_s
         self._phase_s = {"reset": 1.5 * e + timing.reset_width_s, "set": 2.0 * e + timing.write_width_s,
                          "read": 1.5 * e + timing.read_width_s}  # adds up to the slot period
-        self.inference_energy_J: list[float] = []
 
     def sample(self, a: np.ndarray, *, epoch: int = -1) -> np.ndarray:
         run = self.runner.run(self.cmap.currents(a))
@@ -88,7 +88,8 @@ class DeviceNeurons:
         for phase, energy in (("reset", run.reset_J.sum()), ("set", run.write_J.sum()), ("read", run.read_J.sum())):
             self.ledger.book(phase, energy_J=float(energy), circuit_time_s=k * self._phase_s[phase],
                              wall_time_s=run.wall_time_s if phase == "set" else 0.0, device=self.device,
-                             layer="hidden", epoch=epoch, pulses=k * n if phase != "read" else k)
+                             layer="hidden", epoch=epoch, pulses=k * n if phase != "read" else k,
+                             samples=k if phase == "read" else 0)
         return run.bits
 
     def infer(self, a: np.ndarray, samples: int) -> np.ndarray:
@@ -99,8 +100,7 @@ class DeviceNeurons:
         wall = run.wall_time_s / max(b, 1)
         for energy in per_input:
             self.ledger.book("inference", energy_J=float(energy), circuit_time_s=samples * self.runner.timing.slot_s,
-                             wall_time_s=wall, device=self.device, layer="hidden", pulses=samples * n)
-        self.inference_energy_J.extend(per_input.tolist())
+                             wall_time_s=wall, device=self.device, layer="hidden", pulses=samples * n, samples=1)
         return run.bits.reshape(b, samples, n).transpose(1, 0, 2)
 
 

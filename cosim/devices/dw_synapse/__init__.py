@@ -1,0 +1,1 @@
+"""The domain-wall binary stochastic synapse: model, SPICE read circuit and its twin."""

@@ -1,0 +1,1 @@
+"""The Knowm M-SDC memristor: numpy model and twin, SPICE binding, characterisation and fitting."""

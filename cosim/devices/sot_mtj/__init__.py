@@ -1,0 +1,1 @@
+"""The SOT-MTJ stochastic neuron: numpy model and twin, SPICE neuron bank, characterisation."""

@@ -1,0 +1,214 @@
+"""The M-SDC board, built in one place: eslami2024's network, islam2024's weight crossbar and their exports.
+
+A board is a crossbar family's devices (the config's `device.family`; variation drawn from a seed) at the
+cross points of a network of crossbar layers with reference columns and neurons, plus the programming driver
+(`cosim.circuits.network`). `plan` draws everything a board is made of without a simulator; `network` writes
+its netlist; `open_session` opens the hardware session of a backend: the numpy twin, or the circuit in an
+engine of `cosim.spice.engines.open_engine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from cosim.circuits import crossbar as xb
+from cosim.circuits.network import Network, NetworkSpec, build_network
+from cosim.circuits.neurons import NeuronSpec
+from cosim.config import Strict, as_value_error
+from cosim.devices import registry
+from cosim.devices.base import CrossbarFamily
+from cosim.errors import ConfigError
+from cosim.hil.ledger import Ledger
+from cosim.hil.session import CircuitSession, HardwareSession, Timing
+from cosim.hil.twin import TwinSession
+from cosim.limits import MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_TIME_S, MAX_VOLTAGE_V, MIN_RESISTANCE_OHM, MIN_TIME_S
+from cosim.netlist import ir
+from cosim.spice.engine import Engine
+from cosim.spice.engines import open_engine
+from cosim.training.onchip import ConductanceScale, Programmer
+
+DEFAULT_FAMILY = "msdc"
+
+
+def check_state(value: Any, family: str = DEFAULT_FAMILY) -> Any:
+    """An as-fabricated device state: "random" or a number inside the family's state range."""
+    low, high = registry.crossbar_family(family).state_range
+    if value != "random" and not low <= value <= high:
+        raise ValueError(f"must be 'random' or a state X in [{low:g}, {high:g}]")
+    return value
+
+
+def _variation_models() -> Any:
+    """The variation settings of every crossbar family (a config names its family, which picks the model)."""
+    models = tuple(f.Variation for f in map(registry.family, registry.names()) if isinstance(f, CrossbarFamily))
+    return Union[models] if len(models) > 1 else models[0]
+
+
+CrossbarVariation = _variation_models()
+
+
+class BoardDevices(Strict):
+    """The crossbar's devices: the family (any crossbar family of the registry), its preset or a parameter
+    file, its device-to-device variation (the family's own settings) and the as-fabricated states."""
+
+    family: str = DEFAULT_FAMILY
+    preset: str = "Cr"
+    # a fitted parameter set (cosim fit msdc … writes one) instead of a preset; read and checked with the config
+    params_file: Annotated[Path | None, Field(strict=False)] = None
+    variation: CrossbarVariation = Field(None, validate_default=True)  # the family's Variation; None: no spread
+    # As-fabricated states: "random" draws X uniformly in [0.3, 0.7] of the state range per device (from the
+    # seed), which also breaks the symmetry between hidden neurons; a number sets every device to that X.
+    initial_state: float | Literal["random"] = "random"
+
+    @field_validator("family")
+    @classmethod
+    def _family(cls, value: str) -> str:
+        with as_value_error():
+            registry.crossbar_family(value)
+        return value
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, value: str, info) -> str:
+        return _family_of(info).presets.check(value)
+
+    @field_validator("params_file")
+    @classmethod
+    def _params_file(cls, value: Path | None, info) -> Path | None:
+        if value is not None:
+            with as_value_error():
+                _family_of(info).params(file=value)
+        return value
+
+    @field_validator("variation", mode="before")
+    @classmethod
+    def _variation(cls, value: Any, info) -> Any:
+        variation = _family_of(info).Variation
+        if isinstance(value, variation):
+            return value
+        return variation() if value is None else variation.model_validate(value)
+
+    @field_validator("initial_state")
+    @classmethod
+    def _state(cls, value, info):
+        return check_state(value, info.data.get("family", DEFAULT_FAMILY))
+
+
+def _family_of(info) -> CrossbarFamily:
+    """The family a BoardDevices being validated names (the default one while `family` itself is refused)."""
+    return registry.crossbar_family(info.data.get("family", DEFAULT_FAMILY))
+
+
+class ProgrammingConfig(Strict):
+    """Program-and-verify of the board's devices (`onchip.Programmer`)."""
+
+    amplitude_V: float = Field(1.0, gt=0, le=MAX_VOLTAGE_V)
+    width_s: float = Field(1e-6, ge=MIN_TIME_S, le=MAX_TIME_S)
+    min_width_s: float = Field(1e-7, ge=MIN_TIME_S, le=MAX_TIME_S)
+    series_ohm: float = Field(1000.0, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)
+    max_pulses: int = Field(50, ge=1, le=MAX_REPEATS)
+    tolerance: float = Field(0.05, gt=0, lt=1)  # of the conductance half-range
+    reset_pulse: bool = True
+    reset_amplitude_V: float = Field(1.0, gt=0, le=MAX_VOLTAGE_V)
+    reset_width_s: float = Field(5e-5, ge=MIN_TIME_S, le=MAX_TIME_S)
+
+
+@dataclass(frozen=True)
+class Board:
+    """What a board is made of, drawn from a config and its seeds (no simulator involved)."""
+
+    family: CrossbarFamily
+    spec: NetworkSpec
+    scale: ConductanceScale
+    instances: Any  # the device instances with their variation
+    x0: np.ndarray  # as-fabricated states
+
+
+def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, read_V: float, wire_ohm: float,
+         series_ohm: float, switch_on_ohm: float, v_scale_V: float, draw_seed: int, state_seed: list[int],
+         initial_state: float | str, rf_ohm: float | str = "auto") -> Board:
+    """A board of `layers` with devices of `params` (variation drawn from `draw_seed`, as-fabricated states
+    from `state_seed`). Weights map to conductances through the device's read conductance; the neurons'
+    transimpedance is 1/g_half ("auto"), so one unit of weight on a full read voltage moves a neuron's input
+    by read_V."""
+    scale = ConductanceScale.for_device(family, params, read_V)
+    spec = NetworkSpec(
+        layers=tuple(layers), wire_ohm=wire_ohm, g_ref_S=scale.g_ref_S, read_V=read_V, program_series_ohm=series_ohm,
+        neuron=NeuronSpec(rf_ohm=1.0 / scale.g_half_S if rf_ohm == "auto" else rf_ohm, v_out_V=read_V,
+                          v_scale_V=v_scale_V),
+        switch=xb.SwitchSpec(on_ohm=switch_on_ohm),
+    )
+    n = spec.n_devices
+    instances = family.draw(params, variation, n, draw_seed)
+    low, high = family.state_range
+    if initial_state == "random":
+        x0 = np.random.default_rng(state_seed).uniform(low + 0.3 * (high - low), low + 0.7 * (high - low), n)
+    else:
+        x0 = np.full(n, float(initial_state))
+    return Board(family, spec, scale, instances, x0)
+
+
+class _Placed:
+    """The board's devices as the crossbar generator places them (`cosim.circuits.crossbar.Devices`)."""
+
+    def __init__(self, board: Board, x0: np.ndarray, layout_only: bool) -> None:
+        self.board, self.x0, self.layout_only = board, x0, layout_only
+        self.state_param, self.state_range = board.family.state_param, board.family.state_range
+
+    def element(self, name: str, top: str, bottom: str, index: int) -> ir.Element:
+        if self.layout_only:  # the twin needs the board's layout only: a resistor stands where the device would be
+            return ir.Resistor("R" + name[1:], top, bottom, 1e4)
+        return self.board.family.spice_instance(name, top, bottom, self.board.instances, index, float(self.x0[index]))
+
+    def state_vector(self, instance: str) -> str:
+        return self.board.family.state_vector(instance)
+
+
+def network(board: Board, title: str, *, library: list | None = None, x0: np.ndarray | None = None,
+            layout_only: bool = False) -> Network:
+    """The board's netlist: its devices at states `x0` (default: as fabricated) with the family's model
+    `library` (default: the one this machine runs); `layout_only`: resistors in their place (for the twin)."""
+    if layout_only:
+        return build_network(board.spec, [], _Placed(board, board.x0, True))
+    library = board.family.spice_library() if library is None else library
+    return build_network(board.spec, library, _Placed(board, board.x0 if x0 is None else x0, False), title=title)
+
+
+def open_session(board: Board, ledger: Ledger, backend: str, title: str, *, seed: int | None = None,
+                 timing: Timing = Timing(), timeout_s: float = 300.0, counts_samples: bool = True,
+                 engine: Engine | None = None) -> HardwareSession:
+    """The board's hardware session on `backend`, the one place that chooses: the numpy twin, or the circuit in
+    `engine` (default: a new engine of the backend, seeded with `seed`; None: the circuit draws no random
+    numbers)."""
+    if backend == "twin":
+        if not board.family.twin:
+            raise ConfigError(f"device family {board.family.name!r} has no numpy twin; use backend spice or batch")
+        return TwinSession(network(board, title, layout_only=True), board.instances, board.x0, ledger, timing,
+                           counts_samples=counts_samples)
+    net = network(board, title)
+    engine = engine or open_engine(backend, seed=seed, timeout_s=timeout_s)
+    return CircuitSession(net, engine, board.x0, ledger, board.family.netlist_backend(net.netlist) or "", timing,
+                          counts_samples)
+
+
+def programmer(session: HardwareSession, board: Board, p: ProgrammingConfig) -> Programmer:
+    """Program-and-verify of the board's devices with the settings `p`."""
+    return Programmer(session, board.scale, p.amplitude_V, p.width_s, p.min_width_s, p.max_pulses, p.tolerance,
+                      p.reset_pulse, p.reset_amplitude_V, p.reset_width_s)
+
+
+def conductance_maps(board: Board, x: np.ndarray, read_V: float) -> dict[str, np.ndarray]:
+    """Read conductance (S) of every device at states `x`, one rows × columns map per crossbar layer."""
+    low, high = board.family.state_range
+    g = board.family.current(board.instances, read_V, np.clip(x, low, high)) / read_V
+    layers = board.spec.layers
+    maps, k = {}, 0
+    for index, (rows, cols) in enumerate(zip(layers, layers[1:]), start=1):
+        maps[f"layer {index} ({rows}×{cols})"] = g[k:k + rows * cols].reshape(cols, rows).T
+        k += rows * cols
+    return maps
