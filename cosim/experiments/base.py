@@ -90,7 +90,8 @@ class Experiment:
     `resumable`); `export_circuit(cfg, states, stimulus, model_backend)` is its circuit for `cosim export`
     (states: a run's states.npz, or none for a config); `report_extras(cfg, states)` gives the conductance
     maps a report draws ({label: rows × columns in S}); `reference_exports` lists the (dialect, stimulus)
-    exports shipped in netlists/<name>/, written from netlists/<name>.yaml."""
+    exports shipped in netlists/<name>/, written from netlists/<name>.yaml; `title` names it in words for
+    reports."""
 
     name: str
     Config: type[ExperimentBase]
@@ -99,3 +100,4 @@ class Experiment:
     reference_exports: tuple[tuple[str, str], ...]
     report_extras: Callable[[Any, Mapping[str, np.ndarray]], dict[str, np.ndarray]] = no_extras
     resumable: bool = False
+    title: str = ""

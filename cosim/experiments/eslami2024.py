@@ -314,4 +314,5 @@ EXPERIMENT = Experiment(
     reference_exports=(*((d, "read") for d in ("ngspice", "vacask", "spectre", "xyce", "ltspice")),
                        ("ngspice", "program"), ("vacask", "program")),
     resumable=True,
+    title="On-chip training of an M-SDC memristor network on 3×3 patterns (Eslami et al. 2024)",
 )

@@ -515,4 +515,5 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
 
 
 EXPERIMENT = Experiment(name="islam2024", Config=Config, train=train, export_circuit=export_circuit,
-                        reference_exports=(("ngspice", "read"),))
+                        reference_exports=(("ngspice", "read"),),
+                        title="Hardware-in-loop learning with SOT-MTJ stochastic neurons (Islam et al. 2024)")
