@@ -18,7 +18,7 @@ from cosim.errors import ConfigError
 from cosim.experiments.registry import DEFAULT, get, validate
 from cosim.reports.load import Run, file_stem
 from cosim.reports.tables import SWEEP_METRICS
-from cosim.sweep.plot import axis_label, draw, is_categorical
+from cosim.sweep.plot import axis_label, draw, is_categorical, value_text
 from cosim.units import eng
 
 MIN_POINTS = 3
@@ -230,7 +230,8 @@ def sweep_figures(frame: pd.DataFrame, axes: list[str], name: str) -> list[Figur
     figures = []
     varying = [a for a in axes if a != "seed" and ok[a].nunique() > 1] if len(ok) else []
     for axis in varying:
-        shown = ok if is_categorical(ok[axis]) or ok[axis].nunique() >= MIN_POINTS else ok.assign(**{axis: ok[axis].astype(str)})
+        few = not is_categorical(ok[axis]) and ok[axis].nunique() < MIN_POINTS
+        shown = ok.assign(**{axis: ok[axis].map(lambda v: value_text(axis, v))}) if few else ok
         for metric in SWEEP_METRICS:
             if metric in ok and pd.api.types.is_numeric_dtype(ok[metric]):
                 hue = next((a for a in varying if a != axis), None)

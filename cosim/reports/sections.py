@@ -129,13 +129,14 @@ def comparison_section(runs: list[Run], table: pd.DataFrame) -> Section:
                       warnings=warnings)
     section.blocks.append(Block("Runs", text="", tables=[_runs_table(runs)]))
     shown = [figures.accuracy_comparison(table),
+             figures.comparison_figure(table, "time_per_inference_s", "time_per_inference_s", "s",
+                                       "time per inference", False),
              figures.comparison_figure(table, "energy_per_inference_J", "energy_per_inference_with_peripherals_J", "J",
                                        "energy per inference", peripherals),
              figures.comparison_figure(table, "training_energy_J", "training_energy_with_peripherals_J", "J",
-                                       "training energy", peripherals),
-             figures.comparison_figure(table, "time_per_inference_s", "time_per_inference_s", "s",
-                                       "time per inference", False)]
-    section.blocks.append(Block("Figures side by side", [f for f in shown if f is not None], [_side_by_side(runs)]))
+                                       "training energy", peripherals)]
+    section.blocks.append(Block("Side by side", tables=[_side_by_side(runs)]))
+    section.blocks.append(Block("Charts", [f for f in shown if f is not None]))
     return section
 
 

@@ -133,10 +133,12 @@ def is_fraction(name: str) -> bool:
 
 
 def value_text(name: str, value: float) -> str:
-    """A value of metric `name` as a label: a percentage for accuracies, engineering units otherwise."""
+    """A value of metric or axis `name` as a label: a percentage for accuracies, engineering units for a name with
+    a unit, four digits otherwise."""
     if is_fraction(name) and 0 <= value <= 1:
         return f"{100 * value:.1f} %"
-    return eng(value, field_unit(name) or "")
+    unit = field_unit(name.rsplit(".", 1)[-1])
+    return eng(value, unit) if unit else f"{value:.4g}"
 
 
 def _format_axis(axis, name: str) -> None:
