@@ -24,6 +24,7 @@ IDLE = ir.Pwl((0.0, 1.0), (0.0, 0.0))  # sources that will carry PWL schedules a
 class NetworkSpec:
     layers: tuple[int, ...] = (9, 3, 1)
     wire_ohm: float = 1.0  # per segment, rows and columns
+    wire_F: float = 0.0  # per segment to ground; > 0 gives reads dynamics (simulated as transients)
     g_ref_S: float = 1e-4
     read_V: float = 0.1
     program_series_ohm: float = 1000.0
@@ -33,10 +34,11 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         if len(self.layers) < 2 or any(int(n) < 1 for n in self.layers):
             raise ConfigError(f"network.layers must list at least two positive sizes, got {self.layers}")
-        for name in ("wire_ohm", "g_ref_S", "read_V", "program_series_ohm"):
+        for name in ("wire_ohm", "wire_F", "g_ref_S", "read_V", "program_series_ohm"):
             value = getattr(self, name)
-            if not (value >= 0 if name == "wire_ohm" else value > 0) or value != value or value == float("inf"):
-                raise ConfigError(f"network.{name} must be finite and {'>=' if name == 'wire_ohm' else '>'} 0, got {value}")
+            zero_ok = name in ("wire_ohm", "wire_F")
+            if not (value >= 0 if zero_ok else value > 0) or value != value or value == float("inf"):
+                raise ConfigError(f"network.{name} must be finite and {'>=' if zero_ok else '>'} 0, got {value}")
 
     @property
     def n_devices(self) -> int:
@@ -83,7 +85,8 @@ def build_network(spec: NetworkSpec, library: list, device: xb.DeviceFactory, ti
             inputs = [f"{prefix}_in{r}" for r in range(len(previous))]
             for r, (y, node) in enumerate(zip(previous, inputs)):
                 net.add(ir.VoltageSource(f"V{prefix}in{r}", y, node, ir.Dc(0.0)))
-        layer = xb.crossbar_layer(prefix, inputs, cols, device, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S)
+        layer = xb.crossbar_layer(prefix, inputs, cols, device, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S,
+                                  wire_F=spec.wire_F)
         net.add(*layer.items)
         for c in range(cols + 1):
             net.add(*transimpedance(prefix, c, spec.neuron))
