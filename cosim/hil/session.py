@@ -4,7 +4,9 @@ ngspice (persistent library or a fresh process per call), `twin` integrates the 
 Every operation is one transient holding as many events as no decision separates (all samples of a forward
 pass in time slots, every selected device's pulses one after another, as the hardware would do them), and
 every event is booked in the ledger with its energy (∫V·I of the sources that drive it) and circuit time.
-Device state lives in numpy between operations and is written back as initial conditions before each run.
+Forward passes of boards whose reads have no dynamics may run as DC operating points instead (`Timing.read_mode`,
+cosim.hil.opread), booked the same way. Device state lives in numpy between operations and is written back as
+initial conditions before each run.
 """
 
 from __future__ import annotations
