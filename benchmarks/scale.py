@@ -47,7 +47,8 @@ def measure(rows: int, cols: int, seed: int = 0) -> dict:
     result = {"tile": f"{rows}x{cols}", "devices": rows * cols}
 
     def session(mode: str) -> CircuitSession:
-        s = CircuitSession(board.network, SharedEngine(seed=1), board.x0, Ledger(), "osdi", Timing(read_mode=mode))
+        engine = SharedEngine(seed=1, timeout_s=3600.0)  # a 128×128 transient takes minutes on a busy machine
+        s = CircuitSession(board.network, engine, board.x0, Ledger(), "osdi", Timing(read_mode=mode))
         s.forward(inputs[:1])  # loads the circuit (and, for op reads, the read-mode circuit)
         s.x = board.x0.copy()
         return s
