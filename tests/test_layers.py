@@ -28,7 +28,7 @@ LAYERS = {
     "cosim.netlist": 0,  # IR and dialect writers
     # base modules: nothing of cosim above them
     **{f"cosim.{name}": -1 for name in ("errors", "units", "atomic", "input_files", "limits", "safe_yaml", "resources",
-                                         "plots", "data", "digits", "config", "registry")},
+                                         "plots", "data", "digits", "datasets", "idx", "config", "registry")},
     "cosim": -1,  # the package itself: its version
 }
 

@@ -171,7 +171,7 @@ def current(p: ParamsLike, v_V: ArrayLike, x: ArrayLike) -> np.ndarray:
     return p.phi * v * conductance(p, x) + (1.0 - p.phi) * diode
 
 
-def _current_and_slope(p: ParamsLike, v: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def current_and_slope(p: ParamsLike, v: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """I(V, X) and dI/dV, shared by the Newton solve so the exponentials are evaluated once."""
     g = conductance(p, x)
     fwd = p.alpha_f_A * np.exp(p.beta_f_per_V * v)
@@ -222,7 +222,7 @@ def series_device_voltage_V(
     lo, hi = np.minimum(0.0, bound), np.maximum(0.0, bound)
     v = 0.5 * (lo + hi) if v_guess_V is None else np.clip(v_guess_V, lo, hi)
     for _ in range(200):
-        i, di_dv = _current_and_slope(p, v, x)
+        i, di_dv = current_and_slope(p, v, x)
         f = v + r_s * i - v_src
         above = f > 0
         hi = np.where(above, v, hi)
