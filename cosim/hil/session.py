@@ -247,11 +247,8 @@ class CircuitSession(_Session):
         self._edges = opread.default_edges(network) if timing.edge_nodes is None else timing.edge_nodes
         self._has_capacitors = any(isinstance(e, ir.Capacitor) for e in network.netlist.elements)
         # Op reads run the read-mode circuit in a second engine of the same kind; `engine` keeps the board (its
-        # netlist is the circuit as programmed). One simulator holds one circuit: loading the read circuit
-        # releases the board (reloaded before its next run), and the read circuit is loaded again when the board
-        # ran or was reloaded since (`_read_mark`: the board engine's loads and runs at the last read load).
+        # netlist is the circuit as programmed). Both share the process's one simulator (`_read_circuit`).
         self._reader: Engine | None = None
-        self._read_mark: tuple[int, int] | None = None
 
     def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
         if self.read_mode == "op":
@@ -302,20 +299,20 @@ class CircuitSession(_Session):
             g[k] = -np.interp(reads[d], w["time"], w[drive_i]) / np.interp(reads[d], w["time"], v)
         return g, energies, wall
 
+    @property
+    def read_engine(self) -> Engine:
+        """The engine that runs forward passes: the read-mode circuit's in op mode, else the board's."""
+        return self._read_circuit() if self.read_mode == "op" else self.engine
+
     def _read_circuit(self) -> Engine:
-        """The engine holding the read-mode circuit, (re)loaded if the board ran or was reloaded since."""
+        """The engine holding the read-mode circuit. It and the board's engine share one simulator; each
+        reloads its own circuit when the other one ran since (SharedEngine's ownership of the loaded circuit)."""
         if self._reader is None:
             e, t = self.engine, self.timing
             self._reader = type(e)(seed=e.seed, num_threads=e.num_threads, timeout_s=e.timeout_s,
                                    convergence_retry=e.convergence_retry)
             self._reader.load(opread.read_netlist(self.network, self._edges, t.op_samples,
                                                   opread.hold_time(t.read_s, t.edge_s)))
-        elif self._read_mark != (self.engine.loads, self.engine.steps):
-            self._reader.load(self._reader.netlist)
-        else:
-            return self._reader
-        self.engine.release()
-        self._read_mark = (self.engine.loads, self.engine.steps)
         return self._reader
 
     def _run(self, sched: Schedule, vectors: list[str], step_s: float) -> tuple[dict[str, np.ndarray], float]:

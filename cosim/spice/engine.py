@@ -120,10 +120,6 @@ class Engine(abc.ABC):
         self._apply_alter(element, changes)
         self._changes[element.name] = merged
 
-    def release(self) -> None:
-        """Another circuit takes the simulator: alterations stay in the IR and the circuit is loaded again before
-        the next run (engines that write the whole circuit for every run have nothing to do)."""
-
     def set_initial_state(self, values: Mapping[str, float], param: str) -> None:
         """Set one state parameter (e.g. a memristor's x0) on many subcircuit instances at once."""
         for name, value in values.items():

@@ -217,9 +217,6 @@ class SharedEngine(Engine):
         if seed is not None:
             self._cmd(f"setseed {ngspice_seed(seed)}")
 
-    def release(self) -> None:
-        self._reload_pending = True  # Engine.netlist holds every later change; _run loads it
-
     # --- Engine hooks --------------------------------------------------------------------------------
 
     def _load_text(self, text: str) -> None:
