@@ -109,3 +109,19 @@ def eng(value: float | None, unit: str = "", digits: int = 3) -> str:
     shift = exponent - 3 * group
     text = f"{float(mantissa) * 10.0 ** shift:.{max(0, digits - 1 - shift)}f}"
     return f"{text} {_PREFIXES[group]}{unit}".rstrip()
+
+
+def cell(name: str, value) -> str:
+    """`value` as a table shows it in the column `name`: in the unit the name carries, in engineering notation
+    (`energy_J` → "9.36 µJ"); a whole number as an integer ("1692"); another number to 4 significant digits;
+    missing (None, NaN) as "–"; anything else as its text."""
+    if value is None or isinstance(value, float) and math.isnan(value):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    unit = field_unit(name)
+    if unit is not None:
+        return eng(value, unit)
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4g}"

@@ -207,11 +207,14 @@ def _cases():
          "results.parquet: not a readable results table")
     # characterize
     case("characterize-unknown-preset", ["characterize", "msdc", "--preset", "nope"], "unknown M-SDC preset 'nope'")
-    for option, value, fragment in (("--amplitude", "nan", "amplitude_V must be finite and > 0, got nan"),
+    for option, value, fragment in (("--amplitude", "nan", "'--amplitude': 'nan': not a number (SPICE style"),
                                     ("--amplitude", "-1", "amplitude_V must be finite and > 0, got -1"),
                                     ("--frequency", "0", "frequency_Hz must be finite and > 0, got 0"),
-                                    ("--series-ohm", "inf", "series_ohm must be finite and > 0, got inf"),
+                                    ("--series-ohm", "inf", "'--series-ohm': 'inf': not a number"),
                                     ("--pulse-width", "0", "width_s must be finite and > 0, got 0"),
+                                    ("--pulse-width", "5uV", "'--pulse-width': '5uV': the unit is s, not 'v'"),
+                                    ("--series-ohm", "5kHz", "'--series-ohm': '5kHz': the unit is ohm, not 'hz'"),
+                                    ("--frequency", "1x", "'--frequency': '1x': unknown scale or unit 'x'"),
                                     ("--pulses", "0", "pulses must be >= 1, got 0")):
         case(f"characterize{option}={value}", ["characterize", "msdc", option, value, "--out", "{d}/c"], fragment)
     case("characterize-out-is-a-file", ["characterize", "msdc", "--out", "{d}/afile"], "is a file")
@@ -231,7 +234,9 @@ def _cases():
     case("fit-zero-evaluations", ["fit", "msdc", "{d}/good.csv", *plain, "--max-evaluations", "0"],
          "max_nfev (--max-evaluations) must be an integer >= 1")
     case("fit-nan-amplitude", ["fit", "msdc", "{d}/good.csv", *plain, "--amplitude", "nan"],
-         "good.csv", "amplitude must be finite and > 0 V, got nan")
+         "'--amplitude': 'nan': not a number")
+    case("fit-amplitude-wrong-unit", ["fit", "msdc", "{d}/good.csv", *plain, "--amplitude", "800mA"],
+         "'--amplitude': '800mA': the unit is V, not 'a'")
     case("fit-negative-frequency", ["fit", "msdc", "{d}/good.csv", "--frequency", "-1", "--series-ohm", "5000"],
          "good.csv", "need frequency_Hz > 0", "-1.0 Hz")
     case("fit-nothing-selected", ["fit", "msdc", "{d}/good.csv", *plain, "--fit-on", "zzz"], "fit_on selector 'zzz' matches no run")
