@@ -65,7 +65,7 @@ def spice_numbers(value: Any, annotation: Any, name: str) -> Any:
         if kind is float:
             return float(number)
         if number != number.to_integral_value():
-            raise ValueError(f"not a whole number ({float(number):g})")
+            raise ValueError("not a whole number")
         return int(number)
     for arm in _arms(annotation):
         origin, args = get_origin(arm), get_args(arm)

@@ -120,7 +120,8 @@ def _describe_validation_error(exc: ValidationError) -> str:
         key = ".".join(str(p) for p in err["loc"])
         if key:
             allowed = ALLOWED_RANGES.get(key, "one of " + ", ".join(ALLOWED_RANGES))
-            parts.append(f"{key} = {err.get('input')!r}: {err['msg']} (allowed: {allowed})")
+            message = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{key} = {err.get('input')!r}: {message} (allowed: {allowed})")
         else:
             parts.append(f"{err['msg']} (allowed: {ALLOWED_RANGES['r_on_ohm']})")
     return "; ".join(parts)
