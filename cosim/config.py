@@ -38,7 +38,8 @@ class Strict(BaseModel):
     def _spice_numbers(cls, value: Any, info) -> Any:
         if not isinstance(value, (str, list, tuple, dict)):
             return value
-        return spice_numbers(value, cls.model_fields[info.field_name].annotation, info.field_name)
+        annotation = _numeric_annotation(cls, info.field_name)
+        return value if annotation is None else spice_numbers(value, annotation, info.field_name)
 
 
 # --- SPICE-style numbers in -------------------------------------------------------------------------------------
@@ -97,6 +98,24 @@ def _arms(annotation: Any) -> tuple[Any, ...]:
     if origin in _UNIONS:
         return tuple(arm for a in get_args(annotation) for arm in _arms(a))
     return (annotation,)
+
+
+@functools.lru_cache(maxsize=None)
+def _numeric_annotation(model: type[BaseModel], name: str) -> Any:
+    """The annotation of a model's field when its value can be or contain a number, else None."""
+    annotation = model.model_fields[name].annotation
+    return annotation if _holds_numbers(annotation) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _holds_numbers(annotation: Any) -> bool:
+    """Whether a value of this annotation can be or contain a number (a nested model reads its own)."""
+    for arm in _arms(annotation):
+        if arm is float or arm is int:
+            return True
+        if get_origin(arm) in (list, tuple, dict) and any(_holds_numbers(a) for a in get_args(arm) if a is not Ellipsis):
+            return True
+    return False
 
 
 def _number_kind(annotation: Any, text: str) -> type | None:
