@@ -4,8 +4,9 @@ Users type values the way a circuit designer writes them: `1u`, `47k`, `10n`, `2
 unit (`1us`, `47kohm`, `10nF`). As in SPICE the scale letter is case-insensitive, `m` is milli and `meg` is
 mega; `µ` is accepted for micro, and a lone `a`, `f`, `k` or `m` is a scale letter (atto, femto, kilo,
 milli), never a unit. A unit, when given after the scale, must be the unit of the field it sets (a field's
-unit is the suffix of its name: `width_s` takes seconds, `series_ohm` ohms). Output goes the other way:
-`eng(9.362e-06, "J")` is `9.36 µJ`.
+unit is the suffix of its name: `width_s` takes seconds, `series_ohm` ohms). Configs read texts through
+`cosim.config.Strict`, the command line's options through its `Quantity`. Output goes the other way:
+`eng(9.362e-06, "J")` is `9.36 µJ`, and `cell` shows a table's value in the unit its column's name carries.
 """
 
 from __future__ import annotations
