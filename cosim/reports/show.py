@@ -10,9 +10,10 @@ import numbers
 
 import numpy as np
 
-from cosim.units import eng, field_unit
+from cosim import units
+from cosim.units import field_unit
 
-MISSING = "–"
+MISSING = units.cell("", None)
 # column and metric names in words (units are in the cells, so labels carry none)
 LABELS = {
     "events": "events",
@@ -44,9 +45,6 @@ LABELS = {
     "error": "error",
     "seed": "seed",
 }
-# counts: whole numbers however they are stored
-COUNTS = ("events", "pulses", "samples", "epoch", "point", "seed", "programmed", "reads", "inferences",
-          "training_samples", "controller_steps", "switch_events", "adc_conversions")
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -70,23 +68,19 @@ def is_number(value) -> bool:
 
 
 def cell(name: str, value) -> str:
-    """`value` of the column or metric `name` as a report shows it."""
-    if value is None or (is_number(value) and math.isnan(value)):
-        return MISSING
+    """`value` of the column or metric `name` as a report page shows it: `cosim.units.cell` (engineering
+    notation in the unit the name carries, "–" for missing), with accuracies and fractions as percentages,
+    yes/no, whole numbers with digit grouping and never a program's e-notation."""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if not is_number(value):
-        return str(value)
+    if not is_number(value) or not math.isfinite(value):
+        return units.cell(name, value)
     value = float(value)
-    if not math.isfinite(value):
-        return str(value)
     if is_percent(name) and 0 <= value <= 1:
         return f"{100 * value:.1f} %"
-    if name in COUNTS or name.endswith(("_count", "_pulses")) or (value.is_integer() and abs(value) < 1e15
-                                                                   and field_unit(name) is None):
-        return f"{value:,.0f}" if value.is_integer() else plain(value)
-    unit = field_unit(name)
-    return eng(value, unit) if unit else plain(value)
+    if field_unit(name) is not None:
+        return units.cell(name, value)
+    return f"{value:,.0f}" if value.is_integer() else plain(value)
 
 
 def plain(value: float, digits: int = 4) -> str:
