@@ -79,7 +79,7 @@ def _circuit_and_total(name: str, title: str, names: list[str], circuit, total, 
         _labelled_bars(axes[0], names, circuit, unit, CIRCUIT, "circuit (simulated)")
         if peripherals:
             _labelled_bars(axes[1], names, total, unit, PERIPHERALS, "with peripherals (assumed table)")
-    return _figure(name, title, panels, (8.4 if peripherals else 5.6, _bars_height(len(names))), 2 if peripherals else 1)
+    return _figure(name, title, panels, (7.0 if peripherals else 5.2, _bars_height(len(names))), 2 if peripherals else 1)
 
 
 def _bars_height(bars: int) -> float:
@@ -148,7 +148,7 @@ def epoch_figure(run: Run, by_epoch: pd.DataFrame, peripherals: bool) -> Figure 
             ax.set_title(title, fontsize=9)
             ax.grid(alpha=0.3)
     return _figure(f"{file_stem(run.name)}_energy_by_epoch", "energy by epoch", lines,
-                   (9.0 if peripherals else 5.6, 3.4), 2 if peripherals else 1)
+                   (7.0 if peripherals else 5.2, 3.4), 2 if peripherals else 1)
 
 
 def pulses_figure(run: Run, by_device: pd.DataFrame) -> Figure | None:
