@@ -93,17 +93,6 @@ def compiled_model() -> Path:
     return compile_va(PRESET_PATH.parent / PRESET["model"])
 
 
-def model_card(name: str, params: dict[str, float]) -> ir.Model:
-    """The preset's module with `params`. ngspice 46 drops the first parameter of an OSDI model card written
-    as `.model NAME KIND(p1=… p2=…)`, which is how cosim's ngspice writer writes every model: the first
-    parameter is given twice, the first time in upper case (ngspice names are case-insensitive), so the copy
-    ngspice drops is the spare. test_ngspice_drops_the_first_parameter_of_an_osdi_model_card pins the fault."""
-    if not params:
-        return ir.Model(name, PRESET["module"], {})
-    first = next(iter(params))
-    return ir.Model(name, PRESET["module"], {first.upper(): params[first], **params})
-
-
 def circuit(source: ir.Waveform, x0: float, params: dict[str, float] | None = None,
             series_ohm: float | None = SERIES_OHM) -> ir.Netlist:
     """V1 drives node `top` (directly, or through Rs); the device's plus terminal is `top`, minus is ground,
@@ -117,7 +106,7 @@ def circuit(source: ir.Waveform, x0: float, params: dict[str, float] | None = No
         net.add(ir.VoltageSource("V1", "top", "0", source))
     else:
         net.add(ir.VoltageSource("V1", "src", "0", source), ir.Resistor("Rs", "src", "top", series_ohm))
-    net.add(model_card("mvteam", params),
+    net.add(ir.Model("mvteam", PRESET["module"], params),
             ir.OsdiDevice("N1", tuple(nodes[port] for port in PRESET["ports"]), "mvteam"),
             ir.Capacitor("Cx", "x", ir.GROUND, 1.0, ic_V=x0))
     return net
@@ -183,16 +172,16 @@ def test_the_reference_switches_one_pulse_by_a_useful_fraction():
 
 
 @pytest.mark.spice
-@pytest.mark.xfail(strict=True, reason="cosim's ngspice writer puts `(` right after an OSDI model's kind; ngspice 46 "
-                   "then ignores the first parameter (model_card works around it)")
-def test_ngspice_drops_the_first_parameter_of_an_osdi_model_card(shared_engine):
+def test_ngspice_honours_the_first_parameter_of_an_osdi_model_card(shared_engine):
+    """ngspice 46 ignored the first parameter of an OSDI model card written `KIND(p1=…`; cosim's writer puts a
+    space before `(`. With ron given first: at x = 0 the device is R_on = 1 kΩ, not the module's default 50 Ω."""
     net = ir.Netlist("first parameter", [ir.OsdiLoad(str(compiled_model()))])
     net.add(ir.VoltageSource("V1", "top", "0", ir.Dc(READ_V)),
             ir.Model("mvteam", PRESET["module"], {"ron": 1e3, "roff": 2e4}),
             ir.OsdiDevice("N1", ("0", "top", "x"), "mvteam"), ir.Capacitor("Cx", "x", ir.GROUND, 1.0, ic_V=0.0))
     shared_engine.load(net)
     current = -shared_engine.tran(1e-8, 1e-7, ["i(v1)"], last_only=True)["i(v1)"][0]
-    assert current == pytest.approx(READ_V / 1e3, rel=1e-9)  # x = 0: the device is R_on
+    assert current == pytest.approx(READ_V / 1e3, rel=1e-9)
 
 
 @pytest.mark.spice

@@ -73,7 +73,9 @@ def _(e: ir.SubcircuitInstance) -> str:
 
 @line.register
 def _(d: ir.Model) -> str:
-    return f".model {d.name} {d.kind}({params(d.params)})"
+    # The space before `(` matters: ngspice 46 ignores the first parameter of an OSDI (Verilog-A) model card
+    # written `KIND(p1=…` (tests/test_vteam_model.py); built-in kinds such as `sw` read it either way.
+    return f".model {d.name} {d.kind} ({params(d.params)})"
 
 
 @line.register
