@@ -25,8 +25,8 @@ def waveform(w: ir.Waveform) -> str:
     raise NetlistError(f"unsupported waveform {w!r}")
 
 
-def params(values: dict[str, float]) -> str:
-    return " ".join(f"{k}={number(v)}" for k, v in values.items())
+def params(values: dict[str, float | ir.ParamRef]) -> str:
+    return " ".join(f"{k}={{{v.name}}}" if isinstance(v, ir.ParamRef) else f"{k}={number(v)}" for k, v in values.items())
 
 
 @singledispatch
