@@ -255,7 +255,7 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     one after another; `none`, the circuit alone."""
     parts = board(cfg)
     backend = model_backend or parts.family.model_backend()
-    library = parts.family.spice_library(backend, exported=True)
+    library = parts.family.spice_library(backend, exported=True, instances=parts.instances)
     x0 = parts.x0
     if "msdc_x" in states:
         trained = np.asarray(states["msdc_x"], dtype=float)
@@ -305,7 +305,7 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     ]
     drive = [f"i({network.program_source.lower()})"] if stimulus == "program" else []
     return ExportedCircuit("eslami2024", description, stimulus, backend,
-                           parts.family.export_variants(recorder.recorded, backend), slots, x0,
+                           parts.family.export_variants(recorder.recorded, backend, instances=parts.instances), slots, x0,
                            columns if stimulus == "read" else [], drive)
 
 
