@@ -187,6 +187,51 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
         console.print(f"wrote {path}")
 
 
+@characterize.command("verilog_a")
+@click.option("--preset", default=None, help="A Verilog-A device that ships with cosim (device_models/verilog_a_presets.yaml).")
+@click.option("--file", "preset_file", type=click.Path(path_type=Path), default=None,
+              help="Your own preset file (device_models/README.md, 'Bring your own Verilog-A model').")
+@click.option("--amplitude", default=1.0, show_default=True, help="Sine amplitude, V.")
+@click.option("--frequency", "frequencies", default=(5e3, 1e4, 2e4), multiple=True, show_default=True, type=float,
+              help="Sine frequency, Hz (repeatable: one loop each).")
+@click.option("--series-ohm", default=1000.0, show_default=True, help="Series resistor of the sine sweep, Ω.")
+@click.option("--pulse-amplitude", default=1.0, show_default=True, help="Set/reset pulse amplitude, V.")
+@click.option("--pulse-width", default=1e-6, show_default=True, help="Set/reset pulse width, s.")
+@click.option("--pulse-series-ohm", default=1000.0, show_default=True, help="Series resistor of the pulses, Ω.")
+@click.option("--pulses", default=40, show_default=True, help="Pulses per polarity.")
+@click.option("--read", "read_V", default=0.1, show_default=True, help="Read voltage, V.")
+@out_dir_option(Path("runs/characterize_verilog_a"))
+@friendly_errors
+def characterize_verilog_a(preset, preset_file, amplitude, frequencies, series_ohm, pulse_amplitude, pulse_width,
+                           pulse_series_ohm, pulses, read_V, out_dir) -> None:
+    """I–V loops, a set/reset pulse train and the effect of one read and one pulse on a Verilog-A device, through
+    the family's own netlist (defaults: the M-SDC board's pulses); CSVs and PNGs."""
+    from cosim.devices.bench import PulseTrain, SineSweep
+    from cosim.devices.registry import family
+    from cosim.errors import ConfigError
+
+    if (preset is None) == (preset_file is None):
+        raise click.UsageError("give one of --preset NAME or --file PATH")
+    verilog_a = family("verilog_a")
+    model = verilog_a.params(preset, preset_file)
+    label = preset or model.path.stem
+    if not all(f > 0 for f in frequencies):
+        raise ConfigError(f"--frequency must be > 0 Hz, got {', '.join(map(str, frequencies))}")
+    sweep = SineSweep(amplitude, max(frequencies), series_ohm)
+    train = PulseTrain(pulse_amplitude, pulse_width, pulse_series_ohm, pulses, read_V)
+    with console.status(Text(f"simulating {label} in ngspice")):
+        written, table = verilog_a.characterize(model, label, out_dir, sweep, frequencies, train)
+    result = Table(title=f"{label}: one read or pulse from the middle of the state range")
+    for column in ("event", "level (V)", "width (s)", "series (Ω)", "state before", "state after", "change"):
+        result.add_column(column, justify="right")
+    for row in table.itertuples():
+        result.add_row(row.event, f"{row.level_V:+g}", f"{row.width_s:g}", f"{row.series_ohm:g}", f"{row.x_before:.4g}",
+                       f"{row.x_after:.4g}", f"{row.dx:+.3g}")
+    console.print(result)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
 @characterize.command("sot")
 @click.option("--width", default="all", show_default=True,
               help="all, a width preset (w50, w100, w200, w400) or a width in nm built from the scaling laws.")

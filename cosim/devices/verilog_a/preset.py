@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cosim import input_files, safe_yaml
-from cosim.config import describe_error
+from cosim.config import describe_error, shown
 from cosim.errors import ConfigError, NetlistError, SimulationError
 from cosim.limits import MAX_REL_STD, MAX_VERILOG_A_BYTES, USER_INPUT
 from cosim.netlist import ir
@@ -90,7 +91,8 @@ class PresetFile(BaseModel):
     terminals: Terminals
     state: State
     source: str = Field(min_length=1)
-    parameters: dict[str, float | Adjustable] = Field(default_factory=dict)
+    # name: a number (fixed) or {value, range, unit} (adjustable); `_parameters` reads each, naming it
+    parameters: dict[str, Any] = Field(default_factory=dict)
     variation: dict[str, Annotated[float, Field(ge=0, le=MAX_REL_STD)]] = Field(default_factory=dict)
 
 
@@ -162,8 +164,26 @@ def _preset_file(path: str, mtime_ns: int, size: int) -> PresetFile:
         preset = PresetFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_error(exc, path, ", ".join(PresetFile.model_fields))) from None
+    preset = preset.model_copy(update={"parameters": _parameters(preset.parameters, path)})
     _check_names(preset, path)
     return preset
+
+
+def _parameters(raw: dict[str, Any], where: str) -> dict[str, float | Adjustable]:
+    """Each parameter: a bare number is fixed; {value, range, unit} is adjustable, its value inside its range."""
+    out: dict[str, float | Adjustable] = {}
+    for name, value in raw.items():
+        if isinstance(value, dict):
+            try:
+                out[name] = Adjustable.model_validate(value)
+            except ValidationError as exc:
+                raise ConfigError(describe_error(exc, f"{where}: parameters.{name}", "value, range, unit")) from None
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            out[name] = float(value)
+        else:
+            raise ConfigError(f"{where}: parameters.{name} = {shown(value)}: expected a finite number (fixed) or "
+                              "{value, range, unit} (adjustable)")
+    return out
 
 
 def _check_names(preset: PresetFile, where: str) -> None:
@@ -232,7 +252,10 @@ def _model_path(preset_path: Path, model: str) -> Path:
 def _compiled(version: tuple[str, int, int], va_version: tuple[str, int, int]) -> VAModel:
     preset_path, va = version[0], va_version[0]
     preset = _preset_file(*version)
-    text = input_files.read_text(Path(va), MAX_VERILOG_A_BYTES, "Verilog-A model")
+    try:
+        text = input_files.read_text(Path(va), MAX_VERILOG_A_BYTES, "Verilog-A model")
+    except ConfigError as exc:
+        raise ConfigError(f"{preset_path}: model: {exc}") from None
     ports, declared = declarations(text, preset.module, f"{preset_path}: module")
     if ports != preset.ports:
         raise ConfigError(f"{preset_path}: ports: [{', '.join(preset.ports)}] differ from module {preset.module}'s ports "

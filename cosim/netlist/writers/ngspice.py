@@ -153,8 +153,8 @@ def write(netlist: ir.Netlist, *, num_threads: int | None = None) -> str:
 
 WRITER = Writer(
     name="ngspice", netlist_file="board.cir", model_family="ngspice", executed_here=True,
-    run=('openvaf-r --target_cpu generic msdc.va -o msdc.osdi   # only when the netlist loads msdc.osdi',
-         'ngspice -b -r board.raw board.cir',),
+    run=('ngspice -b -r board.raw board.cir',),
+    compile_va="openvaf-r --target_cpu generic {name}.va -o {name}.osdi",
     notes="The circuit, waveforms, time step and save list of the toolkit's own transient for this step, "
            "with the model paths relative to this folder.",
     render=lambda netlist: Rendered(write(netlist)),
