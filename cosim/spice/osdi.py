@@ -98,14 +98,15 @@ def ngspice_loads_osdi() -> bool:
 
     if compiler() is None:
         return False
-    with tempfile.TemporaryDirectory() as tmp:
-        va = Path(tmp) / "cosim_probe.va"
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder).resolve()  # ngspice runs inside it: its files are named absolutely ($TMPDIR may be relative)
+        va = tmp / "cosim_probe.va"
         va.write_text(_PROBE_VA)
         try:
             osdi = compile_va(va)
         except SimulationError:
             return False
-        circuit = Path(tmp) / "probe.cir"
+        circuit = tmp / "probe.cir"
         circuit.write_text(
             f"osdi probe\n.control\npre_osdi {osdi}\nop\nprint i(v1)\n.endc\n"
             "V1 a 0 1\nN1 a 0 rprobe\n.model rprobe cosim_probe r=2e3\n.end\n"
