@@ -37,9 +37,8 @@ def test_a_family_is_one_folder_and_one_preset_file(name):
 def test_variation_is_drawn_from_the_seed(name):
     family = registry.family(name)
     params = family.params(family.presets.names()[0])
-    variation = family.Variation.model_validate(
-        {"sot_mtj": {"scale": 1.0}, "msdc": {"r_on_rel_std": 0.1, "tau_rel_std": 0.1},
-         "dw_synapse": {"x0_std": 0.2, "dx_rel_std": 0.1}, "verilog_a": {"scale": 1.0}}[name])
+    # every spread setting at 0.1 (a relative or absolute std, or a scale of the preset's own spread)
+    variation = family.Variation.model_validate({key: 0.1 for key in family.Variation.model_fields})
 
     def drawn(seed: int) -> list[np.ndarray]:
         instances = family.draw(params, variation, 6, seed)
@@ -56,7 +55,7 @@ def test_variation_is_drawn_from_the_seed(name):
 
 def test_crossbar_families_name_and_read_their_state():
     crossbar = [registry.crossbar_family(n) for n in FAMILIES if isinstance(registry.family(n), CrossbarFamily)]
-    assert [f.name for f in crossbar] == ["msdc", "verilog_a"]
+    assert {"msdc", "verilog_a"} <= {f.name for f in crossbar}
     with pytest.raises(ConfigError, match="cannot sit in a crossbar; allowed: msdc, verilog_a"):
         registry.crossbar_family("sot_mtj")
     for family in crossbar:

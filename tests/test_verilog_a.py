@@ -157,13 +157,15 @@ def vteam_current(model, v: float, x) -> np.ndarray:
 
 
 @pytest.mark.spice
-def test_the_measured_current_follows_vteams_equation():
+def test_the_measured_current_follows_vteams_equation(record_property):
     """Measured in ngspice on a 129-point state grid and interpolated: within 1e-3 (measured: 6.6e-4, at the
     steep ON end) of VTEAM's I = v/R(x), per instance with its own parameters."""
     model = FAMILY.params("vteam")
     x = np.linspace(0, 1, 2001)
     i = FAMILY.current(model, 0.1, x)
-    assert i.shape == x.shape and np.max(np.abs(i / vteam_current(model, 0.1, x) - 1)) < 1e-3
+    error = float(np.max(np.abs(i / vteam_current(model, 0.1, x) - 1)))
+    record_property("nominal_current_max_rel", error)
+    assert i.shape == x.shape and error < 1e-3
     devices = FAMILY.draw(model, FAMILY.Variation(), 30, 4)
     states = np.random.default_rng(1).uniform(0, 1, 30)
     ron, roff = devices.values[:, 0], devices.values[:, 1]
@@ -227,9 +229,10 @@ def run_readme(folder: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.spice
-def test_the_export_runs_in_plain_ngspice_and_vacask_and_xyce_is_refused(tmp_path):
+def test_the_export_runs_in_plain_ngspice_and_vacask_and_xyce_is_refused(tmp_path, record_property):
     """The board's read export, from a copy of its folder, in `ngspice -b -n`: the loop's column currents within
-    1e-6; VACASK (when installed) within 1 %; Xyce and LTspice refused by name."""
+    1e-6 (measured 3.7e-14); VACASK, when installed, too (2.8e-11: reads move no VTEAM state); Xyce and LTspice
+    refused by name."""
     cfg = experiments.load_experiment(EXPERIMENT)
     session, parts = eslami2024.build(cfg, "spice")
     inputs = patterns_3x3(cfg.data.n_test, cfg.data.test_flips, cfg.seed).x_train
@@ -240,6 +243,7 @@ def test_the_export_runs_in_plain_ngspice_and_vacask_and_xyce_is_refused(tmp_pat
     times = [s.read_at_s for s in read.circuit.slots]
     exported = np.stack([np.interp(times, w["time"], w[v]) for v in read.circuit.column_vectors], axis=1)
     np.testing.assert_allclose(exported, loop, rtol=1e-6, atol=1e-15)
+    record_property("ngspice_current_max_rel", float(np.max(np.abs(exported / loop - 1))))
     for dialect in ("xyce", "ltspice"):
         with pytest.raises(NetlistError, match=f"cannot be written for {dialect}: its Verilog-A devices come in the "
                                                "model families ngspice, veriloga only; dialects: ngspice, vacask, spectre"):
@@ -261,4 +265,5 @@ def test_the_export_runs_in_plain_ngspice_and_vacask_and_xyce_is_refused(tmp_pat
     plot = rawfile.read(va.out_dir / vacask.RAW_FILE)[-1]
     wv = {vacask.vector_name(n): plot.data[:, k] for k, n in enumerate(plot.variables)}
     currents = np.stack([np.interp(times, wv["time"], wv[v]) for v in read.circuit.column_vectors], axis=1)
-    np.testing.assert_allclose(currents, loop, rtol=1e-2)
+    np.testing.assert_allclose(currents, loop, rtol=1e-6)
+    record_property("vacask_current_max_rel", float(np.max(np.abs(currents / loop - 1))))
