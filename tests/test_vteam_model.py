@@ -25,7 +25,6 @@ from cosim.devices.registry import crossbar_family
 from cosim.devices.verilog_a import preset, spice
 from cosim.devices.verilog_a.instances import VAInstances
 from cosim.netlist import ir
-from cosim.resources import data_file
 
 X_TOL = 1e-3
 I_REL_TOL = 1e-2
@@ -35,7 +34,6 @@ PULSE_S = 1e-6
 READ_V = 0.1
 EDGE_S = 10e-9
 
-PRESET_PATH = data_file("device_models", "vteam.yaml")
 MODEL = crossbar_family("verilog_a").params("vteam")
 # The set MemTorch ships for VTEAM (the module's defaults): what the preset scales for the board (docs/vteam.md).
 PUBLISHED = {"ron": 50.0, "roff": 1e3, "voff": 0.02, "von": -0.2, "koff": 1.6666666667e5, "kon": -3.3333333333e9}

@@ -60,7 +60,7 @@ class BoardDevices(Strict):
     preset: str = "Cr"
     # a fitted parameter set (cosim fit msdc … writes one) instead of a preset; read and checked with the config
     params_file: Annotated[Path | None, Field(strict=False)] = None
-    variation: CrossbarVariation = Field(None, validate_default=True)  # the family's Variation; None: no spread
+    variation: CrossbarVariation = Field(None, validate_default=True)  # the family's; None: its default (M-SDC: none)
     # As-fabricated states: "random" draws each device's state (from the seed) so that the nominal device would
     # read a conductance uniformly in the middle 4/9 of its programmable window (weights -0.44 … 0.44: for
     # M-SDC, whose conductance is linear in X, X uniform in [0.3, 0.7]); this also breaks the symmetry between

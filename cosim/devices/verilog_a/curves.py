@@ -32,7 +32,10 @@ def current(devices: VAModel | VAInstances, v_V, x) -> np.ndarray:
     """Current (A) from plus to minus at the voltage `v_V` (one value per call) across them and states `x`
     (clipped to the state range): per instance for VAInstances (x one value or one per device), and of the
     preset's nominal device, in the shape of `x`, for a VAModel."""
-    model, rows = (devices, devices.nominal[None, :]) if isinstance(devices, VAModel) else (devices.model, devices.values)
+    if isinstance(devices, VAModel):
+        model, rows = devices, devices.nominal[None, :]
+    else:
+        model, rows = devices.model, devices.values
     volts = np.unique(np.asarray(v_V, dtype=float))
     if volts.size != 1 or not np.isfinite(volts[0]):
         raise ConfigError(f"the verilog_a family measures its current at one finite voltage per call, got {v_V!r}")

@@ -139,8 +139,8 @@ def load(path: Path) -> VAModel:
     """The preset at `path`, checked and compiled (once per version of the preset and its model file)."""
     path = Path(path)
     if path.suffix.lower() == ".va":
-        raise ConfigError(f"{path}: a Verilog-A file; give the preset (YAML) that describes it (device_models/README.md, "
-                          "'Bring your own Verilog-A model')")
+        raise ConfigError(f"{path}: a Verilog-A file; give the preset (YAML) that describes it "
+                          "(device_models/README.md, 'Bring your own Verilog-A model')")
     version = _version(path)
     va = _model_path(path, _preset_file(*version).model)
     return _compiled(version, _version(va))
@@ -214,8 +214,8 @@ def _check_names(preset: PresetFile, where: str) -> None:
         if parameter.lower() == STATE_PARAM:
             raise ConfigError(f"{where}: parameters.{parameter}: the name is taken by the device's state")
         if parameter.lower() in seen:
-            raise ConfigError(f"{where}: parameters: {seen[parameter.lower()]!r} and {parameter!r} differ only in case, "
-                              "which netlists ignore")
+            raise ConfigError(f"{where}: parameters: {seen[parameter.lower()]!r} and {parameter!r} differ only in "
+                              "case, which netlists ignore")
         seen[parameter.lower()] = parameter
     for parameter in preset.variation:
         spec = preset.parameters.get(parameter)
@@ -258,8 +258,8 @@ def _compiled(version: tuple[str, int, int], va_version: tuple[str, int, int]) -
         raise ConfigError(f"{preset_path}: model: {exc}") from None
     ports, declared = declarations(text, preset.module, f"{preset_path}: module")
     if ports != preset.ports:
-        raise ConfigError(f"{preset_path}: ports: [{', '.join(preset.ports)}] differ from module {preset.module}'s ports "
-                          f"[{', '.join(ports)}] (list them all, in the module's order)")
+        raise ConfigError(f"{preset_path}: ports: [{', '.join(preset.ports)}] differ from module {preset.module}'s "
+                          f"ports [{', '.join(ports)}] (list them all, in the module's order)")
     for parameter in preset.parameters:
         if parameter not in declared:
             raise ConfigError(f"{preset_path}: parameters.{parameter}: not a parameter of module {preset.module} "
@@ -275,7 +275,8 @@ def _compiled(version: tuple[str, int, int], va_version: tuple[str, int, int]) -
     return VAModel(
         path=Path(preset_path), va_path=Path(va), va_text=text,
         va_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), osdi=osdi, module=preset.module,
-        ports=tuple(preset.ports), plus=preset.terminals.plus, minus=preset.terminals.minus, state_port=preset.state.port,
+        ports=tuple(preset.ports), plus=preset.terminals.plus, minus=preset.terminals.minus,
+        state_port=preset.state.port,
         state_range=(float(preset.state.range[0]), float(preset.state.range[1])), fixed=fixed, adjustable=adjustable,
         variation=dict(preset.variation), source=preset.source)
 
