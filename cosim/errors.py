@@ -17,6 +17,11 @@ class ConfigError(CosimError):
     """A config, preset or data file is wrong: the message names the file, key or line and what is allowed."""
 
 
+class DataError(CosimError):
+    """A data set is not installed, or its download or files fail their checksums; the message says which
+    command installs it."""
+
+
 class NetlistError(CosimError):
     """A netlist IR element would produce an invalid or unsafe netlist (bad name, non-finite number, ...)."""
 

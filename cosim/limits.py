@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pydantic import ConfigDict
 
-# Every model validating user input: unknown keys are refused, NaN and inf are refused, and types are strict
-# (true is not an integer, 1.0e12 is not an integer, the text "0.1" is not a number; an integer is a number).
+# Every model validating user input (`cosim.config.Strict`): unknown keys are refused, NaN and inf are refused, and
+# types are strict (true is not an integer, 1.0e12 is not an integer, the text "many" is not a number; an integer
+# is a number). Text that spells a SPICE-style number (`1u`, `47k`) is that number: Strict reads it, once.
 USER_INPUT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 # --- files -------------------------------------------------------------------------------------------------

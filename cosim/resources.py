@@ -6,6 +6,7 @@ package carries them as `cosim.device_models`, `cosim.netlists` and `cosim.sweep
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cosim.errors import ConfigError
@@ -29,3 +30,10 @@ def data_file(kind: str, name: str) -> Path:
         available = sorted(p.name for p in data_dir(kind).iterdir() if p.is_file())
         raise ConfigError(f"no file {name!r} in cosim's {kind}; available: {', '.join(available)}")
     return path
+
+
+def cache_root() -> Path:
+    """Where cosim keeps what it builds or installs once (compiled models, data sets): $COSIM_CACHE_DIR, else
+    $XDG_CACHE_HOME/cosim, else ~/.cache/cosim."""
+    base = os.environ.get("COSIM_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cosim"
+    return Path(base)

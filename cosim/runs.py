@@ -33,8 +33,9 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from cosim import __version__, atomic
+from cosim import atomic
 from cosim.errors import ConfigError, CosimError
+from cosim.version import __version__
 
 INCOMPLETE = "INCOMPLETE"
 CHECKPOINT = "checkpoint.npz"

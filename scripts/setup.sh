@@ -2,13 +2,24 @@
 # Sets up everything cosim needs, idempotently: ngspice 46 (KLU + OSDI) from Debian bookworm-backports
 # (or the distro's ngspice >= 39 elsewhere), a virtual environment in .venv, the cosim package and the
 # Verilog-A compiler. Re-running it is fast: each step is skipped when already satisfied.
-# Usage: bash scripts/setup.sh [--test]   (--test also installs the test dependencies)
+# Usage: bash scripts/setup.sh [--test] [--data NAME]
+#   --test       also installs the test dependencies
+#   --data NAME  also installs a data set into cosim's cache (mnist or mnist5k; `cosim data install NAME`);
+#                COSIM_DATA=NAME does the same. Nothing needs one: the default experiments use built-in data.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${COSIM_VENV:-$ROOT/.venv}"
 WANT_TEST=0
-[[ "${1:-}" == "--test" ]] && WANT_TEST=1
+WANT_DATA="${COSIM_DATA:-}"
+while (( $# )); do
+  case "$1" in
+    --test) WANT_TEST=1 ;;
+    --data) WANT_DATA="${2:?--data needs a data set name (mnist or mnist5k)}"; shift ;;
+    *) echo "setup.sh: unknown option $1 (use --test, --data NAME)" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 warn() { printf '\033[1;33m[setup] warning:\033[0m %s\n' "$*" >&2; }
@@ -116,4 +127,10 @@ if [[ ! -f "$STAMP" ]] || [[ "$(cat "$STAMP")" != "$HASH" ]]; then
   echo "$HASH" >"$STAMP"
 else
   say "cosim is up to date in $VENV"
+fi
+
+# 4. an optional data set (opt-in: the main job and the tests use built-in data)
+if [[ -n "$WANT_DATA" ]]; then
+  say "installing the data set $WANT_DATA into cosim's cache"
+  "$VENV/bin/cosim" data install "$WANT_DATA"
 fi

@@ -78,6 +78,9 @@ def files(tmp_path_factory) -> Path:
         "spec_text.yaml": "base: eslami2024.yaml\ngrid: {device.preset: ['W #x']}\n",
         "spec_preset.yaml": "base: eslami2024.yaml\ngrid: {device.preset: [W, Cr, 'x[/]']}\n",
         "spec_params.yaml": "base: eslami2024.yaml\ngrid: {device.params_file: [null, missing.yaml]}\n",
+        "spicewidth.yaml": "programming: {width_s: 1uV}\n", "spicecount.yaml": "data: {n_test: 2.5u}\n",
+        "spec_spice.yaml": "base: eslami2024.yaml\ngrid: {programming.width_s: [1u, 2mV]}\n",
+        "spec_spice_range.yaml": "base: eslami2024.yaml\nrandom: {n: 2, ranges: {circuit.wire_ohm: [1, 10kV]}}\n",
         "nancsv.csv": "\n".join(f"{0.01 * i},nan" for i in range(30)), "afile": "x",
     }
     for name, text in texts.items():
@@ -126,7 +129,15 @@ def _cases():
     case("train-binary", ["train", "{d}/binary.yaml"], "binary.yaml", "cannot read")
     case("train-unknown-key", ["train", "{d}/unknown.yaml"], "unknown.yaml", "unknown key 'foo'")
     case("train-unknown-nested-key", ["train", "{d}/nested.yaml"], "unknown key 'device.colour'")
-    case("train-wrong-type", ["train", "{d}/wrongtype.yaml"], "training.epochs = 'many'", "valid integer")
+    case("train-wrong-type", ["train", "{d}/wrongtype.yaml"], "training.epochs = 'many'",
+         "not a number (SPICE style is accepted: 1u, 47k")
+    case("train-spice-wrong-unit", ["train", "{d}/spicewidth.yaml"], "spicewidth.yaml",
+         "programming.width_s = '1uV': the unit is s, not 'v'")
+    case("train-spice-not-whole", ["train", "{d}/spicecount.yaml"], "data.n_test = '2.5u': not a whole number")
+    case("train-spice-override-wrong-unit", ["train", "-s", "circuit.wire_ohm=47kV", *short],
+         "circuit.wire_ohm = '47kV': the unit is ohm, not 'v'")
+    case("train-spice-override-unit-on-a-ratio", ["train", "-s", "training.noise=5ms", *short],
+         "training.noise = '5ms': it takes no unit, not 's'")
     case("train-negative-width", ["train", "{d}/negwidth.yaml"], "programming.width_s = -1e-06", "greater than or equal to 1e-12")
     case("train-negative-resistance", ["train", "{d}/negwire.yaml"], "circuit.wire_ohm = -1", "greater than or equal to 0")
     case("train-nan", ["train", "{d}/nan.yaml"], "training.learning_rate = nan", "finite number")
@@ -172,6 +183,10 @@ def _cases():
     case("sweep-unknown-key", ["sweep", "{d}/spec_unknown.yaml", "--out", "{d}/s"], "unknown key 'foo'", "allowed: base")
     case("sweep-empty-axis", ["sweep", "{d}/spec_empty.yaml", "--out", "{d}/s"], "grid axis 'device.preset' is empty")
     case("sweep-nan-range", ["sweep", "{d}/spec_nan.yaml", "--out", "{d}/s"], "random.ranges.training.noise.0 = nan")
+    case("sweep-spice-wrong-unit", ["sweep", "{d}/spec_spice.yaml", "--out", "{d}/s"],
+         "point 1 (programming.width_s='2mV')", "the unit is s, not 'v'")
+    case("sweep-spice-range-wrong-unit", ["sweep", "{d}/spec_spice_range.yaml", "--out", "{d}/s"],
+         "random.ranges: circuit.wire_ohm = [1, '10kV']: the unit is ohm, not 'v'")
     case("sweep-negative-seed", ["sweep", "{d}/spec_seed.yaml", "--out", "{d}/s"], "seeds: -1 is not a seed")
     case("sweep-huge-seed-count", ["sweep", "{d}/spec_seeds.yaml", "--out", "{d}/s"], "seeds must be a count in [1, 10000]")
     case("sweep-too-many-points", ["sweep", "{d}/spec_points.yaml", "--out", "{d}/s"], "makes 100000000 points; at most 10000")
@@ -192,11 +207,14 @@ def _cases():
          "results.parquet: not a readable results table")
     # characterize
     case("characterize-unknown-preset", ["characterize", "msdc", "--preset", "nope"], "unknown M-SDC preset 'nope'")
-    for option, value, fragment in (("--amplitude", "nan", "amplitude_V must be finite and > 0, got nan"),
+    for option, value, fragment in (("--amplitude", "nan", "'--amplitude': 'nan': not a number (SPICE style"),
                                     ("--amplitude", "-1", "amplitude_V must be finite and > 0, got -1"),
                                     ("--frequency", "0", "frequency_Hz must be finite and > 0, got 0"),
-                                    ("--series-ohm", "inf", "series_ohm must be finite and > 0, got inf"),
+                                    ("--series-ohm", "inf", "'--series-ohm': 'inf': not a number"),
                                     ("--pulse-width", "0", "width_s must be finite and > 0, got 0"),
+                                    ("--pulse-width", "5uV", "'--pulse-width': '5uV': the unit is s, not 'v'"),
+                                    ("--series-ohm", "5kHz", "'--series-ohm': '5kHz': the unit is ohm, not 'hz'"),
+                                    ("--frequency", "1x", "'--frequency': '1x': unknown scale or unit 'x'"),
                                     ("--pulses", "0", "pulses must be >= 1, got 0")):
         case(f"characterize{option}={value}", ["characterize", "msdc", option, value, "--out", "{d}/c"], fragment)
     case("characterize-out-is-a-file", ["characterize", "msdc", "--out", "{d}/afile"], "is a file")
@@ -216,7 +234,9 @@ def _cases():
     case("fit-zero-evaluations", ["fit", "msdc", "{d}/good.csv", *plain, "--max-evaluations", "0"],
          "max_nfev (--max-evaluations) must be an integer >= 1")
     case("fit-nan-amplitude", ["fit", "msdc", "{d}/good.csv", *plain, "--amplitude", "nan"],
-         "good.csv", "amplitude must be finite and > 0 V, got nan")
+         "'--amplitude': 'nan': not a number")
+    case("fit-amplitude-wrong-unit", ["fit", "msdc", "{d}/good.csv", *plain, "--amplitude", "800mA"],
+         "'--amplitude': '800mA': the unit is V, not 'a'")
     case("fit-negative-frequency", ["fit", "msdc", "{d}/good.csv", "--frequency", "-1", "--series-ohm", "5000"],
          "good.csv", "need frequency_Hz > 0", "-1.0 Hz")
     case("fit-nothing-selected", ["fit", "msdc", "{d}/good.csv", *plain, "--fit-on", "zzz"], "fit_on selector 'zzz' matches no run")

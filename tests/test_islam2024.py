@@ -251,7 +251,7 @@ def test_crossbar_circuit_is_reloaded_after_the_neuron_bank_ran():
     before = weights.session.forward(x).column_currents_A[0]
     runner.run(np.full((2, 4), b.cmap.i50_A))
     after = weights.session.forward(x).column_currents_A[0]
-    assert weights.session.engine.reloads == 1
+    assert weights.session.read_engine.reloads == 1
     np.testing.assert_allclose(after, before, rtol=1e-4)
 
 

@@ -16,6 +16,7 @@ import cosim
 LAYERS = {
     "cosim.cli": 11,  # the command line
     "cosim.doctor": 10, "cosim.demo": 10,  # what the command line runs besides experiments
+    "cosim.api": 10, "cosim": 10,  # the Python API, and the package that offers it (loaded on first use)
     "cosim.reports": 9,  # aggregates run and sweep folders
     "cosim.export": 8, "cosim.sweep": 8,  # consumers of experiments
     "cosim.experiments": 7,  # config + train + exported circuit + report extras
@@ -28,8 +29,8 @@ LAYERS = {
     "cosim.netlist": 0,  # IR and dialect writers
     # base modules: nothing of cosim above them
     **{f"cosim.{name}": -1 for name in ("errors", "units", "atomic", "input_files", "limits", "safe_yaml", "resources",
-                                         "plots", "data", "digits", "config", "registry")},
-    "cosim": -1,  # the package itself: its version
+                                         "plots", "data", "digits", "datasets", "idx", "config", "registry",
+                                         "version")},
 }
 
 
@@ -46,8 +47,10 @@ def modules(root: Path, package: str) -> dict[str, Path]:
 
 def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]:
     """(module imported, at import time?) for every import of the module, at any depth (functions too), and
-    every string that names a module of the package (a registry's lazily imported module)."""
+    every string that names a module of the package (a registry's lazily imported module; the package's own
+    name alone is a word, e.g. a folder or a key, not an import)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    package_root = name.split(".")[0]
     top = {id(node) for node in tree.body}
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out = []
@@ -62,7 +65,7 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]:
             for alias in node.names:  # `from pkg import module` imports the module itself
                 full = f"{base}.{alias.name}"
                 out.append((full if full in known else base, now))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known:
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known - {package_root}:
             out.append((node.value, False))
     return [(target, now) for target, now in out if target in known]
 

@@ -300,18 +300,48 @@ def test_malformed_experiments_through_a_real_process(folder, case, number):
 # --- the limits leave real use valid ----------------------------------------------------------------------------
 
 
-def test_every_number_setting_refuses_huge_values_booleans_and_text(folder):
-    """Each numeric setting of each experiment has an upper bound and strict types; booleans take booleans."""
+def _number_settings():
+    """(experiment, dotted key, default) of every numeric setting of every experiment."""
     for name in EXPERIMENTS:
         for key in LEAVES[name]:
             default = experiments.validate(DEFAULTS[name], "defaults")
             for part in key.split("."):
                 default = getattr(default, part)
-            if isinstance(default, bool) or not isinstance(default, (int, float)):
-                continue
-            for bad in (1e300, -1e300, 10**30, True, "1"):
-                with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-                    experiments.validate(_set(DEFAULTS[name], key, bad), "test")
+            if not isinstance(default, bool) and isinstance(default, (int, float)):
+                yield name, key, default
+
+
+def test_every_number_setting_refuses_huge_values_booleans_and_text(folder):
+    """Each numeric setting of each experiment has an upper bound and strict types; booleans take booleans;
+    text is a number only when it spells one (SPICE style), in the setting's unit."""
+    for name, key, default in _number_settings():
+        for bad in (1e300, -1e300, 10**30, True, "1e300", "one", "1x", "nan", "1uV" if key.endswith("_s") else "1us"):
+            with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+                experiments.validate(_set(DEFAULTS[name], key, bad), "test")
+
+
+def test_every_number_setting_takes_its_value_in_spice_style():
+    """The default of each numeric setting, typed as SPICE text (plain, and scaled to micro with its unit word
+    where its name carries one; an integer with a scale letter), validates to the very same number."""
+    from decimal import Decimal
+
+    from cosim.units import UNITS, field_unit
+
+    checked = 0
+    for name, key, default in _number_settings():
+        unit = field_unit(key)
+        texts = [repr(default)]
+        if isinstance(default, float) and unit:
+            texts.append(f"{Decimal(repr(default)) * 1000000}u{UNITS[unit][0]}")
+        if isinstance(default, int) and default % 1000 == 0 and default:
+            texts.append(f"{default // 1000}k")
+        for text in texts:
+            cfg = experiments.validate(_set(DEFAULTS[name], key, text), "test")
+            for part in key.split("."):
+                cfg = getattr(cfg, part)
+            assert cfg == default and type(cfg) is type(default), (key, text, cfg)
+            checked += 1
+    assert checked > 60
 
 
 def test_the_shipped_experiments_and_sweeps_load_unchanged():
@@ -338,7 +368,8 @@ def test_sizes_real_use_needs_stay_valid(tmp_path):
 
 
 def test_sweep_values_are_set_as_typed_and_never_parsed_again(tmp_path):
-    """A text value stays text ('W #x' is not W, '1e-3' is not a number), a number stays a number."""
+    """A text value stays text ('W #x' is not W, '0.1 #x' is not a number), a number stays a number; a text
+    that spells a number in SPICE style is that number (once, by the config)."""
     path = tmp_path / "params.yaml"
     from cosim.devices.msdc import model as msdc
 
@@ -349,8 +380,12 @@ def test_sweep_values_are_set_as_typed_and_never_parsed_again(tmp_path):
     for text in ("W #x", "W\n", "[W]"):
         with pytest.raises(ConfigError, match="unknown M-SDC preset"):
             sweeps.expand(tmp_path / "spec.yaml", {**SPEC, "grid": {"device.preset": [text]}})
-    with pytest.raises(ConfigError, match=r"training.noise = '0.1': Input should be a valid number"):
-        sweeps.expand(tmp_path / "spec.yaml", {**SPEC, "grid": {"training.noise": ["0.1"]}})
+    with pytest.raises(ConfigError, match=r"training.noise = '0.1 #x': not a number \(SPICE style is accepted"):
+        sweeps.expand(tmp_path / "spec.yaml", {**SPEC, "grid": {"training.noise": ["0.1 #x"]}})
+    # a number typed as SPICE text is a number: the point's config and its recorded axis value hold it
+    sweep = sweeps.expand(tmp_path / "spec.yaml", {**SPEC, "grid": {"training.noise": ["0.1", "50m"]}})
+    assert [p.values["training.noise"] for p in sweep.points] == [0.1, 0.05]
+    assert [p.config["training"]["noise"] for p in sweep.points] == [0.1, 0.05]
 
 
 # --- the YAML loader and the console ----------------------------------------------------------------------------

@@ -68,3 +68,35 @@ def test_what_eng_writes_parses_back_within_its_precision(magnitude, negative):
     value = -magnitude if negative else magnitude
     text = eng(value, "s", digits=6).replace("µ", "u").replace("M", "meg")  # SI M is SPICE's meg
     assert math.isclose(parse(text.replace(" ", ""), "s"), value, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("name, value, text", [
+    ("energy_J", 1.822e-08, "18.2 nJ"), ("programming.width_s", 2e-6, "2.00 µs"), ("wall_time_s", 0.918, "918 ms"),
+    ("pulses", 29.0, "29"), ("pulses", 1692, "1692"), ("test_accuracy", 0.85, "0.85"), ("training.noise", 0.125, "0.125"),
+    ("status", "ok", "ok"), ("error", None, "–"), ("pulses", float("nan"), "–"), ("reset_pulse", True, "True"),
+    ("r_on_ohm", 47e3, "47.0 kΩ"),
+])
+def test_table_cells_show_a_column_in_its_unit(name, value, text):
+    from cosim.units import cell
+
+    assert cell(name, value) == text
+
+
+def test_the_run_summary_shows_energies_and_times_in_engineering_notation():
+    from cosim.reports import summary_rows
+
+    rows = dict(summary_rows({"test_accuracy": 1.0, "training_energy_J": 9.362e-07, "training_circuit_time_s": 7.524e-3,
+                              "energy_per_inference_J": 1.716e-11, "pulses": 1692, "backend": "spice",
+                              "wall_time_s": 23.94}))
+    assert rows == {"test accuracy": "1.000", "training energy, circuit": "936 nJ", "training time, circuit": "7.52 ms",
+                    "energy per inference": "17.2 pJ", "pulses (programming, writes or reads booked)": "1692",
+                    "backend": "spice", "wall time": "23.9 s"}
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.decimals(min_value=-1e6, max_value=1e6, places=4, allow_nan=False, allow_infinity=False),
+       st.sampled_from([("f", -15), ("p", -12), ("n", -9), ("u", -6), ("m", -3), ("", 0), ("k", 3), ("meg", 6), ("g", 9)]))
+def test_a_spice_number_is_the_float_nearest_to_what_it_spells(mantissa, scale):
+    """`2.2n` is 2.2e-09 (the float nearest to 2.2·10⁻⁹), not 2.2 × 1e-9 = 2.2000000000000003e-09."""
+    letter, exponent = scale
+    assert parse(f"{mantissa}{letter}") == float(f"{mantissa}e{exponent}")

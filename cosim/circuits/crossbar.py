@@ -9,6 +9,8 @@ Layout of one layer (prefix `p`):
     column c:  p_c0_c ─R─ p_c1_c ─ … ─R─ p_col{c} ─[sense switch]─ p_cs{c} ─ ammeter V{p}s{c} ─ p_sum{c}
                p_col{c} ─[ground switch]─ 0
     reference column (index C): fixed conductance g_ref per row, read the same way.
+    wire capacitance (optional, `wire_F` > 0): C{p}wr{r}_{c} / C{p}wv{r}_{c} from the far node of every row and
+    column segment to ground, so reads have dynamics (settling) and are simulated as transients.
 
 Each device has two switches, as discrete-device hardware does: in read mode every read switch and every
 column's sense switch is closed, so columns sit at the neurons' virtual ground; in programming mode they
@@ -37,6 +39,10 @@ class Devices(Protocol):
 
     def state_vector(self, instance: str) -> str:
         """The vector that reads the state of the device named `instance`."""
+
+    def read_variant(self, item: object, hold_s: float) -> object | None:
+        """`item` (the devices' library or one device instance) in a read-mode circuit, where states are held
+        by sources for `hold_s` instead of carried by capacitors (DC operating-point reads); None: no variant."""
 
 
 SWITCH_MODEL = "selsw"
@@ -101,8 +107,10 @@ def crossbar_layer(
     *,
     wire_ohm: float,
     g_ref_S: float,
+    wire_F: float = 0.0,
 ) -> CrossbarLayer:
-    """One layer: devices at every (row, col), a reference column of fixed conductances, column ammeters."""
+    """One layer: devices at every (row, col), a reference column of fixed conductances, column ammeters, and
+    `wire_F` farads to ground per wire segment when > 0."""
     ir.check_name(prefix, "layer prefix")
     rows = len(input_nodes)
     items: list = []
@@ -113,6 +121,8 @@ def crossbar_layer(
         for c in range(cols + 1):
             here = f"{prefix}_r{r}_{c}"
             items.append(ir.Resistor(f"R{prefix}w{r}_{c}", previous, here, wire))
+            if wire_F > 0:
+                items.append(ir.Capacitor(f"C{prefix}wr{r}_{c}", here, ir.GROUND, wire_F))
             previous = here
     for c in range(cols + 1):
         for r in range(rows):
@@ -130,6 +140,8 @@ def crossbar_layer(
                 points.append(CrossPoint(prefix, r, c, index, name, select, top, col_node, devices.state_vector(name)))
             below = f"{prefix}_c{r + 1}_{c}" if r + 1 < rows else f"{prefix}_col{c}"
             items.append(ir.Resistor(f"R{prefix}v{r}_{c}", col_node, below, wire))
+            if wire_F > 0:
+                items.append(ir.Capacitor(f"C{prefix}wv{r}_{c}", below, ir.GROUND, wire_F))
         col, sense = f"{prefix}_col{c}", f"{prefix}_cs{c}"
         items.append(ir.Switch(f"S{prefix}cs{c}", col, sense, READ_ENABLE, "0", SWITCH_MODEL))
         items.append(ir.Switch(f"S{prefix}cg{c}", col, "0", PROGRAM_ENABLE, "0", SWITCH_MODEL))

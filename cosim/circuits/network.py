@@ -11,6 +11,7 @@ device through its program switch (`sel{k}`), with all read switches open (`read
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from cosim.circuits import crossbar as xb
 from cosim.circuits.neurons import NeuronSpec, activation, transimpedance
@@ -26,6 +27,7 @@ READ_ENABLE_SOURCE, PROGRAM_ENABLE_SOURCE, PROGRAM_SOURCE, PROGRAM_NODE = "Vrden
 class NetworkSpec:
     layers: tuple[int, ...] = (9, 3, 1)
     wire_ohm: float = 1.0  # per segment, rows and columns
+    wire_F: float = 0.0  # per segment to ground; > 0 gives reads dynamics (simulated as transients)
     g_ref_S: float = 1e-4
     read_V: float = 0.1
     program_series_ohm: float = 1000.0
@@ -35,10 +37,11 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         if len(self.layers) < 2 or any(int(n) < 1 for n in self.layers):
             raise ConfigError(f"network.layers must list at least two positive sizes, got {self.layers}")
-        for name in ("wire_ohm", "g_ref_S", "read_V", "program_series_ohm"):
+        for name in ("wire_ohm", "wire_F", "g_ref_S", "read_V", "program_series_ohm"):
             value = getattr(self, name)
-            if not (value >= 0 if name == "wire_ohm" else value > 0) or value != value or value == float("inf"):
-                raise ConfigError(f"network.{name} must be finite and {'>=' if name == 'wire_ohm' else '>'} 0, got {value}")
+            zero_ok = name in ("wire_ohm", "wire_F")
+            if not (value >= 0 if zero_ok else value > 0) or value != value or value == float("inf"):
+                raise ConfigError(f"network.{name} must be finite and {'>=' if zero_ok else '>'} 0, got {value}")
 
     @property
     def n_devices(self) -> int:
@@ -55,6 +58,8 @@ class Network:
     points: list[xb.CrossPoint]
     state_param: str = ""  # the device instances' state parameter (their initial condition)
     state_range: tuple[float, float] = (0.0, 1.0)
+    # the devices' read-mode variants (`crossbar.Devices.read_variant`); None: reads run as transients only
+    read_variant: Callable[[object, float], object | None] | None = None
     read_enable_source: str = READ_ENABLE_SOURCE
     program_enable_source: str = PROGRAM_ENABLE_SOURCE
     program_source: str = PROGRAM_SOURCE
@@ -98,7 +103,8 @@ def build_network(spec: NetworkSpec, library: list, devices: xb.Devices, title: 
             inputs = [f"{prefix}_in{r}" for r in range(len(previous))]
             for r, (y, node) in enumerate(zip(previous, inputs)):
                 net.add(ir.VoltageSource(f"V{prefix}in{r}", y, node, ir.Dc(0.0)))
-        layer = xb.crossbar_layer(prefix, inputs, cols, devices, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S)
+        layer = xb.crossbar_layer(prefix, inputs, cols, devices, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S,
+                                  wire_F=spec.wire_F)
         net.add(*layer.items)
         for c in range(cols + 1):
             net.add(*transimpedance(prefix, c, spec.neuron))
@@ -109,4 +115,5 @@ def build_network(spec: NetworkSpec, library: list, devices: xb.Devices, title: 
     for p in points:
         net.add(ir.VoltageSource(p.select_source, p.select_node, "0", IDLE))
     net.validate()
-    return Network(spec, net, layers, points, devices.state_param, tuple(devices.state_range))
+    return Network(spec, net, layers, points, devices.state_param, tuple(devices.state_range),
+                   getattr(devices, "read_variant", None))

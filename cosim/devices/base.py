@@ -126,6 +126,10 @@ class CrossbarFamily(DeviceFamily, Protocol):
     def state_vector(self, instance: str) -> str:
         """The vector that reads an instance's state in a simulation, e.g. `v(x1.x)`."""
 
+    def read_variant(self, item: Any, hold_s: float) -> Any:
+        """The family's library or an instance in a read-mode circuit (states held by sources for `hold_s`, so
+        reads can be DC operating points); None when the family has no such variant."""
+
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         """Device current (A) at a voltage and state, in numpy (per instance when `instances` are many)."""
 

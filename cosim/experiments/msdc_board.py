@@ -133,14 +133,15 @@ class Board:
 
 def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, read_V: float, wire_ohm: float,
          series_ohm: float, switch_on_ohm: float, v_scale_V: float, draw_seed: int, state_seed: list[int],
-         initial_state: float | str, rf_ohm: float | str = "auto") -> Board:
+         initial_state: float | str, rf_ohm: float | str = "auto", wire_F: float = 0.0) -> Board:
     """A board of `layers` with devices of `params` (variation drawn from `draw_seed`, as-fabricated states
     from `state_seed`: see BoardDevices.initial_state). Weights map to conductances through the device's read
     conductance; the neurons' transimpedance is 1/g_half ("auto"), so one unit of weight on a full read voltage
     moves a neuron's input by read_V."""
     scale = ConductanceScale.for_device(family, params, read_V)
     spec = NetworkSpec(
-        layers=tuple(layers), wire_ohm=wire_ohm, g_ref_S=scale.g_ref_S, read_V=read_V, program_series_ohm=series_ohm,
+        layers=tuple(layers), wire_ohm=wire_ohm, wire_F=wire_F, g_ref_S=scale.g_ref_S, read_V=read_V,
+        program_series_ohm=series_ohm,
         neuron=NeuronSpec(rf_ohm=1.0 / scale.g_half_S if rf_ohm == "auto" else rf_ohm, v_out_V=read_V,
                           v_scale_V=v_scale_V),
         switch=xb.SwitchSpec(on_ohm=switch_on_ohm),
@@ -174,6 +175,38 @@ class _Placed:
 
     def state_vector(self, instance: str) -> str:
         return self.board.family.state_vector(instance)
+
+    def read_variant(self, item: object, hold_s: float) -> object | None:
+        return None if self.layout_only else self.board.family.read_variant(item, hold_s)
+
+
+@dataclass(frozen=True)
+class Sized:
+    """A board of any size and its netlist (see `sized`)."""
+
+    board: Board
+    network: Network
+
+    @property
+    def arrays(self) -> Any:
+        return self.board.instances
+
+    @property
+    def x0(self) -> np.ndarray:
+        return self.board.x0
+
+
+def sized(layers: tuple[int, ...], *, wire_ohm: float = 1.0, wire_F: float = 0.0, preset: str = "Cr",
+          spread: float = 0.05, seed: int = 0, read_V: float = 0.1, family: str = DEFAULT_FAMILY) -> Sized:
+    """A board of `layers` (e.g. (64, 64): one 64×64 crossbar and 64 neurons) without an experiment config
+    (eslami2024's fixes 9 inputs), for scale studies and the solvers' tests: the board's layout and conductance
+    scale, R_on and R_off spread by `spread` (relative std), states uniform in [0.3, 0.7] of the range."""
+    devices = registry.crossbar_family(family)
+    variation = devices.Variation(r_on_rel_std=spread, r_off_rel_std=spread)
+    board = plan(devices, devices.params(preset), variation, tuple(layers), read_V=read_V, wire_ohm=wire_ohm,
+                 wire_F=wire_F, series_ohm=1000.0, switch_on_ohm=xb.SwitchSpec().on_ohm, v_scale_V=0.1,
+                 draw_seed=seed, state_seed=[seed, 1], initial_state="random")
+    return Sized(board, network(board, "cosim msdc board"))
 
 
 def network(board: Board, title: str, *, library: list | None = None, x0: np.ndarray | None = None,

@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cosim import atomic
+from cosim.config import Strict
 from cosim.errors import ConfigError
-from cosim.limits import MAX_EVENT_ENERGY_J, MAX_TIME_S, USER_INPUT
+from cosim.limits import MAX_EVENT_ENERGY_J, MAX_TIME_S
 
 PHASES = ("read", "set", "reset", "verify", "inference")
 
 
-class PeripheralCosts(BaseModel):
+class PeripheralCosts(Strict):
     """Energy and time of the parts around the array. Not published for the reproduced systems: these
     defaults are assumptions of typical discrete parts, documented here so a comparison can state them.
 
@@ -31,8 +32,6 @@ class PeripheralCosts(BaseModel):
     - switch event: an analogue multiplexer channel change, ~100 ns and ~50 pJ (charge injection and drive);
     - ADC conversion: a 12-bit SAR converter at 1 MS/s and about 1 mW: 1 µs, 1 nJ.
     """
-
-    model_config = USER_INPUT
 
     controller_step_J: float = Field(2.1e-7, ge=0, le=MAX_EVENT_ENERGY_J)
     controller_step_s: float = Field(2.1e-5, ge=0, le=MAX_TIME_S)

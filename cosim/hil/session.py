@@ -4,9 +4,11 @@ ngspice (persistent library or a fresh process per call), `twin` integrates the 
 Every operation is one transient holding as many events as no decision separates (all samples of a forward
 pass in time slots, every selected device's pulses one after another, as the hardware would do them), and
 every event is booked in the ledger with its energy (∫V·I of the sources that drive it) and circuit time.
-Device state lives in numpy between operations and is written back as initial conditions before each run.
-A forward pass books one sample per input it reads, unless the session is a stage whose inputs a later stage
-completes (`counts_samples=False`: a weight crossbar feeding booked neurons), so each input counts once.
+Forward passes of boards whose reads have no dynamics may run as DC operating points instead (`Timing.read_mode`,
+cosim.hil.opread), booked the same way. Device state lives in numpy between operations and is written back as
+initial conditions before each run. A forward pass books one sample per input it reads, unless the session is a
+stage whose inputs a later stage completes (`counts_samples=False`: a weight crossbar feeding booked neurons), so
+each input counts once.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import numpy as np
+from scipy.integrate import simpson
 
 from cosim.circuits.network import Network
 from cosim.errors import ConfigError
+from cosim.hil import opread
 from cosim.hil.ledger import Ledger
 from cosim.hil.schedule import Pulses, Schedule, Slot
 from cosim.netlist import ir
@@ -39,12 +43,37 @@ class Timing:
     # Step cap while programming: the M-SDC switching time is τ ≈ 26 µs at 1 V; 0.5 µs keeps states within
     # ~5e-5 of a 1 ns reference on 50 µs reset pulses (the 0.1 µs cap used before: ~3e-5).
     program_step_s: float = 5e-7
+    # Forward passes: "op" solves each sample as DC operating points (cosim.hil.opread), "transient" runs the
+    # schedule; "auto" takes op when the engine sweeps, the read path has no capacitors and the board has one
+    # layer. Hidden neurons read the next layer at up to −0.1 V, where M-SDC states move ~3e-5 per µs: op reads
+    # hold a sweep's states for all its samples, which put the 9-3-1 board's output currents 1e-4 of full scale
+    # off the transient with 16 samples per sweep, and one sample per sweep was slower than the transient there.
+    read_mode: str = "auto"
+    # Solves per ramp for op reads (energy and drift quadrature); None: cosim.hil.opread.default_edges.
+    edge_nodes: int | None = None
+    # Samples per operating-point sweep: their states are held at the sweep's start (1: every sample exact).
+    op_samples: int = 16
+
+    def __post_init__(self) -> None:
+        if self.read_mode not in READ_MODES:
+            raise ConfigError(f"read_mode must be one of {', '.join(READ_MODES)}, got {self.read_mode!r}")
+
+
+READ_MODES = ("auto", "op", "transient")
 
 
 @dataclass
 class ForwardResult:
     outputs_V: list[np.ndarray]  # per layer: (samples, neurons)
     column_currents_A: list[np.ndarray]  # per layer: (samples, columns + reference)
+    # With capacitance in the read path: the longest time from a slot's start until every column current stays
+    # within READ_SETTLED of its value at the end of the plateau (relative to the slot's largest column current).
+    read_latency_s: float | None = None
+
+
+# 1 %: ngspice's own tolerance (reltol 1e-3) leaves a settling column current ~0.1 % off for hundreds of ns
+# (measured on a 16×8 tile at 10 Ω and 0.1 pF per segment), so a 0.1 % criterion would time the simulator.
+READ_SETTLED = 1e-2
 
 
 class HardwareSession(Protocol):
@@ -209,8 +238,26 @@ class CircuitSession(_Session):
                                  if isinstance(e, ir.VoltageSource)}
         self._instances = [p.instance for p in network.points]
         self._states = [p.state_vector for p in network.points]
+        why = opread.unsupported(network) if engine.can_sweep else f"the {engine.backend} engine runs transients only"
+        if timing.read_mode == "op" and why:
+            raise ConfigError(f"read_mode op: {why}")
+        auto_op = len(network.layers) == 1
+        self.read_mode = "op" if not why and (timing.read_mode == "op" or auto_op and timing.read_mode == "auto") \
+            else "transient"
+        self._edges = opread.default_edges(network) if timing.edge_nodes is None else timing.edge_nodes
+        self._has_capacitors = any(isinstance(e, ir.Capacitor) for e in network.netlist.elements)
+        # Op reads run the read-mode circuit in a second engine of the same kind; `engine` keeps the board (its
+        # netlist is the circuit as programmed). Both share the process's one simulator (`_read_circuit`).
+        self._reader: Engine | None = None
 
     def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
+        if self.read_mode == "op":
+            t = self.timing
+            reader = self._read_circuit()
+            r = opread.solve(reader, self.network, self.x, inputs, t.read_s, t.edge_s, self._edges, t.op_samples)
+            self.engine.busy_s += r.wall_s  # the board engine's count covers this session's simulations
+            self.x = r.x
+            return ForwardResult(r.outputs_V, r.column_currents_A), r.energies_J.tolist(), r.wall_s
         spec, net = self.network.spec, self.network
         n_layers = len(spec.layers) - 1
         row_sources = [s.lower() for layer in range(n_layers) for s in net.row_sources(layer)]
@@ -227,7 +274,10 @@ class CircuitSession(_Session):
         currents = [np.stack([sample[f"i({layer.sense_source(c).lower()})"] for c in range(layer.cols + 1)], 1)
                     for layer in net.layers]
         outs = [np.stack([sample[f"v({n})"] for n in net.output_nodes(k)], 1) for k in range(n_layers)]
-        return ForwardResult(outs, currents), _slot_energies(sched, w["time"], power), wall
+        latency = None
+        if self._has_capacitors:
+            latency = _read_latency(sched, w["time"], np.stack([w[f"i({c})"] for c in columns], 1), self.timing)
+        return ForwardResult(outs, currents, latency), _slot_energies(sched, w["time"], power), wall
 
     def _program(self, sched: Schedule, devices: list[int], read_phase: str | None) -> tuple[np.ndarray | None, list[float], float]:
         nodes = []
@@ -248,6 +298,22 @@ class CircuitSession(_Session):
             v = w[f"v({p.top_node})"] - w[f"v({p.bottom_node})"]
             g[k] = -np.interp(reads[d], w["time"], w[drive_i]) / np.interp(reads[d], w["time"], v)
         return g, energies, wall
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine that runs forward passes: the read-mode circuit's in op mode, else the board's."""
+        return self._read_circuit() if self.read_mode == "op" else self.engine
+
+    def _read_circuit(self) -> Engine:
+        """The engine holding the read-mode circuit. It and the board's engine share one simulator; each
+        reloads its own circuit when the other one ran since (SharedEngine's ownership of the loaded circuit)."""
+        if self._reader is None:
+            e, t = self.engine, self.timing
+            self._reader = type(e)(seed=e.seed, num_threads=e.num_threads, timeout_s=e.timeout_s,
+                                   convergence_retry=e.convergence_retry)
+            self._reader.load(opread.read_netlist(self.network, self._edges, t.op_samples,
+                                                  opread.hold_time(t.read_s, t.edge_s)))
+        return self._reader
 
     def _run(self, sched: Schedule, vectors: list[str], step_s: float) -> tuple[dict[str, np.ndarray], float]:
         """Write states and waveforms, run one transient, read the states back."""
@@ -276,7 +342,40 @@ class CircuitSession(_Session):
         return w, wall
 
 
+def _read_latency(sched: Schedule, t: np.ndarray, currents: np.ndarray, timing: Timing) -> float:
+    """READ_SETTLED settling time of the column currents (time × columns), the worst slot (ForwardResult)."""
+    worst = 0.0
+    for s in sched.slots:
+        end = s.start_s + timing.edge_s + timing.read_s  # the plateau's end: the settled value
+        final = np.array([np.interp(end, t, c) for c in currents.T])
+        inside = (t >= s.start_s) & (t <= end)
+        off = np.abs(currents[inside] - final).max(1) > READ_SETTLED * max(np.abs(final).max(), 1e-30)
+        times = t[inside]
+        if off.any():  # settled after the last point still off, at most one time step later
+            last = int(np.flatnonzero(off)[-1])
+            worst = max(worst, (times[last + 1] if last + 1 < len(times) else end) - s.start_s)
+    return worst
+
+
 def _slot_energies(sched: Schedule, t: np.ndarray, power: np.ndarray) -> list[float]:
-    """∫ power dt over each slot (trapezoid rule on the simulator's own time points)."""
-    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (power[1:] + power[:-1]) * np.diff(t))])
-    return [float(np.interp(s.end_s, t, cumulative) - np.interp(s.start_s, t, cumulative)) for s in sched.slots]
+    """∫ power dt over each slot, piece by piece between the schedule's corners (where every drive is linear in
+    time and the power smooth), by Simpson's rule on the simulator's time points in the piece. ngspice takes only
+    3–8 points on a 10 ns ramp, where the power grows as t²: the trapezoid rule on them was 3e-4 of a read's
+    energy high, Simpson's 3e-8 (against a 1e-10 s step; docs/scale.md)."""
+    corners = np.unique(np.concatenate([np.asarray(w.times) for w in sched.sources.values()]
+                                       + [[0.0, sched.t_s]]))
+    corners = corners[corners <= t[-1]]
+    edges = np.interp(corners, t, power)
+    # The simulator lands on every corner (a breakpoint); its first output point may follow t = 0.
+    if t[0] > corners[0] and len(t) > 1:
+        edges[0] = power[0] + (power[1] - power[0]) * (corners[0] - t[0]) / (t[1] - t[0])
+    pieces = np.searchsorted(corners, t, side="right") - 1
+    tol = 1e-6 * np.diff(corners).min(initial=np.inf)
+    energy = np.zeros(len(corners))
+    for k, (a, b) in enumerate(zip(corners[:-1], corners[1:])):
+        inside = (pieces == k) & (t > a + tol) & (t < b - tol)
+        times, values = np.r_[a, t[inside], b], np.r_[edges[k], power[inside], edges[k + 1]]
+        energy[k + 1] = simpson(values, x=times) if len(times) > 2 else 0.5 * (values[0] + values[1]) * (b - a)
+    cumulative = np.cumsum(energy)
+    return [float(np.interp(s.end_s, corners, cumulative) - np.interp(s.start_s, corners, cumulative))
+            for s in sched.slots]

@@ -418,6 +418,9 @@ class SubcircuitLibrary:
     pins: tuple[str, ...]
     params: Mapping[str, float] = field(default_factory=dict)
     ic_params: Mapping[str, str] = field(default_factory=dict)
+    # State parameters held by an independent current source instead (a read-mode variant, where the state must
+    # not move): parameter -> (source name, scale); the source's dc value is the parameter times the scale.
+    dc_params: Mapping[str, tuple[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", check_path(self.path, "library path"))
@@ -428,6 +431,16 @@ class SubcircuitLibrary:
             if param not in self.params:
                 raise NetlistError(f"subcircuit {self.name}: ic parameter {param!r} is not one of its parameters")
             check_name(cap, "capacitor name")
+        held = {}
+        for param, spec in self.dc_params.items():
+            if param not in self.params:
+                raise NetlistError(f"subcircuit {self.name}: dc parameter {param!r} is not one of its parameters")
+            if not isinstance(spec, tuple) or len(spec) != 2:
+                raise NetlistError(f"subcircuit {self.name}: dc parameter {param!r} needs (source name, scale)")
+            source, scale = spec
+            _check_prefix(source, "I", "state current source")
+            held[param] = (source, check_number(scale, f"subcircuit {self.name} dc scale of {param!r}"))
+        object.__setattr__(self, "dc_params", held)
 
 
 # --- directives ------------------------------------------------------------------------------------
@@ -499,6 +512,43 @@ class Tran:
             raise NetlistError("tran start must be in [0, stop)")
 
 
+@dataclass(frozen=True)
+class Op:
+    """`.op`: the DC operating point (capacitors open, so state capacitors must be held by sources)."""
+
+
+# ngspice sweeps a source by name, or the circuit temperature: expressions read it as `temper` without a node.
+SWEEP_TEMPERATURE = "TEMP"
+
+
+@dataclass(frozen=True)
+class DcSweep:
+    """`.dc SOURCE start stop step`: one DC solve per value, each starting from the previous solution."""
+
+    source: str  # an independent source's name, or SWEEP_TEMPERATURE
+    start: float
+    stop: float
+    step: float
+
+    def __post_init__(self) -> None:
+        if self.source != SWEEP_TEMPERATURE:
+            check_name(self.source, "swept source")
+            if self.source[0].upper() not in "VI":
+                raise NetlistError(f"swept source {self.source!r} must be a V or I source, or {SWEEP_TEMPERATURE}")
+        for f in ("start", "stop", "step"):
+            object.__setattr__(self, f, check_number(getattr(self, f), f"dc {f}"))
+        if self.step == 0 or (self.stop - self.start) * self.step < 0:
+            raise NetlistError(f"dc step {self.step:g} does not lead from {self.start:g} to {self.stop:g}")
+
+    @property
+    def points(self) -> int:
+        return int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+
+
+Analysis = Union[Tran, Op, DcSweep]
+ANALYSIS_TYPES = (Tran, Op, DcSweep)
+
+
 _HIER = r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*"  # a name, or instance.name: no empty segments
 _VECTOR = re.compile(rf"(?:[vV]\((?P<n1>{_HIER})(?:,(?P<n2>{_HIER}))?\)|[iI]\((?P<src>{_HIER})\))\Z")
 
@@ -522,8 +572,8 @@ class Save:
         object.__setattr__(self, "vectors", tuple(check_vector(v) for v in self.vectors))
 
 
-Directive = Union[Param, Options, Include, OsdiLoad, Tran, Save, Model, SubcircuitDef, SubcircuitLibrary]
-_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Save, Model, SubcircuitDef, SubcircuitLibrary)
+Directive = Union[Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary]
+_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary)
 
 
 def _check_waveform(name: str, waveform: object) -> None:

@@ -3,6 +3,7 @@ file is one ConfigError naming it), and each named so that no two collide in tit
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,28 +16,36 @@ from cosim.errors import ConfigError
 from cosim.hil.summary import SUMMED
 from cosim.limits import MAX_RECORD_BYTES
 from cosim.sweep.results import RESULTS_FILE
+from cosim.units import eng
 
-# (metric, label, format) in display order; a run shows the rows its experiment reports
+
+def _in(unit: str):
+    """Format a quantity in engineering notation: 9.36 µJ, 7.52 ms."""
+    return functools.partial(eng, unit=unit)
+
+
+# (metric, label, format) in display order; a run shows the rows its experiment reports. Accuracies are fractions,
+# counts integers, energies and times in engineering notation.
 SUMMARY_ROWS = [
-    ("test_accuracy", "test accuracy", "{:.3f}"),
-    ("accuracy_input_noise", "accuracy, input noise", "{:.3f}"),
-    ("accuracy_conductance_error", "accuracy, conductance error", "{:.3f}"),
-    ("accuracy_ideal_software", "accuracy, ideal software", "{:.3f}"),
-    ("accuracy_deployed", "accuracy, software-trained then deployed", "{:.3f}"),
-    ("baseline_test_accuracy", "accuracy, real-weight baseline", "{:.3f}"),
-    ("train_accuracy", "train accuracy", "{:.3f}"),
-    ("reads", "reads per synapse", "{}"),
-    ("near_binary_fraction", "near-binary synapses", "{:.3f}"),
-    ("training_energy_J", "training energy, circuit", "{:.3e} J"),
-    ("training_energy_with_peripherals_J", "training energy, with peripherals", "{:.3e} J"),
-    ("training_circuit_time_s", "training time, circuit", "{:.3e} s"),
-    ("training_time_with_peripherals_s", "training time, with peripherals", "{:.3e} s"),
-    ("energy_per_inference_J", "energy per inference", "{:.3e} J"),
-    ("time_per_inference_s", "time per inference", "{:.3e} s"),
-    ("pulses", "pulses (programming, writes or reads booked)", "{}"),
-    ("backend", "backend", "{}"),
-    ("model_backend", "device model", "{}"),
-    ("wall_time_s", "wall time", "{:.1f} s"),
+    ("test_accuracy", "test accuracy", "{:.3f}".format),
+    ("accuracy_input_noise", "accuracy, input noise", "{:.3f}".format),
+    ("accuracy_conductance_error", "accuracy, conductance error", "{:.3f}".format),
+    ("accuracy_ideal_software", "accuracy, ideal software", "{:.3f}".format),
+    ("accuracy_deployed", "accuracy, software-trained then deployed", "{:.3f}".format),
+    ("baseline_test_accuracy", "accuracy, real-weight baseline", "{:.3f}".format),
+    ("train_accuracy", "train accuracy", "{:.3f}".format),
+    ("reads", "reads per synapse", "{}".format),
+    ("near_binary_fraction", "near-binary synapses", "{:.3f}".format),
+    ("training_energy_J", "training energy, circuit", _in("J")),
+    ("training_energy_with_peripherals_J", "training energy, with peripherals", _in("J")),
+    ("training_circuit_time_s", "training time, circuit", _in("s")),
+    ("training_time_with_peripherals_s", "training time, with peripherals", _in("s")),
+    ("energy_per_inference_J", "energy per inference", _in("J")),
+    ("time_per_inference_s", "time per inference", _in("s")),
+    ("pulses", "pulses (programming, writes or reads booked)", "{}".format),
+    ("backend", "backend", "{}".format),
+    ("model_backend", "device model", "{}".format),
+    ("wall_time_s", "wall time", _in("s")),
 ]
 TEXT_METRICS = ("experiment", "backend", "model_backend", "preset")
 NUMBER_METRICS = tuple(key for key, _, _ in SUMMARY_ROWS if key not in TEXT_METRICS) + ("training_samples", "seed")

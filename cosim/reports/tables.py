@@ -21,7 +21,7 @@ def summary_rows(metrics: dict) -> list[tuple[str, str]]:
     for key, label, fmt in SUMMARY_ROWS:
         value = metrics.get(key)
         if value is not None:
-            rows.append((label, fmt.format(value) if isinstance(value, (int, float)) else str(value)))
+            rows.append((label, fmt(value) if isinstance(value, (int, float)) else str(value)))
     return rows
 
 

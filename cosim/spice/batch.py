@@ -22,6 +22,7 @@ from cosim.spice.messages import Transcript
 class BatchEngine(Engine):
     backend = "batch"
     can_retry = True
+    can_sweep = True
 
     def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0,
                  convergence_retry: bool = True) -> None:
@@ -58,15 +59,20 @@ class BatchEngine(Engine):
                 errors = transcript.errors() or [f"exit code {proc.returncode}, no raw file written"]
                 transcript.lines.append(("error", "; ".join(errors)))
                 return [], transcript
-            return rawfile.read(raw), transcript
+            try:
+                return rawfile.read(raw), transcript
+            except SimulationError:
+                if transcript.errors():  # a failed analysis leaves a header without data: its messages say why
+                    return [], transcript
+                raise
 
-    def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+    def _run(self, analysis: ir.Analysis, vectors: tuple[str, ...]) -> Waveforms:
         return self._simulate(analysis, vectors, safer=False)
 
-    def _run_safer(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+    def _run_safer(self, analysis: ir.Analysis, vectors: tuple[str, ...]) -> Waveforms:
         return self._simulate(analysis, vectors, safer=True)
 
-    def _simulate(self, analysis: ir.Tran, vectors: tuple[str, ...], safer: bool) -> Waveforms:
+    def _simulate(self, analysis: ir.Analysis, vectors: tuple[str, ...], safer: bool) -> Waveforms:
         net = self.standalone_netlist(analysis, vectors, safer=safer)
         with tempfile.TemporaryDirectory(prefix="cosim-net-") as tmp:
             circuit = Path(tmp) / "circuit.cir"
@@ -79,8 +85,14 @@ class BatchEngine(Engine):
             if errors or not plots:
                 raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure(),
                                     safer=safer)
-        found = plots[-1].vectors()
+        plot = plots[-1]
+        found = plot.vectors()
         missing = [v for v in vectors if v not in found]
         if missing:
             raise SimulationError(f"ngspice wrote no vector {missing}; check the node or source names")
-        return {"time": found["time"], **{v: found[v] for v in vectors}}
+        values = {v: found[v] for v in vectors}
+        if isinstance(analysis, ir.Tran):
+            return {"time": found["time"], **values}
+        if isinstance(analysis, ir.DcSweep):  # the scale vector comes first
+            return {"sweep": plot.data[:, 0].real.copy(), **values}
+        return values

@@ -1,4 +1,5 @@
-"""What every engine offers: load a circuit once, alter it per step, run `tran … uic`, return numpy vectors.
+"""What every engine offers: load a circuit once, alter it per step, run `tran … uic` (or a DC operating point or
+sweep), return numpy vectors.
 
 Alterations go through the IR (so they are validated like the netlist itself) and are remembered, so that
 the circuit as simulated can always be written out again: for a failing step, an export or a batch run.
@@ -6,7 +7,8 @@ Repeated state alterations of subcircuit instances (numbers only, the training l
 path: the values are checked exactly as the IR checks instance parameters, without rebuilding the element.
 
 A transient that does not converge is run once more with SAFER_OPTIONS and a 10× smaller maximum step
-(docs/reliability.md says why these); if that fails too, ConvergenceError names the netlist kept on disk.
+(docs/reliability.md says why these); an operating point or DC sweep, with SAFER_DC_OPTIONS (more Newton
+iterations); if that fails too, ConvergenceError names the netlist kept on disk.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 # also lowers ngspice's smallest allowed step (delmin = 1e-11 × tmax) by 10×.
 SAFER_OPTIONS: dict[str, float | str] = {"method": "gear", "itl4": 100.0}
 SAFER_TMAX_DIVISOR = 10
+# The retry of a non-converging operating point or DC sweep: 10× ngspice's Newton iteration limits for the
+# operating point (itl1, default 100) and for each sweep point (itl2, default 50).
+SAFER_DC_OPTIONS: dict[str, float | str] = {"itl1": 1000.0, "itl2": 500.0}
 
 
 def ngspice_seed(seed: int) -> int:
@@ -58,6 +63,8 @@ class Engine(abc.ABC):
 
     # Engines that can run a transient again with SAFER_OPTIONS (see _run_safer).
     can_retry = False
+    # Engines that run operating points and DC sweeps (op(), dc()), not only transients.
+    can_sweep = False
 
     def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0,
                  convergence_retry: bool = True) -> None:
@@ -73,6 +80,7 @@ class Engine(abc.ABC):
         self._elements: dict[str, ir.Element] = {}  # lower-case name -> element of the loaded netlist
         self._vectors_checked: dict[tuple, tuple[str, ...]] = {}
         self.steps = 0
+        self.loads = 0  # circuits loaded so far (a reload replaces what the simulator held)
         self.busy_s = 0.0  # wall time spent inside simulations (for "how much time is ours" measurements)
         self.convergence_retry = bool(convergence_retry)
         self.retries = 0  # transients that converged only on the retry with SAFER_OPTIONS
@@ -88,6 +96,7 @@ class Engine(abc.ABC):
         self._changes = {}
         self._elements = {e.name.lower(): e for e in netlist.elements}
         self._load_text(ngspice.write(self._circuit_only(netlist)))
+        self.loads += 1
 
     @property
     def netlist(self) -> ir.Netlist:
@@ -135,7 +144,28 @@ class Engine(abc.ABC):
         last_only: bool = False,
     ) -> Waveforms:
         """Run a transient from the stored state (`uic`) and return `time` plus the requested vectors."""
-        analysis = ir.Tran(step_s, stop_s, start_s, tmax_s, uic=True)
+        result = self.run(ir.Tran(step_s, stop_s, start_s, tmax_s, uic=True), vectors)
+        if last_only:
+            return {k: v[-1:] for k, v in result.items()}
+        return result
+
+    def op(self, vectors: Sequence[str]) -> dict[str, float]:
+        """The DC operating point (capacitors open): the requested vectors as numbers."""
+        return {k: float(v[0]) for k, v in self.run(ir.Op(), vectors).items()}
+
+    def dc(self, sweep: ir.DcSweep, vectors: Sequence[str]) -> Waveforms:
+        """A DC sweep: `sweep` (the swept values) plus the requested vectors, one entry per point."""
+        if not isinstance(sweep, ir.DcSweep):
+            raise NetlistError(f"dc() takes an ir.DcSweep, got {type(sweep).__name__}")
+        return self.run(sweep, vectors)
+
+    def run(self, analysis: ir.Analysis, vectors: Sequence[str]) -> Waveforms:
+        """Run one analysis on the loaded circuit, with the convergence retry, timeout and typed errors."""
+        if not isinstance(analysis, ir.ANALYSIS_TYPES):
+            raise NetlistError(f"run() takes an analysis ({', '.join(t.__name__ for t in ir.ANALYSIS_TYPES)}), "
+                               f"got {type(analysis).__name__}")
+        if not isinstance(analysis, ir.Tran) and not self.can_sweep:
+            raise SimulationError(f"the {self.backend} engine runs transients only")
         key = tuple(vectors)
         checked = self._vectors_checked.get(key)
         if checked is None:  # the same lists come back every step: check each list once
@@ -156,8 +186,6 @@ class Engine(abc.ABC):
         finally:
             self.busy_s += time.perf_counter() - started
         self.steps += 1
-        if last_only:
-            return {k: v[-1:] for k, v in result.items()}
         return result
 
     # --- for subclasses ----------------------------------------------------------------------------
@@ -169,29 +197,29 @@ class Engine(abc.ABC):
     def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None: ...
 
     @abc.abstractmethod
-    def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms: ...
+    def _run(self, analysis: ir.Analysis, vectors: tuple[str, ...]) -> Waveforms: ...
 
-    def _run_safer(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
-        """Run `analysis` once with SAFER_OPTIONS added to the circuit (engines with can_retry = True)."""
+    def _run_safer(self, analysis: ir.Analysis, vectors: tuple[str, ...]) -> Waveforms:
+        """Run `analysis` once with safer_options(analysis) added to the circuit (engines with can_retry = True)."""
         raise NotImplementedError
 
-    def _retry(self, analysis: ir.Tran, vectors: tuple[str, ...], first: ConvergenceError) -> Waveforms:
-        """The one retry of a non-converging transient; ConvergenceError (keeping the first netlist) if it fails."""
-        safer = safer_tran(analysis)
+    def _retry(self, analysis: ir.Analysis, vectors: tuple[str, ...], first: ConvergenceError) -> Waveforms:
+        """The one retry of a non-converging run; ConvergenceError (keeping the first netlist) if it fails."""
+        safer = safer_analysis(analysis)
         try:
             result = self._run_safer(safer, vectors)
         except SimulationError as second:
             kept = getattr(second, "netlist_path", None)
             error = ConvergenceError(
-                f"{getattr(first, 'summary', first)}; the retry with {describe_safer()} failed too: "
+                f"{getattr(first, 'summary', first)}; the retry with {describe_safer(analysis)} failed too: "
                 f"{getattr(second, 'summary', str(second))}"
                 + (f" (retry netlist kept at {kept})" if kept else ""),
                 first.ngspice_output, first.netlist_path)
             error.summary, error.retry_netlist_path = getattr(first, "summary", str(first)), kept
             raise error from None
         self.retries += 1
-        log.warning("transient did not converge (%s); it converged on the retry with %s",
-                    getattr(first, "summary", first), describe_safer())
+        log.warning("%s did not converge (%s); it converged on the retry with %s", analysis_name(analysis),
+                    getattr(first, "summary", first), describe_safer(analysis))
         if first.netlist_path is not None:  # the failure is resolved: nothing for the user to inspect
             first.netlist_path.unlink(missing_ok=True)
         return result
@@ -205,15 +233,16 @@ class Engine(abc.ABC):
     def _circuit_only(netlist: ir.Netlist) -> ir.Netlist:
         """Analyses and save lists are the engine's business, not the loaded circuit's."""
         out = ir.Netlist(netlist.title)
-        out.items = [i for i in netlist if not isinstance(i, (ir.Tran, ir.Save))]  # already validated items
+        out.items = [i for i in netlist if not isinstance(i, (*ir.ANALYSIS_TYPES, ir.Save))]  # already validated
         return out
 
-    def standalone_netlist(self, analysis: ir.Tran, vectors: Sequence[str] = (), *, safer: bool = False) -> ir.Netlist:
+    def standalone_netlist(self, analysis: ir.Analysis, vectors: Sequence[str] = (), *,
+                           safer: bool = False) -> ir.Netlist:
         """The current circuit plus an analysis (and save list): a file that reproduces the next run; with
-        `safer`, the circuit carries SAFER_OPTIONS (the convergence retry)."""
+        `safer`, the circuit carries the convergence retry's options (safer_options)."""
         net = self._circuit_only(self.netlist)
         if safer:
-            net = with_safer_options(net)
+            net = with_safer_options(net, safer_options(analysis))
         options = {"seed": ngspice_seed(self.seed)} if self.seed is not None else {}
         if options:
             net.add(ir.Options(options))
@@ -222,12 +251,12 @@ class Engine(abc.ABC):
             net.add(ir.Save(tuple(vectors)))
         return net
 
-    def keep_netlist(self, analysis: ir.Tran, vectors: Sequence[str], *, safer: bool = False, kind: str = "failed") -> Path:
+    def keep_netlist(self, analysis: ir.Analysis, vectors: Sequence[str], *, safer: bool = False, kind: str = "failed") -> Path:
         """Write the netlist that reproduces the next run to failed_netlist_dir() and return its path."""
         path = failed_netlist_dir() / f"{kind}-{os.getpid()}-{time.time_ns()}.cir"
         return atomic.write_text(path, ngspice.write(self.standalone_netlist(analysis, vectors, safer=safer)))
 
-    def _failure(self, analysis: ir.Tran, vectors: Sequence[str], output: str, errors: list[str],
+    def _failure(self, analysis: ir.Analysis, vectors: Sequence[str], output: str, errors: list[str],
                  convergence: bool, *, safer: bool = False) -> SimulationError:
         """The typed error for a failed run, with a netlist that reproduces it kept on disk."""
         path = self.keep_netlist(analysis, vectors, safer=safer)
@@ -240,36 +269,50 @@ class Engine(abc.ABC):
         error.summary = f"ngspice {'did not converge' if convergence else 'failed'}: {summary}"
         return error
 
-    def _timeout(self, analysis: ir.Tran, vectors: Sequence[str], *, safer: bool = False) -> SimulationTimeout:
+    def _timeout(self, analysis: ir.Analysis, vectors: Sequence[str], *, safer: bool = False) -> SimulationTimeout:
         """The typed error for a run stopped at timeout_s, with its netlist kept on disk."""
         path = self.keep_netlist(analysis, vectors, safer=safer, kind="timeout")
-        error = SimulationTimeout(f"transient did not finish within {self.timeout_s:g} s and was stopped "
+        what = analysis_name(analysis)
+        error = SimulationTimeout(f"{what} did not finish within {self.timeout_s:g} s and was stopped "
                                   f"(netlist kept at {path})")
         error.netlist_path = path
-        error.summary = f"transient did not finish within {self.timeout_s:g} s"
+        error.summary = f"{what} did not finish within {self.timeout_s:g} s"
         return error
 
 
-def safer_tran(analysis: ir.Tran) -> ir.Tran:
-    """The retry's analysis: the same transient with a SAFER_TMAX_DIVISOR times smaller maximum step."""
+def analysis_name(analysis: ir.Analysis) -> str:
+    return {ir.Tran: "transient", ir.Op: "operating point", ir.DcSweep: "DC sweep"}[type(analysis)]
+
+
+def safer_analysis(analysis: ir.Analysis) -> ir.Analysis:
+    """The retry's analysis: a transient with a SAFER_TMAX_DIVISOR times smaller maximum step; others unchanged."""
+    if not isinstance(analysis, ir.Tran):
+        return analysis
     return ir.Tran(analysis.step_s, analysis.stop_s, analysis.start_s, analysis.tmax_s / SAFER_TMAX_DIVISOR,
                    uic=analysis.uic)
 
 
-def with_safer_options(netlist: ir.Netlist) -> ir.Netlist:
-    """`netlist` with SAFER_OPTIONS replacing whatever it set for the same keys."""
+def safer_options(analysis: ir.Analysis) -> dict[str, float | str]:
+    return dict(SAFER_OPTIONS) if isinstance(analysis, ir.Tran) else dict(SAFER_DC_OPTIONS)
+
+
+def with_safer_options(netlist: ir.Netlist, options: Mapping[str, float | str] = SAFER_OPTIONS) -> ir.Netlist:
+    """`netlist` with `options` replacing whatever it set for the same keys."""
     out = ir.Netlist(netlist.title)
     for item in netlist:
         if isinstance(item, ir.Options):
-            kept = {k: v for k, v in item.values.items() if k.lower() not in SAFER_OPTIONS}
+            kept = {k: v for k, v in item.values.items() if k.lower() not in options}
             if not kept:
                 continue
             item = ir.Options(kept)
         out.items.append(item)
-    out.items.append(ir.Options(dict(SAFER_OPTIONS)))
+    out.items.append(ir.Options(dict(options)))
     return out
 
 
-def describe_safer() -> str:
-    options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in SAFER_OPTIONS.items())
-    return f"{options} and a {SAFER_TMAX_DIVISOR}x smaller maximum step"
+def describe_safer(analysis: ir.Analysis | None = None) -> str:
+    chosen = safer_options(analysis) if analysis is not None else SAFER_OPTIONS
+    options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in chosen.items())
+    if analysis is None or isinstance(analysis, ir.Tran):
+        return f"{options} and a {SAFER_TMAX_DIVISOR}x smaller maximum step"
+    return options

@@ -32,8 +32,9 @@ def compiler() -> str | None:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("COSIM_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cosim"
-    path = Path(base) / "osdi"
+    from cosim.resources import cache_root
+
+    path = cache_root() / "osdi"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

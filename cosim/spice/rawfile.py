@@ -38,7 +38,10 @@ def read(path: Path) -> list[Plot]:
     blob = Path(path).read_bytes()
     plots, pos = [], 0
     while pos < len(blob):
-        plot, pos = _read_plot(blob, pos, path)
+        try:
+            plot, pos = _read_plot(blob, pos, path)
+        except (IndexError, KeyError, ValueError, StopIteration) as exc:  # e.g. the header of a failed analysis
+            raise SimulationError(f"raw file {path}: malformed plot ({type(exc).__name__}: {exc})") from None
         plots.append(plot)
         while pos < len(blob) and blob[pos : pos + 1] in (b"\n", b"\r", b" "):
             pos += 1

@@ -1,8 +1,8 @@
 """SharedEngine: ngspice as a shared library in this process, the fast path of the training loop.
 
 The circuit is parsed once; each step alters sources and state capacitors, runs `tran … uic` with an
-explicit tmax in ngspice's background thread (so a hung run can be stopped by a timeout), copies the
-requested vectors into numpy and destroys the plot. The command history that ngspice keeps is cleared
+explicit tmax (or an operating point, or a DC sweep) in ngspice's background thread (so a hung run can be
+stopped by a timeout), copies the requested vectors into numpy and destroys the plot. The command history that ngspice keeps is cleared
 periodically so memory stays flat over long runs, and only while no background run is active: clearing it
 (ngSpice_Command(NULL) frees ngspice's control structures) during a `bg_tran` crashes the process.
 
@@ -31,11 +31,14 @@ from cosim.netlist import ir
 from cosim.netlist.writers import ngspice
 from cosim.netlist.numbers import number
 from cosim.spice import install
-from cosim.spice.engine import ngspice_seed, Engine, Waveforms, with_safer_options
+from cosim.spice.engine import ngspice_seed, Engine, Waveforms, safer_options, with_safer_options
 from cosim.spice.messages import Transcript
 
 log = logging.getLogger(__name__)
 logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # it warns about every ngspice newer than 34
+
+# Sweeps asking for more vectors than this keep every vector instead (see _simulate).
+_SAVE_LIST_MAX = 256
 
 # ngspice truncates command lines past about 1 kB (a long `alter @v1[pwl] = [...]` silently loses points);
 # longer alterations are applied by reloading the circuit with the new values instead.
@@ -196,6 +199,7 @@ class SharedEngine(Engine):
 
     backend = "spice"
     can_retry = True
+    can_sweep = True
 
     def __init__(self, *, seed: int | None = None, num_threads: int | None = None, timeout_s: float = 300.0,
                  history_limit: int = 400, convergence_retry: bool = True) -> None:
@@ -205,7 +209,7 @@ class SharedEngine(Engine):
         self._commands = 0
         self._saved: tuple[str, ...] | None = None
         self._reload_pending = False
-        self._state_caps: dict[str, Mapping[str, str]] = {}  # subcircuit (lower case) -> its ic_params
+        self._state_alters: dict[str, Mapping[str, tuple[str, float]]] = {}  # subcircuit -> (alter target, scale)
         self._token = object()  # what libngspice's owner is while this engine's circuit is loaded
         self.reloads = 0  # times this engine loaded its circuit again after another engine had loaded one
         self.version = self._ng.ngspice_version or 0
@@ -221,7 +225,7 @@ class SharedEngine(Engine):
             self._ng.command("destroy all")
             self._ng.command("remcirc")
         self._saved = None
-        self._state_caps = {}
+        self._state_alters = {}
         osdi = [line.split(None, 1)[1] for line in text.splitlines() if line.startswith("pre_osdi ")]
         for path in osdi:  # in shared mode, models are loaded by command before the circuit
             self._check(self._ng.command(f"osdi {path}"), f"loading the OSDI model {path}")
@@ -238,15 +242,15 @@ class SharedEngine(Engine):
 
     def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None:
         self._owns_circuit()  # another engine's circuit never receives this one's alterations
-        if type(element) is ir.SubcircuitInstance:  # state capacitors: the bulk of every step
-            caps = self._caps(element.subckt)
+        if type(element) is ir.SubcircuitInstance:  # state capacitors (or holding sources): the bulk of every step
+            targets = self._state_targets(element.subckt)
             name = element.name.lower()
             commands = []
             for field, value in changes.items():
-                cap = caps.get(field)
-                if cap is None:
-                    raise NetlistError(f"{element.name}: only state parameters {sorted(caps)} can change after loading")
-                commands.append(f"alter c.{name}.{cap.lower()} ic={number(value)}")
+                target = targets.get(field)
+                if target is None:
+                    raise NetlistError(f"{element.name}: only state parameters {sorted(targets)} can change after loading")
+                commands.append(_state_alter(name, *target, value))
             if not self._reload_pending:
                 for command in commands:
                     self._cmd(command)
@@ -258,7 +262,7 @@ class SharedEngine(Engine):
         for command in commands:
             self._cmd(command)
 
-    def _run(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
+    def _run(self, analysis: ir.Analysis, vectors: tuple[str, ...]) -> Waveforms:
         self._ready()
         return self._simulate(analysis, vectors, safer=False)
 
@@ -270,18 +274,21 @@ class SharedEngine(Engine):
             self._load_text(ngspice.write(self._circuit_only(self.netlist)))
             self._reload_pending = False
 
-    def _run_safer(self, analysis: ir.Tran, vectors: tuple[str, ...]) -> Waveforms:
-        """Load the circuit with SAFER_OPTIONS for this one run; the next run reloads it without them."""
+    def _run_safer(self, analysis: ir.Analysis, vectors: tuple[str, ...]) -> Waveforms:
+        """Load the circuit with the retry's options for this one run; the next run reloads it without them."""
         try:
-            self._load_text(ngspice.write(with_safer_options(self._circuit_only(self.netlist))))
+            net = with_safer_options(self._circuit_only(self.netlist), safer_options(analysis))
+            self._load_text(ngspice.write(net))
             return self._simulate(analysis, vectors, safer=True)
         finally:
             self._reload_pending = True
 
-    def _simulate(self, analysis: ir.Tran, vectors: tuple[str, ...], safer: bool) -> Waveforms:
-        self._save(vectors)
-        command = (f"bg_tran {number(analysis.step_s)} {number(analysis.stop_s)} {number(analysis.start_s)} "
-                   f"{number(analysis.tmax_s)} uic")
+    def _simulate(self, analysis: ir.Analysis, vectors: tuple[str, ...], safer: bool) -> Waveforms:
+        # ngspice resolves each saved name against every node before an analysis: a sweep's few points are
+        # cheaper to keep whole than a long save list (0.5 s per analysis for 4096 names at 22k nodes, measured);
+        # a transient's hundreds of points are not.
+        self._save(vectors if isinstance(analysis, ir.Tran) or len(vectors) <= _SAVE_LIST_MAX else ())
+        command = "bg_" + ngspice.line(analysis).lstrip(".")
         self._ng.started.clear()
         self._ng.finished.clear()
         try:
@@ -302,7 +309,12 @@ class SharedEngine(Engine):
             self._ng.command("destroy all")
             raise self._failure(analysis, vectors, transcript.text(), errors, transcript.is_convergence_failure(),
                                 safer=safer)
-        result = {"time": self._vector("time")}
+        if isinstance(analysis, ir.Tran):
+            result = {"time": self._vector("time")}
+        elif isinstance(analysis, ir.DcSweep):
+            result = {"sweep": _sweep_values(analysis)}
+        else:
+            result = {}
         for v in vectors:
             result[v] = self._vector(v)
         self._ng.command("destroy all")
@@ -324,11 +336,11 @@ class SharedEngine(Engine):
 
     # --- helpers -------------------------------------------------------------------------------------
 
-    def _caps(self, subckt: str) -> Mapping[str, str]:
-        caps = self._state_caps.get(subckt.lower())
-        if caps is None:
-            caps = self._state_caps[subckt.lower()] = dict(self._require().subcircuit(subckt).ic_params)
-        return caps
+    def _state_targets(self, subckt: str) -> Mapping[str, tuple[str, float]]:
+        targets = self._state_alters.get(subckt.lower())
+        if targets is None:
+            targets = self._state_alters[subckt.lower()] = state_targets(self._require().subcircuit(subckt))
+        return targets
 
     def _vector(self, name: str) -> np.ndarray:
         data = self._ng.vector(name, last_only=False)
@@ -337,7 +349,7 @@ class SharedEngine(Engine):
         return data
 
     def _save(self, vectors: tuple[str, ...]) -> None:
-        """Store only the requested vectors: ngspice's cost grows with saved names × nodes."""
+        """Store only the requested vectors (none: all of them): ngspice's cost grows with saved names × nodes."""
         if vectors == self._saved:
             return
         self._cmd("delete all")
@@ -380,19 +392,35 @@ def _strip_control_blocks(text: str) -> str:
     return "\n".join(out)
 
 
+def state_targets(definition: ir.SubcircuitDef | ir.SubcircuitLibrary) -> dict[str, tuple[str, float]]:
+    """State parameter -> (the ngspice element it is altered on, scale): a capacitor's ic, or the dc value of a
+    holding current source (a library's dc_params)."""
+    targets = {param: (f"c.{{}}.{cap.lower()}", 1.0) for param, cap in definition.ic_params.items()}
+    for param, (source, scale) in getattr(definition, "dc_params", {}).items():
+        targets[param] = (f"i.{{}}.{source.lower()}", scale)
+    return targets
+
+
+def _state_alter(instance: str, target: str, scale: float, value: float) -> str:
+    key = "ic" if target.startswith("c.") else "dc"
+    return f"alter {target.format(instance)} {key}={number(value * scale)}"
+
+
+def _sweep_values(sweep: ir.DcSweep) -> np.ndarray:
+    """The values ngspice steps through (start + k·step, the last one not past stop)."""
+    return sweep.start + sweep.step * np.arange(sweep.points)
+
+
 def _alter_commands(element: ir.Element, changes: Mapping[str, object], netlist: ir.Netlist) -> list[str]:
     """Translate IR field changes into ngspice `alter` commands."""
     name = element.name.lower()
     commands = []
     for field, value in changes.items():
         if isinstance(element, ir.SubcircuitInstance):
-            definition = netlist.subcircuit(element.subckt)
-            cap = definition.ic_params.get(field)
-            if cap is None:
-                raise NetlistError(
-                    f"{element.name}: only state parameters {sorted(definition.ic_params)} can change after loading"
-                )
-            commands.append(f"alter c.{name}.{cap.lower()} ic={number(value)}")
+            targets = state_targets(netlist.subcircuit(element.subckt))
+            if field not in targets:
+                raise NetlistError(f"{element.name}: only state parameters {sorted(targets)} can change after loading")
+            commands.append(_state_alter(name, *targets[field], value))
         elif isinstance(element, ir.Resistor) and field == "value_ohm":
             commands.append(f"alter {name} resistance={number(value)}")
         elif isinstance(element, ir.Capacitor) and field in ("ic_V", "value_F"):

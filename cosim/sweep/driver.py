@@ -25,11 +25,13 @@ def _fingerprint(sweep: Sweep) -> str:
     return json.dumps([p.config for p in sweep.points], sort_keys=True)
 
 
-def prepare(sweep: Sweep, spec_path: Path, out: Path, force: bool) -> list[Point]:
-    """Create or check DIR; return the points still to run (missing, partial or failed)."""
+def prepare(sweep: Sweep, spec_path: Path, out: Path, force: bool, data: dict | None = None) -> list[Point]:
+    """Create or check DIR; return the points still to run (missing, partial or failed). `data`: the spec, when
+    it was given as data rather than read from `spec_path`."""
     out.mkdir(parents=True, exist_ok=True)
     record = runs.inside(out, SPEC_FILE)
-    current = {"spec": read_spec(spec_path), "base": str(sweep.base_path), "points": json.loads(_fingerprint(sweep))}
+    spec = read_spec(spec_path) if data is None else data
+    current = {"spec": spec, "base": str(sweep.base_path), "points": json.loads(_fingerprint(sweep))}
     if record.is_file():
         try:
             previous = safe_yaml.read_record(record)
@@ -54,13 +56,14 @@ class Summary:
 
 
 def run(spec_path: Path, out: Path, *, workers: int, scheduler: str | None = None, fail_fast: bool = False,
-        force: bool = False, on_start=None, on_outcome=None) -> Summary:
+        force: bool = False, on_start=None, on_outcome=None, data: dict | None = None) -> Summary:
     """Run the points of `spec_path` that `out` does not hold yet; record each as it finishes.
-    `on_start(sweep, todo)` is called once the points are known, `on_outcome(outcome)` after each point."""
+    `on_start(sweep, todo)` is called once the points are known, `on_outcome(outcome)` after each point.
+    `data`: the spec itself (a mapping; its base is looked up next to `spec_path`) instead of reading the file."""
     out = Path(out)
-    sweep = expand(spec_path)
+    sweep = expand(spec_path, data)
     with runs.lock(out, "cosim sweep"):  # one driver per folder: a second one would run every point again
-        todo = prepare(sweep, spec_path, out, force)
+        todo = prepare(sweep, spec_path, out, force, data)
         skipped = len(sweep.points) - len(todo)
         save_results(sweep, out)
         work_root = runs.inside(out, WORK_DIR)

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator, model_validator
 
 from cosim import safe_yaml
-from cosim.config import describe_error, is_dotted_key, read_settings, set_value, shown
+from cosim.config import Strict, describe_error, is_dotted_key, read_settings, set_value, shown
 from cosim.errors import ConfigError
 from cosim.experiments.registry import validate
-from cosim.limits import MAX_SEED, MAX_SWEEP_POINTS, USER_INPUT
+from cosim.limits import MAX_SEED, MAX_SWEEP_POINTS
 from cosim.resources import data_dir
 
 SPEC_KEYS = "base, set, grid, zip, random, seeds"
@@ -45,9 +45,7 @@ def _check_keys(keys, where: str) -> None:
                              "and _ joined by dots, e.g. training.noise)")
 
 
-class RandomAxes(BaseModel):
-    model_config = USER_INPUT
-
+class RandomAxes(Strict):
     n: int = Field(ge=1, le=MAX_SWEEP_POINTS)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     # [low, high]: integers draw integers, otherwise uniform floats
@@ -72,8 +70,8 @@ class RandomAxes(BaseModel):
         return self
 
 
-class SweepSpec(BaseModel):
-    model_config = ConfigDict(**USER_INPUT, populate_by_name=True)
+class SweepSpec(Strict):
+    model_config = ConfigDict(populate_by_name=True)
 
     base: str
     fixed: dict[str, Any] = Field(default_factory=dict, alias="set")
@@ -197,9 +195,25 @@ def _random_values(random: RandomAxes) -> list[dict[str, Any]]:
     return samples
 
 
+def _as_validated(values: dict[str, Any], config: dict) -> dict[str, Any]:
+    """The axis values of a point as its results table records them: a SPICE-style text (`1u`) as the number
+    the config validated it to (1e-06), every other value as the spec typed it."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            node: Any = config
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, (int, float)) and not isinstance(node, bool):
+                value = node
+        out[key] = value
+    return out
+
+
 def expand(spec_path: Path, data: dict | None = None) -> Sweep:
     """Validate a sweep spec and every point it makes (as a complete experiment config, presets and parameter
-    files included), before anything runs. Values are set as the spec's YAML typed them, never parsed again."""
+    files included), before anything runs. Values are set as the spec's YAML typed them, never parsed again (a
+    SPICE-style number such as `1u` is a number to the config, which reads it once)."""
     spec_path = Path(spec_path)
     data = read_spec(spec_path) if data is None else data
     if not isinstance(data, dict):
@@ -222,7 +236,8 @@ def expand(spec_path: Path, data: dict | None = None) -> Sweep:
         point = settings
         for key, value in values.items():
             point = set_value(point, key, value, where)
-        points.append(Point(len(points), values, validate(point, where).model_dump(mode="json")))
+        config = validate(point, where).model_dump(mode="json")
+        points.append(Point(len(points), _as_validated(values, config), config))
     ids = [p.id for p in points]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{spec_path}: some points have identical configs (an axis repeats a value)")

@@ -21,9 +21,10 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.special import expit
 
+from cosim.config import Strict
 from cosim.devices.base import Presets
 from cosim.errors import ConfigError
-from cosim.limits import MAX_CONTROL_STD, USER_INPUT
+from cosim.limits import MAX_CONTROL_STD
 
 
 class DWParams(BaseModel):
@@ -41,11 +42,9 @@ class DWParams(BaseModel):
         return 1.0 - self.a
 
 
-class Variation(BaseModel):
+class Variation(Strict):
     """Device-to-device spread of the fit (not published: assumptions, default none). x0 gets an absolute
     Gaussian std, dx a log-normal relative std, a an absolute Gaussian std (clipped to [0.5, 1])."""
-
-    model_config = USER_INPUT
 
     x0_std: float = Field(0.0, ge=0, le=MAX_CONTROL_STD)
     dx_rel_std: float = Field(0.0, ge=0, le=1)

@@ -14,8 +14,9 @@ from typing import Literal, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
+from cosim.config import Strict
 from cosim.devices.dw_synapse.model import DWArrays, DWParams, uniform
 from cosim.errors import ConfigError, SimulationError
 from cosim.limits import (MAX_CAPACITANCE_F, MAX_CURRENT_A, MAX_RESISTANCE_OHM, MAX_TIME_S, MIN_CAPACITANCE_F,
@@ -32,7 +33,7 @@ SUBCKT_DEFAULTS = {"w": 4.63168, "x0": 4.63168, "dx": 2.72741, "a": 0.97813, "r0
                    "ts": 2e-8, "td": 0.0}
 
 
-class ReadCircuit(BaseModel):
+class ReadCircuit(Strict):
     """The circuit that reads one synapse once per slot. Not published (the paper read its nanowires
     optically): these are documented assumptions of an electrical read, e.g. a tunnel junction on the
     nanowire's far end, read at 0.1 V through a sense resistor into a clocked comparator.
@@ -43,8 +44,6 @@ class ReadCircuit(BaseModel):
     supply over the slot: the read current, the comparator's bias current while enabled and the charge of
     its output load for a "1".
     """
-
-    model_config = USER_INPUT
 
     r_state0_ohm: float = Field(10e3, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM,
                                 description="read resistance with the wall pinned (state 0)")

@@ -48,6 +48,13 @@ class MSDC:
     def state_vector(self, instance: str) -> str:
         return spice.state_vector(instance)
 
+    def read_variant(self, item: Any, hold_s: float) -> Any:
+        if isinstance(item, ir.SubcircuitLibrary):
+            return spice.read_library(item, hold_s)
+        if isinstance(item, ir.SubcircuitInstance):
+            return spice.read_instance(item, hold_s)
+        return None
+
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         return model.current(instances, v_V, state)
 

@@ -25,15 +25,15 @@ from typing import Any, Union
 import numpy as np
 import yaml
 from numpy.typing import ArrayLike
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from scipy.special import expit, exprel
 
 from cosim import safe_yaml
+from cosim.config import Strict
 from cosim.devices.base import Presets
 from cosim.errors import ConfigError
 from cosim.limits import (MAX_CURRENT_A, MAX_EXPONENT_PER_V, MAX_REL_STD, MAX_RESISTANCE_OHM, MAX_TEMPERATURE_K,
-                          MAX_TIME_CONSTANT_S, MAX_VOLTAGE_V, MIN_RESISTANCE_OHM, MIN_TEMPERATURE_K, MIN_TIME_S,
-                          USER_INPUT)
+                          MAX_TIME_CONSTANT_S, MAX_VOLTAGE_V, MIN_RESISTANCE_OHM, MIN_TEMPERATURE_K, MIN_TIME_S)
 
 BOLTZMANN_J_PER_K = 1.380649e-23
 ELEMENTARY_CHARGE_C = 1.602176634e-19
@@ -55,10 +55,10 @@ ALLOWED_RANGES = {
 }
 
 
-class MSDCParams(BaseModel):
+class MSDCParams(Strict):
     """One M-SDC parameter set; `source` records where the numbers come from (fit, datasheet, choice)."""
 
-    model_config = ConfigDict(**USER_INPUT, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     r_on_ohm: float = Field(ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM,
                             description="resistance of the memristive branch with all switches ON")
@@ -120,7 +120,8 @@ def _describe_validation_error(exc: ValidationError) -> str:
         key = ".".join(str(p) for p in err["loc"])
         if key:
             allowed = ALLOWED_RANGES.get(key, "one of " + ", ".join(ALLOWED_RANGES))
-            parts.append(f"{key} = {err.get('input')!r}: {err['msg']} (allowed: {allowed})")
+            message = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{key} = {err.get('input')!r}: {message} (allowed: {allowed})")
         else:
             parts.append(f"{err['msg']} (allowed: {ALLOWED_RANGES['r_on_ohm']})")
     return "; ".join(parts)
@@ -171,7 +172,7 @@ def current(p: ParamsLike, v_V: ArrayLike, x: ArrayLike) -> np.ndarray:
     return p.phi * v * conductance(p, x) + (1.0 - p.phi) * diode
 
 
-def _current_and_slope(p: ParamsLike, v: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def current_and_slope(p: ParamsLike, v: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """I(V, X) and dI/dV, shared by the Newton solve so the exponentials are evaluated once."""
     g = conductance(p, x)
     fwd = p.alpha_f_A * np.exp(p.beta_f_per_V * v)
@@ -222,7 +223,7 @@ def series_device_voltage_V(
     lo, hi = np.minimum(0.0, bound), np.maximum(0.0, bound)
     v = 0.5 * (lo + hi) if v_guess_V is None else np.clip(v_guess_V, lo, hi)
     for _ in range(200):
-        i, di_dv = _current_and_slope(p, v, x)
+        i, di_dv = current_and_slope(p, v, x)
         f = v + r_s * i - v_src
         above = f > 0
         hi = np.where(above, v, hi)
@@ -360,14 +361,14 @@ class MSDCTwin:
 # --- variation -----------------------------------------------------------------------------------------------
 
 
-class Variation(BaseModel):
+class Variation(Strict):
     """Relative standard deviations of device-to-device variation (0 = none).
 
     Each varied parameter is multiplied by a lognormal factor with mean 1 and the given relative std, so values
     stay positive; pairs with R_on >= R_off are redrawn (the joint lognormal conditioned on R_on < R_off).
     """
 
-    model_config = ConfigDict(**USER_INPUT, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     r_on_rel_std: float = Field(0.0, ge=0, le=MAX_REL_STD)
     r_off_rel_std: float = Field(0.0, ge=0, le=MAX_REL_STD)

@@ -30,6 +30,12 @@ STATE_CAPACITOR = "cx"
 STATE_NODE = "x"
 VA_FILE = "msdc.va"
 LIB_FILES = {"osdi": "msdc_osdi.lib", "bsource": "msdc.lib"}
+# Read-mode variants (DC operating points of reads): the state is held by a Norton source `Ix` of x0/th
+# amperes into th ohm, so V(x) = x0 + th·dX/dt: a backward-Euler step of th seconds from x0
+# (device_models/msdc_osdi_read.lib says why).
+READ_LIB_FILES = {"osdi": "msdc_osdi_read.lib", "bsource": "msdc_read.lib"}
+HOLD_SOURCE = "Ix"
+HOLD_PARAM = "th"
 
 # MSDCParams field -> subcircuit parameter (same order as the .subckt lines).
 SPICE_NAMES = {
@@ -92,6 +98,26 @@ def library(backend: str | None = None, *, portable: bool = False) -> list[ir.Os
     path = data_file("device_models", LIB_FILES[backend])
     items.append(ir.SubcircuitLibrary(str(path), SUBCKT, PINS, dict(DEFAULTS), {STATE_PARAM: STATE_CAPACITOR}))
     return items
+
+
+def read_library(library: ir.SubcircuitLibrary, hold_s: float) -> ir.SubcircuitLibrary | None:
+    """The read-mode variant of an M-SDC library item (same subcircuit, pins and parameters, plus the hold time
+    th; the state held by a source instead of a capacitor), None when `library` is not an M-SDC library. Its
+    instances need th = `hold_s` (`read_instance`)."""
+    if library.name.lower() != SUBCKT:
+        return None
+    for backend, name in LIB_FILES.items():
+        if library.path.endswith("/" + name) or library.path == name:
+            path = library.path[: len(library.path) - len(name)] + READ_LIB_FILES[backend]
+            return ir.SubcircuitLibrary(path, library.name, library.pins, {**library.params, HOLD_PARAM: 1e-9},
+                                        dc_params={STATE_PARAM: (HOLD_SOURCE, 1.0 / hold_s)})
+    return None
+
+
+def read_instance(instance: ir.SubcircuitInstance, hold_s: float) -> ir.SubcircuitInstance:
+    """An instance of the read-mode library, holding its state for `hold_s` seconds (see read_library)."""
+    return ir.SubcircuitInstance(instance.name, instance.terminals, instance.subckt,
+                                 {**instance.params, HOLD_PARAM: hold_s})
 
 
 def netlist_backend(netlist: ir.Netlist) -> str | None:

@@ -24,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from cosim.config import Strict
 from cosim.devices.base import Presets
 from cosim.errors import ConfigError
-from cosim.limits import MAX_GAIN, MAX_TIME_S, MAX_VOLTAGE_V, MIN_TIME_S, USER_INPUT
+from cosim.limits import MAX_GAIN, MAX_TIME_S, MAX_VOLTAGE_V, MIN_TIME_S
 
 RATE_MAX_PER_S = 1e12  # switching-rate cap (the circuit's rmax): H saturates instead of overflowing
 WINDOW_PER_DI = 2.0 * math.log(9.0)  # 10–90 % window of a logistic in units of its scale dI
@@ -73,14 +74,12 @@ class SOTParams(BaseModel):
         return self.rp_ohm * (1.0 + self.tmr)
 
 
-class Timing(BaseModel):
+class Timing(Strict):
     """One slot of the neuron, repeated for every sample: reset pulse, write pulse, read.
 
     Write line: 0 → −I_reset (edge), held reset_width_s, → +I_write (edge), held write_width_s, → 0 (edge).
     Read line: then 0 → read_V (edge), held read_width_s, → 0 (edge). Slot = 5 edges + the three widths.
     """
-
-    model_config = USER_INPUT
 
     write_width_s: float = Field(1e-8, ge=MIN_TIME_S, le=MAX_TIME_S)
     reset_width_s: float = Field(2e-9, ge=MIN_TIME_S, le=MAX_TIME_S)
@@ -132,10 +131,8 @@ class SOTArrays:
         return replace(self, ic0_A=self.ic0_A[index], delta=self.delta[index], rp_ohm=self.rp_ohm[index])
 
 
-class Variation(BaseModel):
+class Variation(Strict):
     """Device-to-device spread: the preset's own relative stds of Ic0, Δ and R_P, multiplied by `scale`."""
-
-    model_config = USER_INPUT
 
     scale: float = Field(1.0, ge=0, le=5)
 

@@ -69,6 +69,11 @@ class VerilogA:
     def state_vector(self, instance: str) -> str:
         return spice.state_vector(instance)
 
+    def read_variant(self, item: Any, hold_s: float) -> Any:
+        """No read-mode variant (states held by sources for operating-point reads): the board reads a user's
+        devices with transients."""
+        return None
+
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         return curves.current(instances, v_V, state)
 

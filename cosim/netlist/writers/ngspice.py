@@ -116,6 +116,17 @@ def _(d: ir.Tran) -> str:
 
 
 @line.register
+def _(d: ir.Op) -> str:
+    return ".op"
+
+
+@line.register
+def _(d: ir.DcSweep) -> str:
+    source = "temp" if d.source == ir.SWEEP_TEMPERATURE else d.source.lower()
+    return f".dc {source} {number(d.start)} {number(d.stop)} {number(d.step)}"
+
+
+@line.register
 def _(d: ir.Save) -> str:
     return ".save " + " ".join(d.vectors)
 

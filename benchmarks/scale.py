@@ -1,0 +1,114 @@
+"""Reads and programming of M-SDC crossbar tiles from 16×16 to 128×128 (and a 784-row layer): ngspice transients
+(the spice backend's forward pass), ngspice operating-point reads (cosim.hil.opread) and the numpy network solver
+(cosim.circuits.nodal), timed in one run, with speed-ups against the transient and the growth of each cost with
+the number of devices.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/scale.py            # 16, 32, 64, 128 and 784×16 (several minutes)
+    PYTHONPATH=. .venv/bin/python benchmarks/scale.py --quick    # 16, 32, 64 (about a minute)
+
+Per tile: one forward pass of 16 input vectors (uniform in [0, 1] of the read voltage, wires 1 Ω per segment), after
+a one-sample pass that loads the circuit; programming: one 1 µs set pulse on each of 8 devices (transient only; the
+solver's programming path is not wired into a session yet). The solver's network is built once per layer ("build",
+shown apart); "twin" is a solve with its own factorisation, "cached" one that reuses the previous call's factor, as
+a session would between programming steps. Its error is the largest column-current difference to the transient's, as a fraction of the largest
+column current (the transient's states also drift within the pass, ~1e-6 of full scale). The last line is
+`scale: op-read <x>x transient, twin <y>x ngspice, twin error <e>` at the 64×64 tile, <y> against the transient
+forward pass (the spice backend's) and <e> the largest error over all tiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from cosim.circuits import nodal
+from cosim.experiments.msdc_board import sized as msdc_board
+from cosim.devices.msdc import model as msdc
+from cosim.hil.ledger import Ledger
+from cosim.hil.schedule import Pulses
+from cosim.hil.session import CircuitSession, Timing
+from cosim.spice.shared import SharedEngine
+
+SAMPLES = 16
+PROGRAMMED = 8
+
+
+def timed(call):
+    started = time.perf_counter()
+    out = call()
+    return out, time.perf_counter() - started
+
+
+def measure(rows: int, cols: int, seed: int = 0) -> dict:
+    board = msdc_board((rows, cols), wire_ohm=1.0, seed=seed)
+    inputs = np.random.default_rng(seed + 1).uniform(0, 1, (SAMPLES, rows))
+    result = {"tile": f"{rows}x{cols}", "devices": rows * cols}
+
+    def session(mode: str) -> CircuitSession:
+        engine = SharedEngine(seed=1, timeout_s=3600.0)  # a 128×128 transient takes minutes on a busy machine
+        s = CircuitSession(board.network, engine, board.x0, Ledger(), "osdi", Timing(read_mode=mode))
+        s.forward(inputs[:1])  # loads the circuit (and, for op reads, the read-mode circuit)
+        s.x = board.x0.copy()
+        return s
+
+    tr = session("transient")
+    transient, result["transient_s"] = timed(lambda: tr.forward(inputs))
+    devices = list(np.linspace(0, rows * cols - 1, PROGRAMMED).astype(int))
+    _, result["program_s"] = timed(lambda: tr.program(devices, [Pulses(1.0, 1e-6, 1, 1)] * PROGRAMMED))
+    op = session("op")
+    operating, result["op_s"] = timed(lambda: op.forward(inputs))
+
+    def build():
+        read = nodal.crossbar_read(board.network, 0)
+        p = msdc.MSDCArrays(**{f: np.asarray(getattr(board.arrays, f))[read.devices]
+                               for f in msdc.MSDCArrays.__dataclass_fields__})
+        x = board.x0[read.devices]
+        return read, lambda v: msdc.current_and_slope(p, v, x)
+
+    (read, device), result["twin_build_s"] = timed(build)
+    v_rows = inputs * board.network.spec.read_V
+    solution, result["twin_s"] = timed(lambda: read.network.solve(v_rows, device))
+    _, result["twin_cached_s"] = timed(lambda: read.network.solve(v_rows, device, factor=solution.factor))
+    ours, theirs = read.column_currents(solution), transient.column_currents_A[0]
+    result["twin_error"] = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+    result["op_error"] = float(np.abs(operating.column_currents_A[0] - theirs).max() / np.abs(theirs).max())
+    return result
+
+
+def exponent(devices: list[int], seconds: list[float]) -> float:
+    """Slope of log(time) against log(devices): cost ∝ devices^slope."""
+    return float(np.polyfit(np.log(devices), np.log(seconds), 1)[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiles of 16, 32 and 64 only")
+    args = parser.parse_args()
+    tiles = [(16, 16), (32, 32), (64, 64)] + ([] if args.quick else [(128, 128), (784, 16)])
+    rows = []
+    print(f"{'tile':>8} {'devices':>7} | {'transient':>9} {'op read':>8} {'twin':>8} {'cached':>8} {'build':>8} | "
+          f"{'op x':>6} {'twin x':>7} {'cached x':>8} | {'program':>8} | {'twin err':>8} {'op err':>8}")
+    for r, c in tiles:
+        m = measure(r, c)
+        rows.append(m)
+        print(f"{m['tile']:>8} {m['devices']:>7} | {m['transient_s']:>8.3f}s {m['op_s']:>7.3f}s "
+              f"{m['twin_s'] * 1e3:>6.1f}ms {m['twin_cached_s'] * 1e3:>6.1f}ms {m['twin_build_s'] * 1e3:>6.1f}ms | "
+              f"{m['transient_s'] / m['op_s']:>5.1f}x {m['transient_s'] / m['twin_s']:>6.0f}x "
+              f"{m['transient_s'] / m['twin_cached_s']:>7.0f}x | {m['program_s']:>7.3f}s | "
+              f"{m['twin_error']:>8.1e} {m['op_error']:>8.1e}", flush=True)
+    square = [m for m in rows if m["tile"].split("x")[0] == m["tile"].split("x")[1]]
+    n = [m["devices"] for m in square]
+    print("cost growth (time ∝ devices^k over the square tiles): " + ", ".join(
+        f"{name} k = {exponent(n, [m[key] for m in square]):.2f}"
+        for name, key in (("transient", "transient_s"), ("op read", "op_s"), ("twin", "twin_s"),
+                          ("twin cached", "twin_cached_s"), ("programming", "program_s"))))
+    last = next(m for m in rows if m["tile"] == "64x64")
+    print(f"scale: op-read {last['transient_s'] / last['op_s']:.1f}x transient, "
+          f"twin {last['transient_s'] / last['twin_s']:.0f}x ngspice, "
+          f"twin error {max(m['twin_error'] for m in rows):.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""cosim from Python: what the `cosim` command does, as functions that return data and raise cosim's typed
+errors (`cosim.errors`) instead of exiting. `import cosim` makes them available as `cosim.load`, `cosim.train`…
+(loaded on first use); `docs/api.md` is a whole session.
+
+    cfg = cosim.load("eslami2024", {"training.epochs": 3, "programming.width_s": "1u"}, backend="twin")
+    run = cosim.train(cfg, "runs/quick")          # a Run: .metrics .history .ledger .states .summary()
+    again = cosim.open_run("runs/quick")
+    points = cosim.run_sweep({"base": "eslami2024.yaml", "grid": {"training.noise": [0, 0.1]}}, "runs/sweep")
+
+`run_sweep` and `experiment_names` are not called `sweep` and `experiments`: those are subpackages of cosim,
+which Python puts in the package's namespace once they are imported.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping
+
+from pydantic import ValidationError
+
+from cosim import runs
+from cosim.config import Strict, apply_overrides, describe_error, read_settings, set_value
+from cosim.errors import ConfigError, CosimError
+from cosim.resources import data_file
+from cosim.units import eng
+
+if TYPE_CHECKING:  # imported when used: `import cosim` stays light
+    import numpy as np
+    import pandas as pd
+
+    from cosim.experiments.base import ExperimentBase
+
+DEFAULT_EXPERIMENT = "eslami2024"
+Progress = Callable[[int, dict], None]
+
+
+def experiment_names() -> list[str]:
+    """The experiments cosim knows, by the name an experiment file's `experiment:` gives."""
+    from cosim import experiments
+
+    return experiments.available()
+
+
+def experiment_file(name: str) -> Path:
+    """The experiment file cosim ships for the experiment `name` (`sweeps/<name>.yaml`)."""
+    if name not in experiment_names():
+        raise ConfigError(f"experiment {name!r} is unknown; allowed: {', '.join(experiment_names())}")
+    return data_file("sweeps", f"{name}.yaml")
+
+
+def load(experiment: str | Path | ExperimentBase | None = None,
+         overrides: Mapping[str, Any] | Iterable[str] = (), **settings: Any) -> ExperimentBase:
+    """A validated experiment config: `experiment` is an experiment's name (its shipped file, the one `cosim
+    train` uses; None: eslami2024), an experiment file, or a config to copy. `overrides` sets dotted keys,
+    either as a mapping of typed values (`{"programming.width_s": 1e-6}`; text such as "1u" is a SPICE-style
+    number where a number is expected) or as `KEY=VALUE` texts read as `-s` reads them; `settings` sets
+    top-level keys (`backend="twin"`, `seed=3`). ConfigError naming the key when anything is wrong."""
+    from cosim import experiments
+    from cosim.experiments.base import ExperimentBase
+
+    if isinstance(experiment, ExperimentBase):
+        data, where = experiment.model_dump(mode="json"), f"{experiment.experiment} config"
+    else:
+        path = experiment_file(DEFAULT_EXPERIMENT if experiment is None else experiment) if (
+            experiment is None or (isinstance(experiment, str) and experiment in experiment_names()
+                                   and not Path(experiment).is_file())) else Path(experiment)
+        data, where = read_settings(path), str(path)
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    if isinstance(overrides, Mapping):
+        for key, value in overrides.items():
+            data = set_value(data, key, value, f"override {key!r}")
+    else:
+        data = apply_overrides(data, overrides, "-s")
+    for key, value in settings.items():
+        data = set_value(data, key, value, f"setting {key!r}")
+    return experiments.validate(data, where)
+
+
+# --- runs -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class Run:
+    """A finished run folder (what `cosim train` writes), loaded: its validated config, metrics.json, history.csv
+    and ledger.parquet as DataFrames (one row per epoch, one per hardware event) and states.npz (final device
+    states by family)."""
+
+    path: Path
+    config: ExperimentBase
+    metrics: dict
+    history: pd.DataFrame
+    ledger: pd.DataFrame
+    states: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float | int]:
+        """The ledger's energy and time figures (`cosim.hil.summary.summarize`: totals, training totals, per
+        inference and per training sample), the ones metrics.json and `cosim report` show."""
+        from cosim.hil.summary import summarize
+
+        return summarize(self.ledger, self.metrics.get("training_samples"))
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        shown = [f"{m['experiment']} on {m.get('backend', '?')}, seed {m.get('seed')}"]
+        if isinstance(m.get("test_accuracy"), (int, float)):
+            shown.append(f"test accuracy {m['test_accuracy']:.3f}")
+        for key, label, unit in (("training_energy_J", "training energy", "J"),
+                                 ("training_circuit_time_s", "training time", "s")):
+            if isinstance(m.get(key), (int, float)):
+                shown.append(f"{label} {eng(m[key], unit)}")
+        if isinstance(m.get("pulses"), int):
+            shown.append(f"{m['pulses']} pulses")
+        return f"<Run {self.path}: {', '.join(shown)}>"
+
+
+def open_run(path: str | Path) -> Run:
+    """A finished run folder (ConfigError naming the file when one is missing, corrupt or not cosim's)."""
+    from cosim import experiments
+    from cosim.reports import load_run
+
+    record = load_run(Path(path))
+    config = experiments.validate(record.config, str(record.path / "config.yaml"))
+    return Run(record.path, config, record.metrics, record.history, record.ledger, record.states)
+
+
+def train(config: ExperimentBase | str | Path | None = None, out: str | Path | None = None, *,
+          backend: Literal["spice", "batch", "twin"] | None = None, force: bool = False,
+          progress: bool | Progress = False) -> Run:
+    """Train `config` (a config from `load`, or what `load` takes) into the run folder `out` and return the Run.
+    `out` None: a new folder under the system's temporary folder (`cosim-<experiment>-…`, kept; `run.path`
+    says where). A folder that holds an earlier run is refused unless `force` (which replaces the run's
+    files, nothing else). `backend` overrides the config's; `progress`: True prints a line per epoch, a
+    function `progress(epoch, record)` gets each epoch's numbers."""
+    from cosim import experiments
+    from cosim.experiments.base import ExperimentBase
+
+    cfg = config if isinstance(config, ExperimentBase) else load(config)
+    if backend is not None:
+        cfg = load(cfg, backend=backend)
+    out = Path(tempfile.mkdtemp(prefix=f"cosim-{cfg.experiment}-")) if out is None else Path(out)
+    with runs.lock(out, "cosim train"):
+        existing = runs.existing_run(out)
+        if existing and not force:
+            raise CosimError(f"{out} already holds a run ({', '.join(existing)}); use another --out, --force "
+                             "(force=True) to replace it, or --resume (cosim.resume) to continue an interrupted one")
+        runs.clear(out)
+        experiments.run_to_dir(cfg, out, _progress(progress))
+    return open_run(out)
+
+
+def resume(path: str | Path, *, progress: bool | Progress = False) -> Run:
+    """Continue the interrupted run in `path` from its last finished epoch, with the config it recorded."""
+    from cosim import experiments
+
+    path = Path(path)
+    if not (path / runs.INCOMPLETE).exists():
+        raise CosimError(f"{path} is not an interrupted run (no {runs.INCOMPLETE} marker): nothing to resume")
+    cfg = load(path / "config.yaml")
+    with runs.lock(path, "cosim train"):
+        experiments.check_resumable(cfg, path)
+        experiments.run_to_dir(cfg, path, _progress(progress), resume=True)
+    return open_run(path)
+
+
+def _progress(progress: bool | Progress) -> Progress | None:
+    if callable(progress):
+        return progress
+    if not progress:
+        return None
+
+    def show(epoch: int, record: dict) -> None:
+        numbers = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in record.items()
+                            if k in ("loss", "train_accuracy", "validation_accuracy") and isinstance(v, float))
+        print(f"epoch {epoch}/{record.get('epochs', '?')}: {numbers}", flush=True)
+
+    return show
+
+
+# --- sweeps and reports ---------------------------------------------------------------------------------------
+
+
+def run_sweep(spec: str | Path | Mapping[str, Any], out: str | Path, *, workers: int | None = None,
+              scheduler: str | None = None, fail_fast: bool = False, force: bool = False) -> pd.DataFrame:
+    """Run the points of a sweep spec (a file, or the spec itself as a mapping, whose `base` is found next to
+    the current folder or among cosim's sweeps/) that `out` does not hold yet, and return the results table:
+    one row per point with its axis values, status, metrics and wall time (`out/results.parquet`). `workers`:
+    local processes (default: one per core); `scheduler`: a Dask scheduler address or "local"."""
+    from cosim import sweep as sweeps
+
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    path, data = (Path(spec), None) if isinstance(spec, (str, Path)) else (Path("sweep spec"), dict(spec))
+    summary = sweeps.run(path, Path(out), workers=workers or os.cpu_count() or 1, scheduler=scheduler,
+                         fail_fast=fail_fast, force=force, data=data)
+    return summary.frame
+
+
+def report(paths: str | Path | Iterable[str | Path], out: str | Path) -> dict[str, Path]:
+    """Write the energy / latency / accuracy report of run and sweep folders into `out` (report.html,
+    report.md, PNGs, CSVs); returns the files written by name."""
+    from cosim import reports
+
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    return reports.write([Path(p) for p in paths], Path(out))
+
+
+# --- device characterisation ------------------------------------------------------------------------------------
+
+
+class MSDCCharacterization(Strict):
+    """`characterize("msdc", …)`: a sine I–V sweep through a series resistor and a set/reset pulse train read
+    after every pulse, in ngspice (`cosim.devices.msdc.characterize`); an option left None takes that
+    routine's default."""
+
+    preset: str = "W"  # W, Cr, C, or all (side by side)
+    amplitude_V: float | None = None
+    frequency_Hz: float | None = None
+    series_ohm: float | None = None
+    pulse_amplitude_V: float | None = None
+    pulse_width_s: float | None = None
+    pulse_series_ohm: float | None = None
+    pulses: int | None = None
+    seed: int = 0
+
+
+class SOTCharacterization(Strict):
+    """`characterize("sot_mtj", …)`: switching probability versus write current of SOT-MTJ neurons, fitted
+    sigmoids per device and width (`cosim.devices.sot_mtj.characterize`); None takes that routine's default."""
+
+    width: str = "all"  # all, a width preset (w50, w100, w200, w400) or a width in nm
+    instances: int = 8
+    pulses: int | None = None
+    points: int | None = None
+    coarse_points: int | None = None
+    coarse_pulses: int | None = None
+    backend: Literal["spice", "batch", "twin"] = "spice"
+    seed: int = 0
+
+
+class VerilogACharacterization(Strict):
+    """`characterize("verilog_a", …)`: I–V loops, a set/reset pulse train and what one read or pulse does to a
+    Verilog-A device brought with a preset (`cosim.devices.verilog_a.characterize`), through the family's own
+    netlist; the defaults are the M-SDC board's pulses. One of `preset` (one that ships) or `file` (yours)."""
+
+    preset: str | None = None
+    file: Path | None = None
+    amplitude_V: float = 1.0
+    frequencies_Hz: list[float] = [5e3, 1e4, 2e4]  # one loop each
+    series_ohm: float = 1e3
+    pulse_amplitude_V: float = 1.0
+    pulse_width_s: float = 1e-6
+    pulse_series_ohm: float = 1e3
+    pulses: int = 40
+    read_V: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Characterization:
+    """What a characterisation wrote into `out`: its files (CSVs and PNGs); `tables` reads the CSVs back."""
+
+    family: str
+    out: Path
+    files: list[Path]
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        import pandas as pd
+
+        return {p.stem: pd.read_csv(p) for p in self.files if p.suffix == ".csv"}
+
+
+def characterize(family: str, out: str | Path | None = None, *, progress: Callable[[str, dict], None] | None = None,
+                 **options: Any) -> Characterization:
+    """Characterise a device family's models (msdc: `MSDCCharacterization`'s options; sot_mtj:
+    `SOTCharacterization`'s, `progress(width, summary)` after each width; verilog_a: `VerilogACharacterization`'s)
+    into `out` (None: a new folder under the system's temporary folder). Values may be SPICE-style text
+    (`pulse_width_s="5u"`)."""
+    from cosim.devices import registry
+
+    name = registry.family(family).name
+    models = {"msdc": MSDCCharacterization, "sot_mtj": SOTCharacterization, "verilog_a": VerilogACharacterization}
+    if name not in models:
+        raise ConfigError(f"device family {name!r} has no characterisation here; allowed: {', '.join(models)}")
+    try:
+        chosen = models[name].model_validate(options)
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, f"characterize {name}")) from None
+    out = Path(tempfile.mkdtemp(prefix=f"cosim-characterize-{name}-")) if out is None else Path(out)
+    run = {"msdc": _characterize_msdc, "verilog_a": _characterize_verilog_a}.get(name)
+    files = run(chosen, out) if run else _characterize_sot(chosen, out, progress)
+    return Characterization(name, out, files)
+
+
+def _given(options: Strict, names: dict[str, str]) -> dict[str, Any]:
+    """The options set (not None), by the names the routine's own settings use."""
+    return {theirs: getattr(options, ours) for ours, theirs in names.items() if getattr(options, ours) is not None}
+
+
+def _characterize_msdc(o: MSDCCharacterization, out: Path) -> list[Path]:
+    from cosim.devices.msdc import model as msdc
+    from cosim.devices.msdc.characterize import PulseTrain, SineSweep, characterize as run
+
+    names = msdc.preset_names() if o.preset.lower() == "all" else [msdc.PRESETS.key(o.preset)]
+    sweep = SineSweep(**_given(o, {"amplitude_V": "amplitude_V", "frequency_Hz": "frequency_Hz",
+                                   "series_ohm": "series_ohm"}))
+    train = PulseTrain(**_given(o, {"pulse_amplitude_V": "amplitude_V", "pulse_width_s": "width_s",
+                                    "pulse_series_ohm": "series_ohm", "pulses": "pulses"}))
+    return run(names, out, sweep, train, seed=o.seed)
+
+
+def _characterize_verilog_a(o: VerilogACharacterization, out: Path) -> list[Path]:
+    from cosim.devices.bench import PulseTrain, SineSweep
+    from cosim.devices.registry import family
+
+    if (o.preset is None) == (o.file is None):
+        raise ConfigError("characterize verilog_a: give one of preset (one that ships) or file (your preset file)")
+    if not o.frequencies_Hz or not all(f > 0 for f in o.frequencies_Hz):
+        raise ConfigError(f"characterize verilog_a: frequencies_Hz must be > 0, at least one; got {o.frequencies_Hz}")
+    verilog_a = family("verilog_a")
+    model = verilog_a.params(o.preset, o.file)
+    sweep = SineSweep(o.amplitude_V, max(o.frequencies_Hz), o.series_ohm)
+    train = PulseTrain(o.pulse_amplitude_V, o.pulse_width_s, o.pulse_series_ohm, o.pulses, o.read_V)
+    files, _ = verilog_a.characterize(model, o.preset or model.path.stem, out, sweep, o.frequencies_Hz, train, o.seed)
+    return files
+
+
+def _characterize_sot(o: SOTCharacterization, out: Path, progress) -> list[Path]:
+    from cosim.devices.sot_mtj.characterize import Sweep, characterize as run, resolve_width
+
+    sweep = Sweep(**_given(o, {name: name for name in ("coarse_points", "coarse_pulses", "points", "pulses")}))
+    return run(resolve_width(o.width), out, o.instances, sweep, o.seed, o.backend, progress=progress)

@@ -1,0 +1,266 @@
+"""The resistive network of one crossbar layer solved in numpy: what ngspice computes for a read, without ngspice.
+
+The network is read off the layer's own IR items (wire segments, switches in the state their control voltages
+give them, the reference column, 0 V ammeters joining their nodes), so it follows the generator's topology by
+construction; what lies outside the layer enters as conductances to ground (a transimpedance stage's virtual
+ground, the programming bus's driver). Devices are nonlinear two-terminal elements given by a callback that
+returns current and slope. The solve is a chord iteration on the node voltages: one sparse LU of the linear part
+plus the devices' conductances, reused for every iteration and every input vector (many right-hand sides), and
+reusable across calls (`factor`, `solve(…, factor=…)`): at read voltages the devices are close to linear, so a
+few iterations reach the tolerance; when they do not shrink the imbalance fast enough the Jacobian is refactored
+at the devices' present slopes (Newton).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from cosim.circuits import crossbar as xb
+from cosim.circuits.network import Network
+from cosim.errors import ConfigError, ConvergenceError
+from cosim.netlist import ir
+
+# device(v) -> (current, dI/dV); v of shape (inputs, devices) is V(top) − V(bottom), current flows top → bottom.
+DeviceModel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A factorised Jacobian: the linear part plus these device conductances."""
+
+    lu: spla.SuperLU
+    g_devices: np.ndarray
+
+
+@dataclass(frozen=True)
+class Solution:
+    v: np.ndarray  # node voltages, (inputs, unknown nodes)
+    i_devices: np.ndarray  # device currents, (inputs, devices)
+    iterations: int
+    factorisations: int
+    factor: Factor  # the last one used: pass it to the next solve of the same network
+
+
+@dataclass
+class LayerNetwork:
+    """Node indices and the linear part of one layer, ready to solve."""
+
+    nodes: dict[str, int]  # every node name of the layer that is neither ground nor driven -> its unknown
+    inputs: list[str]  # the driven nodes, in the order of the input voltages
+    g_linear: sp.csc_matrix  # conductances among unknown nodes
+    g_inputs: sp.csc_matrix  # unknown nodes × driven nodes: the coupling to the inputs
+    incidence: sp.csc_matrix  # unknown nodes × devices: +1 at the top node, −1 at the bottom (ground omitted)
+
+    def factor(self, g_devices: np.ndarray) -> Factor:
+        """LU of the linear part plus a conductance per device (e.g. its slope at the operating point). The
+        matrix is symmetric: a minimum-degree ordering of A + Aᵀ gives ~35 % less fill than SuperLU's default."""
+        g = np.broadcast_to(np.asarray(g_devices, dtype=float), (self.incidence.shape[1],))
+        jacobian = sp.csc_matrix(self.g_linear + (self.incidence @ sp.diags(g) @ self.incidence.T))
+        return Factor(spla.splu(jacobian, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True}), np.array(g))
+
+    def solve(self, v_inputs: np.ndarray, device: DeviceModel, *, factor: Factor | None = None, rtol: float = 1e-10,
+              max_iter: int = 60) -> Solution:
+        """Node voltages and device currents for the driven voltages `v_inputs` (inputs × driven nodes).
+
+        Without `factor` the Jacobian is factorised at the devices' slopes at zero bias. Converged when no node's
+        current imbalance exceeds `rtol` times the largest device current, or the rounding error of the currents
+        summed at that node (wires of 0.1 Ω carry ~1 A-sized terms that cancel)."""
+        v_inputs = np.atleast_2d(np.asarray(v_inputs, dtype=float))
+        if v_inputs.shape[1] != len(self.inputs):
+            raise ConfigError(f"need {len(self.inputs)} input voltages per vector, got {v_inputs.shape[1]}")
+        # Right-hand sides in Fortran order: SuperLU then solves them 8× faster than a C-ordered copy (measured).
+        rhs = np.asfortranarray(-(self.g_inputs @ v_inputs.T))  # (unknowns, inputs)
+        factorisations = 0
+        if factor is None:
+            factor = self.factor(device(np.zeros((1, self.incidence.shape[1])))[1][0])
+            factorisations += 1
+        v = factor.lu.solve(rhs)
+        previous = np.inf
+        for iteration in range(1, max_iter + 1):
+            i_dev, slope = device((self.incidence.T @ v).T)
+            residual = np.asfortranarray(self.g_linear @ v + self.incidence @ i_dev.T - rhs)
+            worst = float(np.max(np.abs(residual)))
+            limit = rtol * float(np.max(np.abs(i_dev)))
+            if worst <= limit or self._within_rounding(v, i_dev, rhs, residual, limit):
+                return Solution(v.T, i_dev, iteration, factorisations, factor)
+            if worst > 0.25 * previous:  # the chord contracts too slowly: Newton at the present slopes
+                factor = self.factor(slope.mean(axis=0))
+                factorisations += 1
+            previous = worst
+            v = v - factor.lu.solve(residual)
+        raise ConvergenceError(f"the crossbar network solve did not converge in {max_iter} iterations "
+                               f"(largest current imbalance {worst:.3g} A, {rtol:g} of the largest device current)")
+
+    def _within_rounding(self, v: np.ndarray, i_dev: np.ndarray, rhs: np.ndarray, residual: np.ndarray,
+                         limit: float) -> bool:
+        """Whether every node's imbalance is within `limit` or its own rounding error (64 ulp of the currents summed
+        there): what no further iteration can improve."""
+        noise = 64 * np.finfo(float).eps * (abs(self.g_linear) @ np.abs(v) + abs(self.incidence) @ np.abs(i_dev.T)
+                                            + np.abs(rhs))
+        return bool((np.abs(residual) <= np.maximum(limit, noise)).all())
+
+    def voltage(self, solution: Solution, node: str) -> np.ndarray:
+        """A node's voltage for every input vector."""
+        if node not in self.nodes:
+            raise ConfigError(f"node {node!r} is not an unknown of this network (driven, ground or absent)")
+        return solution.v[:, self.nodes[node]]
+
+
+def layer_network(items: Sequence, inputs: Sequence[str], devices: Sequence[str], control_V: Mapping[str, float],
+                  switch_models: Mapping[str, ir.Model], to_ground: Mapping[str, float]) -> LayerNetwork:
+    """The linear system of a layer's IR `items`. `inputs`: the driven nodes; `devices`: the instance names of the
+    nonlinear devices, in the order of the device model's columns; `control_V`: the voltage of switch control
+    nodes (absent ones are at 0 V; a switch is on above its threshold); `to_ground`: extra conductances (S) from
+    a node to ground. A 0 V source (an ammeter) joins its two nodes; any other source is refused."""
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        while parent.get(node, node) != node:
+            node = parent[node]
+        return node
+
+    for item in items:
+        if isinstance(item, ir.VoltageSource):
+            if not (isinstance(item.waveform, ir.Dc) and item.waveform.value == 0.0):
+                raise ConfigError(f"{item.name}: only 0 V sources (ammeters) can sit inside a layer network")
+            a, b = find(item.npos), find(item.nneg)
+            if a != b:
+                parent[a if a != ir.GROUND else b] = b if a != ir.GROUND else a
+    driven = {find(node): k for k, node in enumerate(inputs)}
+    index: dict[str, int] = {}
+
+    def node_of(name: str) -> int:
+        """≥ 0: an unknown; −1: ground; ≤ −2: driven input −(k + 2)."""
+        root = find(name)
+        if root == ir.GROUND:
+            return -1
+        if root in driven:
+            return -2 - driven[root]
+        return index.setdefault(root, len(index))
+
+    a_nodes, b_nodes, conductance = [], [], []
+    wanted = {d.lower(): k for k, d in enumerate(devices)}
+    pairs = np.full((len(devices), 2), -1, dtype=int)
+    found = np.zeros(len(devices), dtype=bool)
+    for item in items:
+        if isinstance(item, ir.Resistor):
+            ends, g = (item.n1, item.n2), 1.0 / item.value_ohm
+        elif isinstance(item, ir.Switch):
+            model = switch_models.get(item.model.lower())
+            if model is None:
+                raise ConfigError(f"{item.name}: no switch model {item.model!r} given")
+            on = control_V.get(item.cpos, 0.0) - control_V.get(item.cneg, 0.0) > model.params.get("vt", 0.0)
+            ends, g = (item.n1, item.n2), 1.0 / model.params.get("ron" if on else "roff", 1.0 if on else 1e12)
+        elif isinstance(item, ir.SubcircuitInstance) and item.name.lower() in wanted:
+            k = wanted[item.name.lower()]
+            pairs[k] = node_of(item.terminals[0]), node_of(item.terminals[1])
+            found[k] = True
+            continue
+        elif isinstance(item, ir.VoltageSource):
+            continue
+        else:
+            raise ConfigError(f"{getattr(item, 'name', item)}: not part of a resistive layer network")
+        a_nodes.append(node_of(ends[0]))
+        b_nodes.append(node_of(ends[1]))
+        conductance.append(g)
+    for node, g in to_ground.items():
+        a_nodes.append(node_of(node))
+        b_nodes.append(-1)
+        conductance.append(float(g))
+    if not found.all():
+        raise ConfigError(f"devices not found in the layer: {[d for d, f in zip(devices, found) if not f][:5]}")
+    if (pairs <= -2).any():
+        raise ConfigError("a device terminal sits on a driven node; put a wire segment between them")
+    n, m = len(index), len(inputs)
+    a, b, g = np.array(a_nodes), np.array(b_nodes), np.array(conductance)
+    rows, cols, vals = [], [], []
+    for here, there in ((a, b), (b, a)):
+        mine = here >= 0
+        rows += [here[mine], here[mine & (there >= 0)]]
+        cols += [here[mine], there[mine & (there >= 0)]]
+        vals += [g[mine], -g[mine & (there >= 0)]]
+    g_linear = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    to_input = [(here >= 0) & (there <= -2) for here, there in ((a, b), (b, a))]
+    in_rows = np.concatenate([a[to_input[0]], b[to_input[1]]])
+    in_cols = np.concatenate([-2 - b[to_input[0]], -2 - a[to_input[1]]])
+    in_vals = -np.concatenate([g[to_input[0]], g[to_input[1]]])
+    g_inputs = sp.csc_matrix((in_vals, (in_rows, in_cols)), shape=(n, m))
+    d = np.arange(len(devices))
+    top, bottom = pairs[:, 0] >= 0, pairs[:, 1] >= 0
+    incidence = sp.csc_matrix((np.r_[np.ones(top.sum()), -np.ones(bottom.sum())],
+                               (np.r_[pairs[top, 0], pairs[bottom, 1]], np.r_[d[top], d[bottom]])),
+                              shape=(n, len(devices)))
+    names = {node for item in items for node in _conducting_nodes(item)} | set(parent)
+    nodes = {name: index[find(name)] for name in names if find(name) in index}
+    return LayerNetwork(nodes, list(inputs), g_linear, g_inputs, incidence)
+
+
+def _conducting_nodes(item) -> tuple[str, ...]:
+    """The nodes an item conducts between (a switch's control nodes are not among them)."""
+    if isinstance(item, ir.Switch):
+        return (item.n1, item.n2)
+    return tuple(getattr(item, "terminals", None) or item.nodes)
+
+
+# --- a board's crossbar layers -------------------------------------------------------------------------------
+
+
+@dataclass
+class CrossbarRead:
+    """A board layer in read mode: read and sense switches on, program and ground switches off, every column
+    held at a transimpedance stage's virtual ground (a conductance (1 + A)/R_f to ground at its summing node:
+    exact for the board's op-amp of gain A), the programming bus on its driver (R_prog to 0 V)."""
+
+    network: LayerNetwork
+    devices: list[int]  # the board's device indices, in the device model's column order
+    sum_nodes: list[int]  # the unknowns of the summing nodes, column order (the reference column last)
+    g_sense_S: float
+
+    def column_currents(self, solution: Solution) -> np.ndarray:
+        """The current each column's ammeter measures, (inputs, columns + reference)."""
+        return solution.v[:, self.sum_nodes] * self.g_sense_S
+
+
+def crossbar_read(network: Network, layer: int) -> CrossbarRead:
+    """The read-mode network of `network.layers[layer]`; its inputs are the layer's row input nodes."""
+    xl = network.layers[layer]
+    spec = network.spec
+    g_sense = (1.0 + spec.neuron.opamp_gain) / spec.neuron.rf_ohm
+    inputs = [_row_input(xl, r) for r in range(xl.rows)]
+    to_ground = {xl.sum_node(c): g_sense for c in range(xl.cols + 1)}
+    to_ground[xb.PROGRAM_BUS] = 1.0 / spec.program_series_ohm
+    model = spec.switch.model()
+    net = layer_network(xl.items, inputs, [p.instance for p in xl.points], {xb.READ_ENABLE: 1.0},
+                        {model.name.lower(): model}, to_ground)
+    return CrossbarRead(net, [p.index for p in xl.points], [net.nodes[xl.sum_node(c)] for c in range(xl.cols + 1)],
+                        g_sense)
+
+
+def _row_input(layer: xb.CrossbarLayer, row: int) -> str:
+    """The node that drives a row: the far end of the row's first wire segment."""
+    name = f"R{layer.prefix}w{row}_0".lower()
+    for item in layer.items:
+        if isinstance(item, ir.Resistor) and item.name.lower() == name:
+            return item.n1
+    raise ConfigError(f"layer {layer.prefix}: no first wire segment of row {row}")
+
+
+def programming_series_ohm(network: Network, device: int) -> float:
+    """The resistance in series with one device while it is programmed: the driver's R_prog, its closed program
+    switch, the column's wire segments below it and the column's closed ground switch (the open switches' leaks,
+    ~1e-9 S each, are left out)."""
+    point = network.points[device]
+    layer = next(xl for xl in network.layers if xl.prefix == point.layer)
+    ohm = network.spec.program_series_ohm + 2 * network.spec.switch.on_ohm
+    resistors = {(i.n1, i.n2): i.value_ohm for i in layer.items if isinstance(i, ir.Resistor)}
+    node, end = f"{layer.prefix}_c{point.row}_{point.col}", f"{layer.prefix}_col{point.col}"
+    for r in range(point.row, layer.rows):
+        below = f"{layer.prefix}_c{r + 1}_{point.col}" if r + 1 < layer.rows else end
+        ohm += resistors[(node, below)]
+        node = below
+    return ohm
