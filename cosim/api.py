@@ -241,6 +241,24 @@ class SOTCharacterization(Strict):
     seed: int = 0
 
 
+class VerilogACharacterization(Strict):
+    """`characterize("verilog_a", …)`: I–V loops, a set/reset pulse train and what one read or pulse does to a
+    Verilog-A device brought with a preset (`cosim.devices.verilog_a.characterize`), through the family's own
+    netlist; the defaults are the M-SDC board's pulses. One of `preset` (one that ships) or `file` (yours)."""
+
+    preset: str | None = None
+    file: Path | None = None
+    amplitude_V: float = 1.0
+    frequencies_Hz: list[float] = [5e3, 1e4, 2e4]  # one loop each
+    series_ohm: float = 1e3
+    pulse_amplitude_V: float = 1.0
+    pulse_width_s: float = 1e-6
+    pulse_series_ohm: float = 1e3
+    pulses: int = 40
+    read_V: float = 0.1
+    seed: int = 0
+
+
 @dataclass(frozen=True)
 class Characterization:
     """What a characterisation wrote into `out`: its files (CSVs and PNGs); `tables` reads the CSVs back."""
@@ -259,12 +277,13 @@ class Characterization:
 def characterize(family: str, out: str | Path | None = None, *, progress: Callable[[str, dict], None] | None = None,
                  **options: Any) -> Characterization:
     """Characterise a device family's models (msdc: `MSDCCharacterization`'s options; sot_mtj:
-    `SOTCharacterization`'s, `progress(width, summary)` after each width) into `out` (None: a new folder under
-    the system's temporary folder). Values may be SPICE-style text (`pulse_width_s="5u"`)."""
+    `SOTCharacterization`'s, `progress(width, summary)` after each width; verilog_a: `VerilogACharacterization`'s)
+    into `out` (None: a new folder under the system's temporary folder). Values may be SPICE-style text
+    (`pulse_width_s="5u"`)."""
     from cosim.devices import registry
 
     name = registry.family(family).name
-    models = {"msdc": MSDCCharacterization, "sot_mtj": SOTCharacterization}
+    models = {"msdc": MSDCCharacterization, "sot_mtj": SOTCharacterization, "verilog_a": VerilogACharacterization}
     if name not in models:
         raise ConfigError(f"device family {name!r} has no characterisation here; allowed: {', '.join(models)}")
     try:
@@ -272,7 +291,8 @@ def characterize(family: str, out: str | Path | None = None, *, progress: Callab
     except ValidationError as exc:
         raise ConfigError(describe_error(exc, f"characterize {name}")) from None
     out = Path(tempfile.mkdtemp(prefix=f"cosim-characterize-{name}-")) if out is None else Path(out)
-    files = _characterize_msdc(chosen, out) if name == "msdc" else _characterize_sot(chosen, out, progress)
+    run = {"msdc": _characterize_msdc, "verilog_a": _characterize_verilog_a}.get(name)
+    files = run(chosen, out) if run else _characterize_sot(chosen, out, progress)
     return Characterization(name, out, files)
 
 
@@ -291,6 +311,22 @@ def _characterize_msdc(o: MSDCCharacterization, out: Path) -> list[Path]:
     train = PulseTrain(**_given(o, {"pulse_amplitude_V": "amplitude_V", "pulse_width_s": "width_s",
                                     "pulse_series_ohm": "series_ohm", "pulses": "pulses"}))
     return run(names, out, sweep, train, seed=o.seed)
+
+
+def _characterize_verilog_a(o: VerilogACharacterization, out: Path) -> list[Path]:
+    from cosim.devices.bench import PulseTrain, SineSweep
+    from cosim.devices.registry import family
+
+    if (o.preset is None) == (o.file is None):
+        raise ConfigError("characterize verilog_a: give one of preset (one that ships) or file (your preset file)")
+    if not o.frequencies_Hz or not all(f > 0 for f in o.frequencies_Hz):
+        raise ConfigError(f"characterize verilog_a: frequencies_Hz must be > 0, at least one; got {o.frequencies_Hz}")
+    verilog_a = family("verilog_a")
+    model = verilog_a.params(o.preset, o.file)
+    sweep = SineSweep(o.amplitude_V, max(o.frequencies_Hz), o.series_ohm)
+    train = PulseTrain(o.pulse_amplitude_V, o.pulse_width_s, o.pulse_series_ohm, o.pulses, o.read_V)
+    files, _ = verilog_a.characterize(model, o.preset or model.path.stem, out, sweep, o.frequencies_Hz, train, o.seed)
+    return files
 
 
 def _characterize_sot(o: SOTCharacterization, out: Path, progress) -> list[Path]:

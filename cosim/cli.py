@@ -252,6 +252,49 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
         console.print(f"wrote {path}")
 
 
+@characterize.command("verilog_a")
+@click.option("--preset", default=None, help="A Verilog-A device that ships with cosim (device_models/verilog_a_presets.yaml).")
+@click.option("--file", "preset_file", type=click.Path(path_type=Path), default=None,
+              help="Your own preset file (device_models/README.md, 'Bring your own Verilog-A model').")
+@click.option("--amplitude", type=Quantity("V"), default="1", show_default=True, help="Sine amplitude, V.")
+@click.option("--frequency", "frequencies", type=Quantity("Hz"), default=("5k", "10k", "20k"), multiple=True,
+              show_default=True, help="Sine frequency, Hz (repeatable: one loop each).")
+@click.option("--series-ohm", type=Quantity("ohm"), default="1k", show_default=True,
+              help="Series resistor of the sine sweep, Ω.")
+@click.option("--pulse-amplitude", type=Quantity("V"), default="1", show_default=True,
+              help="Set/reset pulse amplitude, V.")
+@click.option("--pulse-width", type=Quantity("s"), default="1u", show_default=True, help="Set/reset pulse width, s.")
+@click.option("--pulse-series-ohm", type=Quantity("ohm"), default="1k", show_default=True,
+              help="Series resistor of the pulses, Ω.")
+@click.option("--pulses", default=40, show_default=True, help="Pulses per polarity.")
+@click.option("--read", "read_V", type=Quantity("V"), default="0.1", show_default=True, help="Read voltage, V.")
+@out_dir_option(Path("runs/characterize_verilog_a"))
+@friendly_errors
+def characterize_verilog_a(preset, preset_file, amplitude, frequencies, series_ohm, pulse_amplitude, pulse_width,
+                           pulse_series_ohm, pulses, read_V, out_dir) -> None:
+    """I–V loops, a set/reset pulse train and the effect of one read and one pulse on a Verilog-A device, through
+    the family's own netlist (defaults: the M-SDC board's pulses); CSVs and PNGs."""
+    from cosim import api
+
+    if (preset is None) == (preset_file is None):
+        raise click.UsageError("give one of --preset NAME or --file PATH")
+    with console.status(Text(f"simulating {preset or preset_file} in ngspice")):
+        result = api.characterize("verilog_a", out_dir, preset=preset, file=preset_file, amplitude_V=amplitude,
+                                  frequencies_Hz=list(frequencies), series_ohm=series_ohm,
+                                  pulse_amplitude_V=pulse_amplitude, pulse_width_s=pulse_width,
+                                  pulse_series_ohm=pulse_series_ohm, pulses=pulses, read_V=read_V)
+    (table,) = [t for name, t in result.tables.items() if name.startswith("one_pulse_")]
+    shown = Table(title="one read or pulse from the middle of the state range")
+    for column in ("event", "level (V)", "width (s)", "series (Ω)", "state before", "state after", "change"):
+        shown.add_column(column, justify="right")
+    for row in table.itertuples():
+        shown.add_row(row.event, f"{row.level_V:+g}", f"{row.width_s:g}", f"{row.series_ohm:g}", f"{row.x_before:.4g}",
+                      f"{row.x_after:.4g}", f"{row.dx:+.3g}")
+    console.print(shown)
+    for path in result.files:
+        console.print(f"wrote {path}")
+
+
 @characterize.command("sot")
 @click.option("--width", default="all", show_default=True,
               help="all, a width preset (w50, w100, w200, w400) or a width in nm built from the scaling laws.")

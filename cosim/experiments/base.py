@@ -78,6 +78,8 @@ class ExportedCircuit:
     # how the README names the output and state vectors of this circuit
     output_label: str = "Column currents (A, positive into each sense ammeter), sampled at the read instants"
     state_label: str = "Device states X (V of each state node, 0..1), in device order"
+    # why a dialect whose model family is not among `variants` cannot take the circuit
+    unavailable: str = "its random source (ngspice TRRANDOM) has no equivalent there"
 
 
 def no_extras(cfg: Any, states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

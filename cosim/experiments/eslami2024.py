@@ -255,7 +255,7 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     one after another; `none`, the circuit alone."""
     parts = board(cfg)
     backend = model_backend or parts.family.model_backend()
-    library = parts.family.spice_library(backend, exported=True)
+    library = parts.family.spice_library(backend, exported=True, instances=parts.instances)
     x0 = parts.x0
     if "msdc_x" in states:
         trained = np.asarray(states["msdc_x"], dtype=float)
@@ -297,16 +297,19 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     columns = [f"i({layer.sense_source(c).lower()})" for layer in network.layers for c in range(layer.cols + 1)]
     source = "the trained states of the run" if "msdc_x" in states else "as-fabricated states drawn from the seed"
     description = [
-        f"M-SDC on-chip training board (Eslami et al. 2024), layers {'-'.join(map(str, spec.layers))}: "
-        f"{n} memristors, {sum(spec.layers[1:])} neurons, reference columns, wire {cfg.circuit.wire_ohm:g} Ω per segment",
+        f"on-chip training board of Eslami et al. (2024), layers {'-'.join(map(str, spec.layers))}: "
+        f"{n} {parts.family.label} devices, {sum(spec.layers[1:])} neurons, reference columns, wire "
+        f"{cfg.circuit.wire_ohm:g} Ω per segment",
         f"device preset {cfg.device.preset if cfg.device.params_file is None else cfg.device.params_file}, "
         f"variation drawn with seed {cfg.seed}; initial states: {source}",
         f"stimulus: {what}",
     ]
     drive = [f"i({network.program_source.lower()})"] if stimulus == "program" else []
-    return ExportedCircuit("eslami2024", description, stimulus, backend,
-                           parts.family.export_variants(recorder.recorded, backend), slots, x0,
-                           columns if stimulus == "read" else [], drive)
+    variants = parts.family.export_variants(recorder.recorded, backend, instances=parts.instances)
+    return ExportedCircuit("eslami2024", description, stimulus, backend, variants, slots, x0,
+                           columns if stimulus == "read" else [], drive,
+                           unavailable=f"its {parts.family.label} devices come in the model families "
+                                       f"{', '.join(variants)} only")
 
 
 EXPERIMENT = Experiment(

@@ -30,7 +30,7 @@ from cosim.limits import MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_TIME_S, MAX_VOLTAG
 from cosim.netlist import ir
 from cosim.spice.engine import Engine
 from cosim.spice.engines import open_engine
-from cosim.training.onchip import ConductanceScale, Programmer
+from cosim.training.onchip import ConductanceScale, Programmer, states_reading
 
 DEFAULT_FAMILY = "msdc"
 
@@ -60,9 +60,11 @@ class BoardDevices(Strict):
     preset: str = "Cr"
     # a fitted parameter set (cosim fit msdc … writes one) instead of a preset; read and checked with the config
     params_file: Annotated[Path | None, Field(strict=False)] = None
-    variation: CrossbarVariation = Field(None, validate_default=True)  # the family's Variation; None: no spread
-    # As-fabricated states: "random" draws X uniformly in [0.3, 0.7] of the state range per device (from the
-    # seed), which also breaks the symmetry between hidden neurons; a number sets every device to that X.
+    variation: CrossbarVariation = Field(None, validate_default=True)  # the family's; None: its default (M-SDC: none)
+    # As-fabricated states: "random" draws each device's state (from the seed) so that the nominal device would
+    # read a conductance uniformly in the middle 4/9 of its programmable window (weights -0.44 … 0.44: for
+    # M-SDC, whose conductance is linear in X, X uniform in [0.3, 0.7]); this also breaks the symmetry between
+    # hidden neurons. A number sets every device to that X.
     initial_state: float | Literal["random"] = "random"
 
     @field_validator("family")
@@ -133,9 +135,9 @@ def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, 
          series_ohm: float, switch_on_ohm: float, v_scale_V: float, draw_seed: int, state_seed: list[int],
          initial_state: float | str, rf_ohm: float | str = "auto", wire_F: float = 0.0) -> Board:
     """A board of `layers` with devices of `params` (variation drawn from `draw_seed`, as-fabricated states
-    from `state_seed`). Weights map to conductances through the device's read conductance; the neurons'
-    transimpedance is 1/g_half ("auto"), so one unit of weight on a full read voltage moves a neuron's input
-    by read_V."""
+    from `state_seed`: see BoardDevices.initial_state). Weights map to conductances through the device's read
+    conductance; the neurons' transimpedance is 1/g_half ("auto"), so one unit of weight on a full read voltage
+    moves a neuron's input by read_V."""
     scale = ConductanceScale.for_device(family, params, read_V)
     spec = NetworkSpec(
         layers=tuple(layers), wire_ohm=wire_ohm, wire_F=wire_F, g_ref_S=scale.g_ref_S, read_V=read_V,
@@ -148,7 +150,12 @@ def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, 
     instances = family.draw(params, variation, n, draw_seed)
     low, high = family.state_range
     if initial_state == "random":
-        x0 = np.random.default_rng(state_seed).uniform(low + 0.3 * (high - low), low + 0.7 * (high - low), n)
+        # fractions 0.3 … 0.7 of the range, moved to where the nominal device reads that fraction of the way
+        # between its conductances at 0.05 and 0.95 of the range (the window of ConductanceScale.for_device)
+        x = np.random.default_rng(state_seed).uniform(low + 0.3 * (high - low), low + 0.7 * (high - low), n)
+        g_a, g_b = (family.current(params, read_V, low + f * (high - low)) / read_V for f in (0.05, 0.95))
+        g = g_a + ((x - low) / (high - low) - 0.05) / 0.9 * (g_b - g_a)
+        x0 = states_reading(family, params, g, read_V, x)
     else:
         x0 = np.full(n, float(initial_state))
     return Board(family, spec, scale, instances, x0)
@@ -208,7 +215,7 @@ def network(board: Board, title: str, *, library: list | None = None, x0: np.nda
     `library` (default: the one this machine runs); `layout_only`: resistors in their place (for the twin)."""
     if layout_only:
         return build_network(board.spec, [], _Placed(board, board.x0, True))
-    library = board.family.spice_library() if library is None else library
+    library = board.family.spice_library(instances=board.instances) if library is None else library
     return build_network(board.spec, library, _Placed(board, board.x0 if x0 is None else x0, False), title=title)
 
 
