@@ -20,7 +20,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from scipy.integrate import simpson
 
-from cosim.circuits.network import Network
+from cosim.circuits.network import SELECT_LINE_A, Network
 from cosim.errors import ConfigError
 from cosim.hil import opread
 from cosim.hil.ledger import Ledger
@@ -188,16 +188,22 @@ class _Session:
         wave.hold(sched.t_s, 1.0)
 
     def _select_slot(self, sched: Schedule, device: int, body) -> None:
-        """Close the device's program switch, run `body(start) -> end`, open it again."""
+        """Close the device's program switch (raise its row select line, pull its column line low), run
+        `body(start) -> end`, open it again."""
         t = self.timing
         start, first = sched.t_s, len(sched.slots)
-        wave = sched.wave(self.network.points[device].select_source)
-        if start > wave.times[-1]:
-            wave.hold(start, 0.0)
-        wave.hold(start + t.edge_s, 1.0)
+        point = self.network.points[device]
+        # (line, idle level, selected level), in the drivers' amperes
+        lines = ((sched.wave(point.row_select_source), 0.0, SELECT_LINE_A),
+                 (sched.wave(point.col_select_source, idle=SELECT_LINE_A), SELECT_LINE_A, 0.0))
+        for wave, idle, selected in lines:
+            if start > wave.times[-1]:
+                wave.hold(start, idle)
+            wave.hold(start + t.edge_s, selected)
         end = body(start + t.edge_s + t.select_s)
-        wave.hold(end + t.select_s, 1.0)
-        wave.hold(end + t.select_s + t.edge_s, 0.0)
+        for wave, idle, selected in lines:
+            wave.hold(end + t.select_s, selected)
+            wave.hold(end + t.select_s + t.edge_s, idle)
         sched.t_s = end + t.select_s + t.edge_s
         if len(sched.slots) > first:  # the controller chose this device and switched it in and out once
             sched.slots[first].switch_events += 2
@@ -235,7 +241,7 @@ class CircuitSession(_Session):
         engine.load(network.netlist)
         self._busy_sources: set[str] = set()
         self._built_waveforms = {e.name.lower(): e.waveform for e in network.netlist.elements
-                                 if isinstance(e, ir.VoltageSource)}
+                                 if isinstance(e, (ir.VoltageSource, ir.CurrentSource))}
         self._instances = [p.instance for p in network.points]
         self._states = [p.state_vector for p in network.points]
         why = opread.unsupported(network) if engine.can_sweep else f"the {engine.backend} engine runs transients only"
