@@ -10,7 +10,7 @@ ngspice's set-up of every analysis after the first walks its node list once per 
 controlled by its own node `sel<k>` driven by a voltage source `Vsel<k>`, and the session closing it as the board
 used to (that source 0 → 1 V around the device's pulses). Timed after a first analysis that loads the circuit: a
 read transient of one sample (1 µs read slot), a programming operation (one 1 µs set pulse and a verify read on one
-device) and a forward pass of 16 samples, each the median of `--repeats`. The last line is
+device) and a forward pass of 16 samples, each the median of `--repeats` in CPU seconds of the process. The last line is
 `select lines: read <a>x, program <b>x, forward <c>x faster than a source per device`.
 """
 
@@ -71,11 +71,13 @@ class PerDeviceSession(CircuitSession):
 
 
 def median_s(call, repeats: int) -> float:
+    """Median CPU time of the process (ngspice's thread included) over `repeats` calls: on a machine shared with
+    other jobs, wall times move with their load."""
     times = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = time.process_time()
         call()
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
     return statistics.median(times)
 
 
@@ -108,7 +110,7 @@ def main() -> None:
         session = make(network, engine, board.x0, Ledger(), "osdi", timing)
         branches = sum(isinstance(e, ir.VoltageSource) for e in netlist.elements)
         rows.append({**measure(kind, session, inputs, device, args.repeats), "branches": branches})
-    print(f"{args.size}×{args.size} tile, {args.size ** 2} devices; median of {args.repeats}")
+    print(f"{args.size}×{args.size} tile, {args.size ** 2} devices; CPU seconds, median of {args.repeats}")
     print(f"{'selection':<22} {'V sources':>9} {'read 1 µs':>10} {'program':>9} {'forward 16':>11}")
     for r in rows:
         print(f"{r['kind']:<22} {r['branches']:>9} {r['read_s']:>9.3f}s {r['program_s']:>8.3f}s {r['forward_s']:>10.3f}s")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -90,17 +89,12 @@ def out_dir_option(default: Path | None = None, **kwargs):
 
 def check_scheduler(ctx, param, value: str | None) -> str | None:
     """--scheduler: 'local', or a Dask scheduler address SCHEME://HOST:PORT (tcp, tls, ws, wss)."""
-    if value is None or value == "local":
-        return value
+    from cosim.workers import check_scheduler as check
+
     try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (parts is None or port is None or parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname
-            or parts.path not in ("", "/") or parts.query or parts.fragment):
-        raise click.BadParameter(f"{value!r} is neither 'local' nor a scheduler address like tcp://HOST:PORT")
-    return value
+        return None if value is None else check(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def friendly_errors(func):
