@@ -305,11 +305,15 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Continue an interrupted run in DIR from its last finished epoch (with its own config).")
 @click.option("--force", is_flag=True, help="Replace the run that --out already holds.")
+@click.option("--tile-workers", type=click.IntRange(min=1), metavar="N",
+              help="Run a tiled board's tiles (circuit.tile, crossbar.tile) on N local processes [default: serially].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT|local", callback=check_scheduler,
+              help="Run a tiled board's tiles on a Dask cluster: a scheduler address, or 'local' for a LocalCluster.")
 @friendly_errors
 def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None,
-          resume_dir: Path | None, force: bool) -> None:
+          resume_dir: Path | None, force: bool, tile_workers: int | None, scheduler: str | None) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
-    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
+    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml. Tile workers change no number."""
     from cosim import api, runs
 
     if resume_dir is not None:
@@ -335,10 +339,11 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
         try:
+            execution = {"tile_workers": tile_workers, "scheduler": scheduler}
             if resume_dir is None:
-                run = api.train(cfg, out_dir, force=force, progress=progress)
+                run = api.train(cfg, out_dir, force=force, progress=progress, **execution)
             else:
-                run = api.resume(resume_dir, progress=progress)
+                run = api.resume(resume_dir, progress=progress, **execution)
         except KeyboardInterrupt:
             bar.stop()
             click.echo(f"interrupted: {out_dir} is marked {runs.INCOMPLETE}; continue it with "
