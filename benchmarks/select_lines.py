@@ -10,7 +10,8 @@ ngspice's set-up of every analysis after the first walks its node list once per 
 controlled by its own node `sel<k>` driven by a voltage source `Vsel<k>`, and the session closing it as the board
 used to (that source 0 → 1 V around the device's pulses). Timed after a first analysis that loads the circuit: a
 read transient of one sample (1 µs read slot), a programming operation (one 1 µs set pulse and a verify read on one
-device) and a forward pass of 16 samples, each the median of `--repeats` in CPU seconds of the process. The last line is
+device) and a forward pass of 16 samples, each the median of `--repeats` in CPU seconds of the process; each variant
+runs in a fresh process, the two alternating for `--rounds` rounds, and the table gives the medians over rounds. The last line is
 `select lines: read <a>x, program <b>x, forward <c>x faster than a source per device`.
 """
 
@@ -93,28 +94,53 @@ def measure(kind: str, session: CircuitSession, inputs: np.ndarray, device: int,
     return out
 
 
+VARIANTS = {"sources": ("a source per device", PerDeviceSession), "lines": ("row and column lines", CircuitSession)}
+
+
+def measure_variant(variant: str, size: int, repeats: int) -> dict:
+    """One variant's figures, in this process (its own ngspice)."""
+    board = sized((size, size), wire_ohm=1.0, seed=0)
+    inputs = np.random.default_rng(1).uniform(0, 1, (16, size))
+    device = board.network.points[len(board.network.points) // 2 + size // 2].index
+    kind, make = VARIANTS[variant]
+    netlist = per_device_sources(board.network) if variant == "sources" else board.network.netlist
+    session = make(replace(board.network, netlist=netlist), SharedEngine(timeout_s=3600.0), board.x0, Ledger(),
+                   "osdi", Timing(read_mode="transient"))
+    branches = sum(isinstance(e, ir.VoltageSource) for e in netlist.elements)
+    return {**measure(kind, session, inputs, device, repeats), "branches": branches}
+
+
 def main() -> None:
+    import json
+    import subprocess
+    import sys
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64, help="rows and columns of the tile [64]")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per figure (median) [3]")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure and round (median) [3]")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of both variants, alternating [2]")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)  # one variant, printed as JSON
     args = parser.parse_args()
-    board = sized((args.size, args.size), wire_ohm=1.0, seed=0)
-    inputs = np.random.default_rng(1).uniform(0, 1, (16, args.size))
-    device = board.network.points[len(board.network.points) // 2 + args.size // 2].index
-    timing = Timing(read_mode="transient")
-    rows = []
-    for kind, make, netlist in (("a source per device", PerDeviceSession, per_device_sources(board.network)),
-                                ("row and column lines", CircuitSession, board.network.netlist)):
-        network = replace(board.network, netlist=netlist)
-        engine = SharedEngine(timeout_s=3600.0)
-        session = make(network, engine, board.x0, Ledger(), "osdi", timing)
-        branches = sum(isinstance(e, ir.VoltageSource) for e in netlist.elements)
-        rows.append({**measure(kind, session, inputs, device, args.repeats), "branches": branches})
-    print(f"{args.size}×{args.size} tile, {args.size ** 2} devices; CPU seconds, median of {args.repeats}")
+    if args.variant:
+        print(json.dumps(measure_variant(args.variant, args.size, args.repeats), default=float))
+        return
+    # each variant in a fresh process, alternating, so that a changing load on the machine meets both alike
+    results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            out = subprocess.run([sys.executable, __file__, "--variant", variant, "--size", str(args.size),
+                                  "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
+            results[variant].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    figures = ("read_s", "program_s", "forward_s")
+    rows = {v: {**runs[0], **{f: statistics.median(r[f] for r in runs) for f in figures}} for v, runs in results.items()}
+    print(f"{args.size}×{args.size} tile, {args.size ** 2} devices; CPU seconds, median of {args.repeats} per round "
+          f"and of {args.rounds} rounds")
     print(f"{'selection':<22} {'V sources':>9} {'read 1 µs':>10} {'program':>9} {'forward 16':>11}")
-    for r in rows:
+    for r in rows.values():
         print(f"{r['kind']:<22} {r['branches']:>9} {r['read_s']:>9.3f}s {r['program_s']:>8.3f}s {r['forward_s']:>10.3f}s")
-    old, new = rows
+    for v, runs in results.items():
+        print(f"  rounds, {VARIANTS[v][0]}: " + "; ".join(" ".join(f"{r[f]:.2f}" for f in figures) for r in runs))
+    old, new = rows["sources"], rows["lines"]
     print(f"verified conductance after one set pulse: {old['g']:.6e} S against {new['g']:.6e} S "
           f"(relative difference {abs(old['g'] - new['g']) / abs(old['g']):.1e})")
     print(f"select lines: read {old['read_s'] / new['read_s']:.2f}x, program {old['program_s'] / new['program_s']:.2f}x, "
