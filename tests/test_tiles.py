@@ -233,3 +233,15 @@ def test_train_runs_a_tiled_board_on_tile_workers_to_the_serial_numbers(tmp_path
     assert metrics[0] == metrics[1]
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "bad"), "--tile-workers", "0"])
     assert result.exit_code == 2 and "--tile-workers" in result.output
+
+
+def test_a_tiled_board_refuses_to_export_as_one_circuit(tmp_path):
+    from cosim.experiments import eslami2024
+    from cosim.experiments import load_experiment
+
+    cfg = load_experiment(None, ["circuit.tile=[4,2]"])
+    assert cfg.circuit.tile == (4, 2)
+    with pytest.raises(ConfigError, match="circuit.tile: a tiled board is many circuits"):
+        eslami2024.export_circuit(cfg, {}, "read", "osdi")
+    with pytest.raises(ConfigError, match="circuit.tile"):
+        load_experiment(None, ["circuit.tile=[0,2]"])

@@ -53,9 +53,11 @@ class TileHost:
 
     def __init__(self) -> None:
         self.sessions: dict[int, Any] = {}
+        self._indices: dict[int, dict[str, int]] = {}  # per tile: device instance name -> the tile's own index
 
     def open(self, tile: int, opener: Callable[[], Any]) -> None:
-        self.sessions[tile] = opener()
+        session = self.sessions[tile] = opener()
+        self._indices[tile] = {p.instance: p.index for p in session.network.points}
 
     def run(self, requests: list[Request]) -> list[Reply]:
         return [self._run(r) for r in requests]
@@ -69,7 +71,7 @@ class TileHost:
         result = getattr(session, request.operation)(**request.kwargs)
         events = session.ledger.events[first:]
         del session.ledger.events[first:]  # the caller's ledger keeps them
-        index = {p.instance: p.index for p in session.network.points}
+        index = self._indices[request.tile]
         return Reply(result, session.x.copy(), events, [index.get(e.device, -1) for e in events],
                      session.t_s - started_s)
 
@@ -100,7 +102,7 @@ class SerialPool:
         return self.host.run(requests)
 
     def close(self) -> None:
-        self.host.sessions.clear()
+        self.host = TileHost()
 
 
 def _by_host(requests: list[Request], hosts: int) -> dict[int, list[int]]:
