@@ -129,14 +129,17 @@ def open_run(path: str | Path) -> Run:
 
 def train(config: ExperimentBase | str | Path | None = None, out: str | Path | None = None, *,
           backend: Literal["spice", "batch", "twin"] | None = None, force: bool = False,
-          progress: bool | Progress = False) -> Run:
+          progress: bool | Progress = False, tile_workers: int | None = None, scheduler: str | None = None) -> Run:
     """Train `config` (a config from `load`, or what `load` takes) into the run folder `out` and return the Run.
     `out` None: a new folder under the system's temporary folder (`cosim-<experiment>-…`, kept; `run.path`
     says where). A folder that holds an earlier run is refused unless `force` (which replaces the run's
     files, nothing else). `backend` overrides the config's; `progress`: True prints a line per epoch, a
-    function `progress(epoch, record)` gets each epoch's numbers."""
+    function `progress(epoch, record)` gets each epoch's numbers. A tiled board's tiles (`circuit.tile`,
+    `crossbar.tile`) run on `tile_workers` local processes, or on the Dask workers of `scheduler` (an address
+    or "local"); the numbers are the same as serially (cosim.hil.tile_pool)."""
     from cosim import experiments
     from cosim.experiments.base import ExperimentBase
+    from cosim.hil import tile_pool
 
     cfg = config if isinstance(config, ExperimentBase) else load(config)
     if backend is not None:
@@ -148,13 +151,17 @@ def train(config: ExperimentBase | str | Path | None = None, out: str | Path | N
             raise CosimError(f"{out} already holds a run ({', '.join(existing)}); use another --out, --force "
                              "(force=True) to replace it, or --resume (cosim.resume) to continue an interrupted one")
         runs.clear(out)
-        experiments.run_to_dir(cfg, out, _progress(progress))
+        with tile_pool.execution(tile_workers, scheduler):
+            experiments.run_to_dir(cfg, out, _progress(progress))
     return open_run(out)
 
 
-def resume(path: str | Path, *, progress: bool | Progress = False) -> Run:
-    """Continue the interrupted run in `path` from its last finished epoch, with the config it recorded."""
+def resume(path: str | Path, *, progress: bool | Progress = False, tile_workers: int | None = None,
+           scheduler: str | None = None) -> Run:
+    """Continue the interrupted run in `path` from its last finished epoch, with the config it recorded (its
+    tiles on `tile_workers` or `scheduler`, as `train`)."""
     from cosim import experiments
+    from cosim.hil import tile_pool
 
     path = Path(path)
     if not (path / runs.INCOMPLETE).exists():
@@ -162,7 +169,8 @@ def resume(path: str | Path, *, progress: bool | Progress = False) -> Run:
     cfg = load(path / "config.yaml")
     with runs.lock(path, "cosim train"):
         experiments.check_resumable(cfg, path)
-        experiments.run_to_dir(cfg, path, _progress(progress), resume=True)
+        with tile_pool.execution(tile_workers, scheduler):
+            experiments.run_to_dir(cfg, path, _progress(progress), resume=True)
     return open_run(path)
 
 

@@ -11,7 +11,6 @@ import json
 import math
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -138,17 +137,12 @@ def out_dir_option(default: Path | None = None, **kwargs):
 
 def check_scheduler(ctx, param, value: str | None) -> str | None:
     """--scheduler: 'local', or a Dask scheduler address SCHEME://HOST:PORT (tcp, tls, ws, wss)."""
-    if value is None or value == "local":
-        return value
+    from cosim.workers import check_scheduler as check
+
     try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (parts is None or port is None or parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname
-            or parts.path not in ("", "/") or parts.query or parts.fragment):
-        raise click.BadParameter(f"{value!r} is neither 'local' nor a scheduler address like tcp://HOST:PORT")
-    return value
+        return None if value is None else check(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def friendly_errors(func):
@@ -402,12 +396,17 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Continue an interrupted run in DIR from its last finished epoch (with its own config).")
 @click.option("--force", is_flag=True, help="Replace the run that --out already holds.")
+@click.option("--tile-workers", type=click.IntRange(min=1), metavar="N",
+              help="Run a tiled board's tiles (circuit.tile, crossbar.tile) on N local processes [default: serially].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT|local", callback=check_scheduler,
+              help="Run a tiled board's tiles on a Dask cluster: a scheduler address, or 'local' for a LocalCluster.")
 @json_option("the run's metrics (those of metrics.json)")
 @friendly_errors
 def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None,
-          resume_dir: Path | None, force: bool, as_json: bool) -> None:
+          resume_dir: Path | None, force: bool, tile_workers: int | None, scheduler: str | None,
+          as_json: bool) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
-    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
+    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml. Tile workers change no number."""
     from cosim import api, runs
 
     screen = make_console(stderr=True) if as_json else console
@@ -434,10 +433,11 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
         try:
+            execution = {"tile_workers": tile_workers, "scheduler": scheduler}
             if resume_dir is None:
-                run = api.train(cfg, out_dir, force=force, progress=progress)
+                run = api.train(cfg, out_dir, force=force, progress=progress, **execution)
             else:
-                run = api.resume(resume_dir, progress=progress)
+                run = api.resume(resume_dir, progress=progress, **execution)
         except KeyboardInterrupt:
             bar.stop()
             click.echo(f"interrupted: {out_dir} is marked {runs.INCOMPLETE}; continue it with "
