@@ -572,8 +572,22 @@ class Save:
         object.__setattr__(self, "vectors", tuple(check_vector(v) for v in self.vectors))
 
 
-Directive = Union[Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary]
-_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary)
+@dataclass(frozen=True)
+class Comment:
+    """A section heading for the reader of a written netlist (each dialect spells it as its comment); it
+    changes no circuit. Its text takes the characters of a title, so it cannot end the comment line."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text or not _TITLE.match(self.text):
+            raise NetlistError(f"invalid comment {self.text!r}: allowed characters are [A-Za-z0-9_ .,:=()+-]")
+
+
+Directive = Union[Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary,
+                  Comment]
+_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary,
+                    Comment)
 
 
 def _check_waveform(name: str, waveform: object) -> None:

@@ -95,6 +95,11 @@ def _option_number(value: float) -> str:
 
 
 @line.register
+def _(d: ir.Comment) -> str:
+    return f"* {d.text}"
+
+
+@line.register
 def _(d: ir.Include) -> str:
     return f".include {d.path}"
 

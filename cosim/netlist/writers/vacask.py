@@ -93,6 +93,8 @@ class _Writer(SpectreLikeWriter):
         for item in self.net:
             if isinstance(item, ir.OsdiLoad):
                 head.append(f'load "{item.path}"')
+            elif isinstance(item, ir.Comment):
+                body.append(f"// {item.text}")
             elif isinstance(item, ir.Model):
                 models.append(self.model(item))
             elif isinstance(item, ir.SubcircuitDef):
