@@ -30,7 +30,6 @@ from cosim.hil.ledger import Ledger
 from cosim.hil.summary import run_metrics
 from cosim.limits import MAX_EPOCHS, MAX_GAIN, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS, MAX_SAMPLES
 from cosim.netlist import ir
-from cosim.netlist.writers import ngspice
 from cosim.netlist.writers.base import Variant
 from cosim.resources import data_file
 from cosim.spice.engine import ngspice_seed
@@ -140,7 +139,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     family = registry.family(cfg.device.family)
     params = family.params(cfg.device.preset)
     devices = family.draw(params, cfg.device.variation, (n_in, n_out), cfg.seed)
-    cost, read_net = dw_spice.read_cost(cfg.backend, cfg.read_circuit, params, cfg.seed, cfg.calibration.reads)
+    cost, _ = dw_spice.read_cost(cfg.backend, cfg.read_circuit, params, cfg.seed, cfg.calibration.reads)
     t = cfg.training
     n_reads = t.reads
     layer = mv.StochasticSynapseLayer(devices, n_reads, w_init=params.x0, gain=t.output_gain)
@@ -198,7 +197,9 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     metrics["wall_time_s"] = time.perf_counter() - started
     states = {"dw_w": layer.w.copy(), "dw_p": p, "dw_bias": layer.b.copy(), "dw_x0": devices.x0,
               "dw_dx": devices.dx, "dw_a": devices.a, "dw_input_used": active}
-    return RunResult(metrics, fit.history, ledger, {"dw_read.cir": ngspice.write(read_net)}, states=states)
+    from cosim.export import run_netlists
+
+    return RunResult(metrics, fit.history, ledger, run_netlists(cfg, states), states=states)
 
 
 def _baseline(cfg: Config, split: mv.Split, n_in: int, n_out: int) -> dict:
