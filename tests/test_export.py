@@ -164,6 +164,9 @@ def _same_tree(golden, fresh):
         names = sorted(p.name for p in folder.iterdir())
         assert names == sorted(p.name for p in (golden / folder.name).iterdir()), folder.name
         for name in names:
+            if name.endswith(".osdi"):  # compiled: openvaf-r's output differs between builds of the same source
+                assert (folder / name).read_bytes()[:4] == b"\x7fELF", f"{folder.name}/{name}"
+                continue
             text = (folder / name).read_text()
             assert not overlong_numbers(text), f"{folder.name}/{name}: {overlong_numbers(text)[:5]}"
             diff = golden_differences((golden / folder.name / name).read_text(), text)

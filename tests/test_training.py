@@ -82,6 +82,7 @@ def test_train_command_writes_a_complete_run_directory(tmp_path):
     assert not (out / "INCOMPLETE").exists()
     assert (out / "ledger.parquet").exists() and (out / "config.yaml").exists()
     board = (out / "netlists" / "board.cir").read_text()
+    assert ".tran" in board and "/" not in board  # an analysis; every file it loads is beside it
     states = [float(line.rsplit("x0=", 1)[1]) for line in board.splitlines() if line.startswith("Xl")]
     assert len(states) == 30 and all(0.0 <= x <= 1.0 for x in states)  # the trained states, as initial conditions
     recorded = runs.load_states(out)["msdc_x"]

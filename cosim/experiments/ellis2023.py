@@ -30,6 +30,7 @@ from cosim.hil.ledger import Ledger
 from cosim.hil.summary import run_metrics
 from cosim.limits import MAX_EPOCHS, MAX_GAIN, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS, MAX_SAMPLES
 from cosim.netlist import ir
+from cosim.netlist.numbers import number
 from cosim.netlist.writers.base import Variant
 from cosim.resources import data_file
 from cosim.spice.engine import ngspice_seed
@@ -238,7 +239,7 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     n = w.size
     if stimulus == "read":
         net.add(ir.Options({"seed": ngspice_seed(cfg.seed)}), dw_spice.read_analysis(cfg.read_circuit, cfg.training.reads))
-        net.add(ir.Save(tuple(v for k in range(n) for v in dw_spice.read_vectors(k)[3:])))
+        net.add(ir.Save(tuple(v for k in range(n) for v in dw_spice.read_vectors(k))))
         what = f"{cfg.training.reads} reads of every synapse (one {cfg.read_circuit.slot_s:g} s slot each), seed {cfg.seed}"
     else:
         what = "none: the circuits only, no analysis"
@@ -256,7 +257,12 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     return ExportedCircuit("ellis2023", description, stimulus, "bsource", {"ngspice": variant}, slots, w.ravel(),
                  [f"v(out{k})" for k in range(n)] if stimulus == "read" else [], [],
                  output_label="Comparator outputs (V: supply when the read found the wall past its pinning site)",
-                 state_label="Stored state of each synapse's read (V, 1 = wall past the pinning site), in synapse order")
+                 state_label="Stored state of each synapse's read (V, 1 = wall past the pinning site), in synapse order",
+                 extra_vectors=[(f"Energy of synapse k's read slot: ∫ (−v(rd<k>)·i(vrd<k>) − "
+                                 f"{number(cfg.read_circuit.supply_V)} V·i(vdd<k>)) dt over the slot (the ledger's "
+                                 "per-read energy, as cosim.devices.dw_synapse.spice.simulate_reads integrates it), from",
+                                 [v for k in range(n) for v in dw_spice.read_vectors(k)[:3]])]
+                 if stimulus == "read" else [])
 
 
 EXPERIMENT = Experiment(name="ellis2023", Config=Config, train=train, export_circuit=export_circuit,

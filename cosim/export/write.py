@@ -91,7 +91,7 @@ def export_files(exported: ExportedCircuit, dialect: str, origin: str) -> tuple[
     if writer.run_script:
         files["run.sh"] = writer.run_script
     model = device_model(writer.model_family, exported.model_backend)
-    files["README.md"] = readme(exported, writer, origin, sorted(files), variant, model)
+    files["README.md"] = readme(exported, writer, origin, sorted([*files, "README.md"]), variant, model)
     return files, model
 
 
