@@ -109,7 +109,7 @@ def test_train_command_writes_the_run_directory(tmp_path):
                  "netlists/dw_synapse.lib", "netlists/run.sh", "netlists/README.md"):
         assert (out / name).exists(), name
     board = (out / "netlists" / "board.cir").read_text()
-    assert ".include dw_synapse.lib" in board and ".tran" in board
+    assert ".include dw_synapse.lib" in board and ".tran" in board and "v(rd0) i(vrd0) i(vdd0)" in board
     assert load_experiment(out / "config.yaml").training.reads == 2
 
 
