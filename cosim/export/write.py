@@ -1,6 +1,8 @@
 """Netlist export: a config file or a run directory → the circuit exactly as the toolkit simulates it (the
-experiment's `export_circuit`) → a self-contained netlist in one dialect, the model files it needs and a
-README saying how to run it.
+experiment's `export_circuit`) → a self-contained netlist in one dialect, the model files it needs (each
+Verilog-A file with its compiled model, for the simulators that load compiled models), the dialect's run
+script and a README saying what each file is and how to run it. A run directory's netlists/ is the same
+folder for its trained circuit (`run_netlists`), so it runs wherever it is copied.
 
 Stimuli: `read`, a forward pass of the training set; `program`, a programming pulse and a verify read on
 every device (circuits that keep a state); `none`, the circuit with its initial states and idle sources. Each
