@@ -5,7 +5,7 @@
     DIR/history.csv      one row per epoch
     DIR/ledger.parquet   one row per hardware event
     DIR/netlists/        the circuit as simulated, with the trained device states as initial conditions and a
-                         read stimulus (cosim.export.run_netlists): netlist, model files, run.sh, README.md;
+                         read stimulus (cosim.experiments.export_files): netlist, model files, run.sh, README.md;
                          it runs as written wherever the folder is copied
     DIR/states.npz       final device states by family (msdc_x: M-SDC state variables in device order)
 A run in progress carries DIR/INCOMPLETE; it is removed only after every file is in place. Experiments

@@ -25,6 +25,7 @@ from cosim.devices import registry
 from cosim.devices.dw_synapse import model as dw
 from cosim.devices.dw_synapse import spice as dw_spice
 from cosim.errors import ConfigError
+from cosim.experiments.export_files import run_netlists
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
 from cosim.hil.ledger import Ledger
 from cosim.hil.summary import run_metrics
@@ -198,9 +199,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     metrics["wall_time_s"] = time.perf_counter() - started
     states = {"dw_w": layer.w.copy(), "dw_p": p, "dw_bias": layer.b.copy(), "dw_x0": devices.x0,
               "dw_dx": devices.dx, "dw_a": devices.a, "dw_input_used": active}
-    from cosim.export import run_netlists
-
-    return RunResult(metrics, fit.history, ledger, run_netlists(cfg, states), states=states)
+    return RunResult(metrics, fit.history, ledger, run_netlists(export_circuit(cfg, states, "read", None)), states=states)
 
 
 def _baseline(cfg: Config, split: mv.Split, n_in: int, n_out: int) -> dict:

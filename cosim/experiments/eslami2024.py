@@ -17,6 +17,7 @@ from cosim.data import Dataset, add_input_noise, patterns_3x3
 from cosim.devices import registry
 from cosim.errors import ConfigError
 from cosim.experiments import msdc_board
+from cosim.experiments.export_files import run_netlists
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
 from cosim.experiments.msdc_board import BoardDevices, ProgrammingConfig
 from cosim.hil.ledger import Ledger, PeripheralCosts
@@ -160,11 +161,9 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None,
     `resume`), and record the board with its trained states as initial conditions."""
     report = None if progress is None else (lambda epoch, record: progress(epoch, {**record, "epochs": cfg.training.epochs}))
     outcome = run(cfg, report, checkpoint, resume)
-    from cosim.export import run_netlists
-
     engine = getattr(outcome.session, "engine", None)
     states = {"msdc_x": np.asarray(outcome.session.x, dtype=float)}
-    netlists = {} if engine is None else run_netlists(cfg, states, outcome.session.model_backend)
+    netlists = {} if engine is None else run_netlists(export_circuit(cfg, states, "read", outcome.session.model_backend))
     metrics = {**outcome.metrics, "ngspice": getattr(engine, "version", None)}
     return RunResult(metrics, outcome.history.epochs, outcome.ledger, netlists, states=states)
 

@@ -34,6 +34,7 @@ from cosim.devices.sot_mtj import spice as sot_spice
 from cosim.devices.sot_mtj.characterize import Sweep, measure
 from cosim.errors import ConfigError
 from cosim.experiments import msdc_board
+from cosim.experiments.export_files import run_netlists
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
 from cosim.experiments.msdc_board import ProgrammingConfig, check_state
 from cosim.hil.ledger import Ledger, PeripheralCosts
@@ -315,9 +316,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
         metrics.update(crossbar_metrics(frame, marks, weights, deploy, cmap))
         metrics["model_backend"] = f"{runner.model_backend}+msdc:{weights.session.model_backend}"
         states.update({"msdc_x": np.asarray(weights.session.x, dtype=float), "w1_programmed": weights.known_weights()})
-    from cosim.export import run_netlists
-
-    netlists = run_netlists(cfg, states) if hasattr(runner, "netlist") else {}
+    netlists = run_netlists(export_circuit(cfg, states, "read", None)) if hasattr(runner, "netlist") else {}
     metrics["wall_time_s"] = time.perf_counter() - started
     return RunResult(metrics, history, ledger, netlists, states)
 
