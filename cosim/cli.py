@@ -434,7 +434,7 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
 
     result = export(source, dialect, out_dir, stimulus)
     console.print(f"wrote {result.netlist_path} and {len(result.files) - 1} more file(s) in {result.out_dir} "
-                  f"({dialect}, stimulus {stimulus}, device model {result.circuit.model_backend}); see README.md there")
+                  f"({dialect}, stimulus {stimulus}, device model {result.device_model}); see README.md there")
 
 
 @main.command()

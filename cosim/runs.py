@@ -4,7 +4,9 @@
     DIR/metrics.json     final metrics (accuracy, energy, time, pulses, backends, versions)
     DIR/history.csv      one row per epoch
     DIR/ledger.parquet   one row per hardware event
-    DIR/netlists/        the circuit as simulated, with the trained device states as initial conditions
+    DIR/netlists/        the circuit as simulated, with the trained device states as initial conditions and a
+                         read stimulus (cosim.experiments.export_files): netlist, model files, run.sh, README.md;
+                         it runs as written wherever the folder is copied
     DIR/states.npz       final device states by family (msdc_x: M-SDC state variables in device order)
 A run in progress carries DIR/INCOMPLETE; it is removed only after every file is in place. Experiments
 that can resume also keep DIR/checkpoint.npz (the state after the last finished epoch and the ledger so
@@ -128,7 +130,8 @@ def versions(ngspice_version: int | None, model_backend: str) -> dict:
             "model_backend": model_backend}
 
 
-def finish(out_dir: Path, *, config_yaml: str, metrics: dict, history: list[dict], ledger, netlists: dict[str, str],
+def finish(out_dir: Path, *, config_yaml: str, metrics: dict, history: list[dict], ledger,
+           netlists: dict[str, str | bytes],
            states: dict | None = None) -> None:
     out = Path(out_dir)
     if states:
@@ -140,8 +143,9 @@ def finish(out_dir: Path, *, config_yaml: str, metrics: dict, history: list[dict
         pd.DataFrame(history).to_csv(tmp, index=False)
     if netlists:
         inside(out, "netlists").mkdir(exist_ok=True)
-    for name, text in netlists.items():
-        atomic.write_text(inside(out, Path("netlists", name)), text)
+    for name, data in netlists.items():
+        path = inside(out, Path("netlists", name))
+        atomic.write_bytes(path, data) if isinstance(data, bytes) else atomic.write_text(path, data)
     atomic.write_text(inside(out, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     inside(out, INCOMPLETE).unlink(missing_ok=True)
     inside(out, CHECKPOINT).unlink(missing_ok=True)

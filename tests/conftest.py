@@ -41,3 +41,21 @@ def batch_engine():
     from cosim.spice.batch import BatchEngine
 
     return BatchEngine(seed=7, num_threads=1)
+
+
+@pytest.fixture
+def run_elsewhere(tmp_path_factory):
+    """Run a netlist folder as its README says (`sh run.sh`, plain `ngspice -b`) from a copy in another folder:
+    returns the copy and the finished process."""
+    import os
+    import shutil
+    import subprocess
+
+    def run(folder):
+        copy = tmp_path_factory.mktemp("elsewhere") / "netlists"
+        shutil.copytree(folder, copy)
+        proc = subprocess.run(["sh", "run.sh"], cwd=copy, capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        return copy, proc
+
+    return run

@@ -105,9 +105,11 @@ def test_train_command_writes_the_run_directory(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["experiment"] == "ellis2023" and metrics["reads"] == 2 and metrics["backend"] == "twin"
-    for name in ("config.yaml", "history.csv", "ledger.parquet", "states.npz", "netlists/dw_read.cir"):
+    for name in ("config.yaml", "history.csv", "ledger.parquet", "states.npz", "netlists/board.cir",
+                 "netlists/dw_synapse.lib", "netlists/run.sh", "netlists/README.md"):
         assert (out / name).exists(), name
-    assert "dw_synapse" in (out / "netlists" / "dw_read.cir").read_text()
+    board = (out / "netlists" / "board.cir").read_text()
+    assert ".include dw_synapse.lib" in board and ".tran" in board and "v(rd0) i(vrd0) i(vdd0)" in board
     assert load_experiment(out / "config.yaml").training.reads == 2
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -164,6 +163,9 @@ def _same_tree(golden, fresh):
         names = sorted(p.name for p in folder.iterdir())
         assert names == sorted(p.name for p in (golden / folder.name).iterdir()), folder.name
         for name in names:
+            if name.endswith(".osdi"):  # compiled: openvaf-r's output differs between builds of the same source
+                assert (folder / name).read_bytes()[:4] == b"\x7fELF", f"{folder.name}/{name}"
+                continue
             text = (folder / name).read_text()
             assert not overlong_numbers(text), f"{folder.name}/{name}: {overlong_numbers(text)[:5]}"
             diff = golden_differences((golden / folder.name / name).read_text(), text)
@@ -264,13 +266,9 @@ def _run_dir(tmp_path: Path, states: np.ndarray) -> Path:
 
 
 def _ngspice(folder: Path) -> dict[str, np.ndarray]:
-    """Run an exported ngspice folder as a user would: compile the model if it loads one, then ngspice -b."""
+    """Run an exported ngspice folder with the model it ships (msdc.osdi, when it loads one): ngspice -b."""
     from cosim.spice import install
-    from cosim.spice.osdi import compile_va
 
-    text = (folder / "board.cir").read_text()
-    if "pre_osdi msdc.osdi" in text:
-        shutil.copy(compile_va(folder / "msdc.va", portable=True), folder / "msdc.osdi")
     (folder / ".spiceinit").write_text("set num_threads=1\n")
     proc = subprocess.run([install.executable(), "-b", "-r", "board.raw", "board.cir"], cwd=folder,
                           capture_output=True, text=True, timeout=300)

@@ -47,6 +47,7 @@ def netlist_is_safe(text: str) -> None:
     assert re.fullmatch(r"[A-Za-z0-9_ .,:=()+-]*", lines[0]), lines[0]
     directive = re.compile(r"\.(subckt|ends|model|param|options|include|tran|save)( [^\s;'\"`$\\]+)*")
     element = re.compile(r"[A-Za-z][A-Za-z0-9_]*( [^\s;'\"`$\\]+)+")
+    comment = re.compile(r"\* [A-Za-z0-9_ .,:=()<>+-]+")
     k = 1
     while k < len(lines) - 2:
         line = lines[k]
@@ -54,7 +55,7 @@ def netlist_is_safe(text: str) -> None:
             assert re.fullmatch(r"pre_osdi [A-Za-z0-9_./+-]+", lines[k + 1]) and lines[k + 2] == ".endc", lines[k:k + 3]
             k += 3
             continue
-        assert directive.fullmatch(line) or element.fullmatch(line), line
+        assert directive.fullmatch(line) or element.fullmatch(line) or comment.fullmatch(line), line
         assert not line.lower().startswith(("shell", ".endc", ".exec", ".control")), line
         k += 1
 
@@ -115,6 +116,7 @@ FIELDS = [
     ("saved vector", lambda v: ir.Save((v,)), "v(a)", False),
     ("saved vector node", lambda v: ir.Save((f"v({v})",)), "a", True),
     ("netlist title", lambda v: ir.Netlist(v), "a title: (1)", False),
+    ("comment", lambda v: ir.Comment(v), "crossbar layer l1: 9 rows x 4 columns, devices Xs<k>", False),
 ]
 
 

@@ -53,6 +53,21 @@ def test_paths_and_titles_cannot_break_out():
         ir.Netlist("title\n.control")
 
 
+def test_a_comment_is_written_in_every_dialect_where_it_stands():
+    from cosim.netlist import writers
+
+    net = ir.Netlist("t", [ir.Comment("drivers"), ir.VoltageSource("V1", "a", "0", ir.Dc(1.0)),
+                           ir.Comment("load"), ir.Resistor("R1", "a", "0", 1e3)])
+    marks = {"ngspice": "*", "xyce": "*", "ltspice": "*", "vacask": "//", "spectre": "//"}
+    for dialect, mark in marks.items():
+        lines = writers.writer(dialect).render(net).text.splitlines()
+        assert f"{mark} drivers" in lines and f"{mark} load" in lines, dialect
+        assert lines.index(f"{mark} drivers") < lines.index(f"{mark} load"), dialect
+        assert lines.index(f"{mark} load") == max(k for k, line in enumerate(lines) if line.lower().startswith("v1")) + 1
+    with pytest.raises(NetlistError):
+        ir.Comment("end\n.control")
+
+
 def test_floating_node_is_reported_with_its_elements():
     net = rc().add(ir.Resistor("R9", "island1", "island2", 5.0))
     with pytest.raises(NetlistError, match="floating.*R9"):

@@ -13,6 +13,7 @@ from cosim import runs
 from cosim.experiments import load_experiment
 from cosim.errors import ConfigError
 from cosim.netlist.numbers import number
+from cosim.spice import rawfile
 from cosim.experiments import eslami2024
 from cosim.training import onchip
 
@@ -70,7 +71,7 @@ def test_batch_reproduces_spice_on_a_short_run():
 
 
 @pytest.mark.spice
-def test_train_command_writes_a_complete_run_directory(tmp_path):
+def test_train_command_writes_a_complete_run_directory(tmp_path, run_elsewhere):
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["train", "--out", str(out), *sum((["-s", s] for s in SHORT), [])])
     assert result.exit_code == 0, result.output
@@ -82,6 +83,7 @@ def test_train_command_writes_a_complete_run_directory(tmp_path):
     assert not (out / "INCOMPLETE").exists()
     assert (out / "ledger.parquet").exists() and (out / "config.yaml").exists()
     board = (out / "netlists" / "board.cir").read_text()
+    assert ".tran" in board and "pre_osdi msdc.osdi" in board and ".include msdc_osdi.lib" in board  # files beside it
     states = [float(line.rsplit("x0=", 1)[1]) for line in board.splitlines() if line.startswith("Xl")]
     assert len(states) == 30 and all(0.0 <= x <= 1.0 for x in states)  # the trained states, as initial conditions
     recorded = runs.load_states(out)["msdc_x"]
@@ -89,6 +91,16 @@ def test_train_command_writes_a_complete_run_directory(tmp_path):
     assert states == [float(number(x)) for x in np.clip(recorded, 0, 1)]  # as every netlist number is written
     again = load_experiment(out / "config.yaml")  # the recorded config reloads as is
     assert again.seed == metrics["seed"]
+    # netlists/ runs as written from a copy elsewhere: the trained board reading the 20 patterns
+    copy, proc = run_elsewhere(out / "netlists")
+    assert proc.returncode == 0, proc.stdout + proc.stderr + (copy / "board.log").read_text()
+    waves = rawfile.read(copy / "board.raw")[-1].vectors()
+    assert waves["time"][-1] > 20e-6 and np.ptp(waves["i(vl1s0)"]) > 0  # the column current moves with the inputs
+    x0 = {line.split()[0].lower(): float(line.rsplit("x0=", 1)[1]) for line in board.splitlines() if line.startswith("Xl")}
+    for name, x in x0.items():  # the state nodes start at the trained states
+        assert waves[f"v({name}.x)"][0] == pytest.approx(x, rel=1e-9, abs=1e-12), name
+    readme = (copy / "README.md").read_text()
+    assert all(f"- `{p.name}`: " in readme for p in copy.iterdir() if p.name not in ("board.raw", "board.log"))
 
 
 def test_train_command_refuses_bad_override_in_one_line(tmp_path):

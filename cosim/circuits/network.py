@@ -105,6 +105,8 @@ def build_network(spec: NetworkSpec, library: list, devices: xb.Devices, title: 
     """The whole board: `devices` at the cross points, models from `library`."""
     net = ir.Netlist(title, list(library))
     net.add(spec.switch.model(), ir.Options({"klu": True}))
+    net.add(ir.Comment("drivers: read enable, program enable, programming driver and its series resistor, row "
+                       "inputs (their waveforms are the stimulus)"))
     net.add(ir.VoltageSource(READ_ENABLE_SOURCE, xb.READ_ENABLE, "0", IDLE))
     net.add(ir.VoltageSource(PROGRAM_ENABLE_SOURCE, xb.PROGRAM_ENABLE, "0", IDLE))
     net.add(ir.VoltageSource(PROGRAM_SOURCE, PROGRAM_NODE, "0", IDLE))
@@ -116,19 +118,25 @@ def build_network(spec: NetworkSpec, library: list, devices: xb.Devices, title: 
     for k, cols in enumerate(spec.layers[1:]):
         prefix = f"l{k + 1}"
         if k > 0:  # previous neurons drive these rows through ammeters
+            net.add(ir.Comment(f"layer {prefix} inputs: the neurons of layer l{k} through ammeters"))
             previous = [f"l{k}_y{c}" for c in range(spec.layers[k])]
             inputs = [f"{prefix}_in{r}" for r in range(len(previous))]
             for r, (y, node) in enumerate(zip(previous, inputs)):
                 net.add(ir.VoltageSource(f"V{prefix}in{r}", y, node, ir.Dc(0.0)))
         layer = xb.crossbar_layer(prefix, inputs, cols, devices, len(points), wire_ohm=spec.wire_ohm, g_ref_S=spec.g_ref_S,
                                   wire_F=spec.wire_F)
+        net.add(ir.Comment(f"crossbar layer {prefix}: {len(inputs)} rows x {cols + 1} columns (reference column "
+                           "last), wires, read and program select switches, devices, sense ammeters"))
         net.add(*layer.items)
+        net.add(ir.Comment(f"neurons of layer {prefix}: transimpedance amplifiers (reference column included), "
+                           "tanh activations"))
         for c in range(cols + 1):
             net.add(*transimpedance(prefix, c, spec.neuron))
         for c in range(cols):
             net.add(activation(prefix, c, cols, spec.neuron))
         layers.append(layer)
         points.extend(layer.points)
+    net.add(ir.Comment("select lines, one per row and one per column of each layer (their pulses are the programming stimulus)"))
     for layer in layers:
         net.add(*select_lines(layer))
     net.validate()

@@ -45,7 +45,7 @@ class RunResult:
     metrics: dict
     history: list[dict]
     ledger: Ledger
-    netlists: dict[str, str] = field(default_factory=dict)
+    netlists: dict[str, str | bytes] = field(default_factory=dict)  # netlists/: file name -> text or bytes
     # final device states by family (e.g. {"msdc_x": array}), saved as DIR/states.npz for export and resume
     states: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -78,6 +78,8 @@ class ExportedCircuit:
     # how the README names the output and state vectors of this circuit
     output_label: str = "Column currents (A, positive into each sense ammeter), sampled at the read instants"
     state_label: str = "Device states X (V of each state node, 0..1), in device order"
+    # further saved vectors the README names: (what they are, vectors)
+    extra_vectors: list[tuple[str, list[str]]] = field(default_factory=list)
     # why a dialect whose model family is not among `variants` cannot take the circuit
     unavailable: str = "its random source (ngspice TRRANDOM) has no equivalent there"
 

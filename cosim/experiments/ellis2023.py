@@ -25,12 +25,13 @@ from cosim.devices import registry
 from cosim.devices.dw_synapse import model as dw
 from cosim.devices.dw_synapse import spice as dw_spice
 from cosim.errors import ConfigError
+from cosim.experiments.export_files import run_netlists
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
 from cosim.hil.ledger import Ledger
 from cosim.hil.summary import run_metrics
 from cosim.limits import MAX_EPOCHS, MAX_GAIN, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS, MAX_SAMPLES
 from cosim.netlist import ir
-from cosim.netlist.writers import ngspice
+from cosim.netlist.numbers import number
 from cosim.netlist.writers.base import Variant
 from cosim.resources import data_file
 from cosim.spice.engine import ngspice_seed
@@ -140,7 +141,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     family = registry.family(cfg.device.family)
     params = family.params(cfg.device.preset)
     devices = family.draw(params, cfg.device.variation, (n_in, n_out), cfg.seed)
-    cost, read_net = dw_spice.read_cost(cfg.backend, cfg.read_circuit, params, cfg.seed, cfg.calibration.reads)
+    cost, _ = dw_spice.read_cost(cfg.backend, cfg.read_circuit, params, cfg.seed, cfg.calibration.reads)
     t = cfg.training
     n_reads = t.reads
     layer = mv.StochasticSynapseLayer(devices, n_reads, w_init=params.x0, gain=t.output_gain)
@@ -198,7 +199,7 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     metrics["wall_time_s"] = time.perf_counter() - started
     states = {"dw_w": layer.w.copy(), "dw_p": p, "dw_bias": layer.b.copy(), "dw_x0": devices.x0,
               "dw_dx": devices.dx, "dw_a": devices.a, "dw_input_used": active}
-    return RunResult(metrics, fit.history, ledger, {"dw_read.cir": ngspice.write(read_net)}, states=states)
+    return RunResult(metrics, fit.history, ledger, run_netlists(export_circuit(cfg, states, "read", None)), states=states)
 
 
 def _baseline(cfg: Config, split: mv.Split, n_in: int, n_out: int) -> dict:
@@ -237,7 +238,7 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     n = w.size
     if stimulus == "read":
         net.add(ir.Options({"seed": ngspice_seed(cfg.seed)}), dw_spice.read_analysis(cfg.read_circuit, cfg.training.reads))
-        net.add(ir.Save(tuple(v for k in range(n) for v in dw_spice.read_vectors(k)[3:])))
+        net.add(ir.Save(tuple(v for k in range(n) for v in dw_spice.read_vectors(k))))
         what = f"{cfg.training.reads} reads of every synapse (one {cfg.read_circuit.slot_s:g} s slot each), seed {cfg.seed}"
     else:
         what = "none: the circuits only, no analysis"
@@ -255,7 +256,12 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     return ExportedCircuit("ellis2023", description, stimulus, "bsource", {"ngspice": variant}, slots, w.ravel(),
                  [f"v(out{k})" for k in range(n)] if stimulus == "read" else [], [],
                  output_label="Comparator outputs (V: supply when the read found the wall past its pinning site)",
-                 state_label="Stored state of each synapse's read (V, 1 = wall past the pinning site), in synapse order")
+                 state_label="Stored state of each synapse's read (V, 1 = wall past the pinning site), in synapse order",
+                 extra_vectors=[(f"Energy of synapse k's read slot: ∫ (−v(rd<k>)·i(vrd<k>) − "
+                                 f"{number(cfg.read_circuit.supply_V)} V·i(vdd<k>)) dt over the slot (the ledger's "
+                                 "per-read energy, as cosim.devices.dw_synapse.spice.simulate_reads integrates it), from",
+                                 [v for k in range(n) for v in dw_spice.read_vectors(k)[:3]])]
+                 if stimulus == "read" else [])
 
 
 EXPERIMENT = Experiment(name="ellis2023", Config=Config, train=train, export_circuit=export_circuit,

@@ -17,6 +17,7 @@ from cosim.data import Dataset, add_input_noise, patterns_3x3
 from cosim.devices import registry
 from cosim.errors import ConfigError
 from cosim.experiments import msdc_board
+from cosim.experiments.export_files import run_netlists
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
 from cosim.experiments.msdc_board import BoardDevices, ProgrammingConfig, TileSize
 from cosim.hil.ledger import Ledger, PeripheralCosts
@@ -25,7 +26,6 @@ from cosim.hil.session import CircuitSession, HardwareSession
 from cosim.hil.summary import run_metrics
 from cosim.limits import (MAX_EPOCHS, MAX_LEARNING_RATE, MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_VOLTAGE_V,
                           MIN_RESISTANCE_OHM)
-from cosim.netlist.writers import ngspice
 from cosim.spice.recorder import RecordingEngine
 from cosim.training import onchip
 
@@ -164,16 +164,11 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None,
     `resume`), and record the board with its trained states as initial conditions."""
     report = None if progress is None else (lambda epoch, record: progress(epoch, {**record, "epochs": cfg.training.epochs}))
     outcome = run(cfg, report, checkpoint, resume)
-    netlists = {}
     engine = getattr(outcome.session, "engine", None)
-    if engine is not None:
-        low, high = outcome.board.family.state_range
-        for point, x in zip(outcome.session.network.points, outcome.session.x):
-            engine.alter(point.instance, **{outcome.board.family.state_param: float(min(max(x, low), high))})
-        netlists["board.cir"] = ngspice.write(engine.netlist)
+    states = {"msdc_x": np.asarray(outcome.session.x, dtype=float)}
+    netlists = {} if engine is None else run_netlists(export_circuit(cfg, states, "read", outcome.session.model_backend))
     metrics = {**outcome.metrics, "ngspice": getattr(engine, "version", None)}
-    return RunResult(metrics, outcome.history.epochs, outcome.ledger, netlists,
-                     states={"msdc_x": np.asarray(outcome.session.x, dtype=float)})
+    return RunResult(metrics, outcome.history.epochs, outcome.ledger, netlists, states=states)
 
 
 def save_checkpoint(checkpoint: runs.Checkpoint, state: onchip.TrainState, ledger: Ledger) -> None:

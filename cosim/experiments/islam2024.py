@@ -34,6 +34,7 @@ from cosim.devices.sot_mtj import spice as sot_spice
 from cosim.devices.sot_mtj.characterize import Sweep, measure
 from cosim.errors import ConfigError
 from cosim.experiments import msdc_board
+from cosim.experiments.export_files import run_netlists
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
 from cosim.experiments.msdc_board import ProgrammingConfig, TileSize, check_state
 from cosim.hil.ledger import Ledger, PeripheralCosts
@@ -42,7 +43,6 @@ from cosim.hil.summary import run_metrics, summarize
 from cosim.limits import (MAX_EPOCHS, MAX_GAIN, MAX_LAYER_SIZE, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS,
                           MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_TIME_S, MIN_RESISTANCE_OHM, MIN_TIME_S)
 from cosim.netlist import ir
-from cosim.netlist.writers import ngspice
 from cosim.netlist.writers.base import Variant
 from cosim.resources import data_file
 from cosim.spice.engine import ngspice_seed
@@ -311,22 +311,15 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
         "ngspice": getattr(getattr(runner, "engine", None), "version", None),
         "weights": cfg.network.weights,
     }
-    netlists = {}
     states = {"w1": hil.w1, "b1": hil.b1, "w2": hil.w2, "b2": hil.b2, "sot_ic0_A": arrays.ic0_A,
               "sot_delta": arrays.delta, "sot_rp_ohm": arrays.rp_ohm, "sot_i50_fit_A": m.i50_A, "sot_di_fit_A": m.di_A}
-    example_preact = None
     frame = ledger.frame()
     metrics.update(run_metrics(frame))
     if weights is not None:
         metrics.update(crossbar_metrics(frame, marks, weights, deploy, cmap))
         metrics["model_backend"] = f"{runner.model_backend}+msdc:{weights.session.model_backend}"
         states.update({"msdc_x": np.asarray(weights.session.x, dtype=float), "w1_programmed": weights.known_weights()})
-        example_preact = x_test[:4] @ weights.known_weights() + hil.b1
-        engine = getattr(weights.session, "engine", None)
-        if engine is not None:
-            netlists["crossbar.cir"] = _crossbar_netlist(engine, weights.session)
-    if hasattr(runner, "netlist"):
-        netlists["sot_neurons.cir"] = _example_netlist(runner, hil, x_test[:4], cmap, samples, example_preact)
+    netlists = run_netlists(export_circuit(cfg, states, "read", None)) if hasattr(runner, "netlist") else {}
     metrics["wall_time_s"] = time.perf_counter() - started
     return RunResult(metrics, history, ledger, netlists, states)
 
@@ -401,27 +394,6 @@ def crossbar_metrics(frame, marks: dict[str, int], weights, deploy, cmap: sn.Cur
         "crossbar_energy_per_inference_J": crossbar_inference["energy_J"] / inferences,
         "crossbar_time_per_inference_s": crossbar_inference["circuit_time_s"] / inferences,
     }
-
-
-def _crossbar_netlist(engine, session) -> str:
-    """The crossbar as last simulated, its devices at their final states: a file that loads as is."""
-    net = session.network
-    low, high = net.state_range
-    states = {p.instance: {net.state_param: float(min(max(x, low), high))} for p, x in zip(net.points, session.x)}
-    return ngspice.write(engine.netlist.with_changes(states))
-
-
-def _example_netlist(bank, mlp: sn.MLP, x: np.ndarray, cmap: sn.CurrentMap, samples: int,
-                     preact: np.ndarray | None = None) -> str:
-    """The trained board inferring a few test inputs: a file that runs as is (`ngspice -b`). `preact`: the
-    inputs' pre-activations when they do not come from `mlp` (weights in a crossbar)."""
-    currents = np.repeat(cmap.currents(mlp.preact(x) if preact is None else preact), samples, axis=0)
-    net = bank.netlist(currents)
-    timing = bank.timing
-    net.add(ir.Options({"seed": float(ngspice_seed(bank.seed))}),
-            ir.Tran(timing.edge_s, len(currents) * timing.slot_s, 0.0, timing.write_width_s / 4),
-            ir.Save(tuple(f"v(out{k})" for k in range(bank.arrays.n))))
-    return ngspice.write(net)
 
 
 def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,

@@ -1,6 +1,8 @@
 """Netlist export: a config file or a run directory → the circuit exactly as the toolkit simulates it (the
-experiment's `export_circuit`) → a self-contained netlist in one dialect, the model files it needs and a
-README saying how to run it.
+experiment's `export_circuit`) → a self-contained netlist in one dialect, the model files it needs (each
+Verilog-A file with its compiled model, for the simulators that load compiled models), the dialect's run
+script and a README saying what each file is and how to run it (`cosim.experiments.export_files`, which also
+writes a run directory's netlists/).
 
 Stimuli: `read`, a forward pass of the training set; `program`, a programming pulse and a verify read on
 every device (circuits that keep a state); `none`, the circuit with its initial states and idle sources. Each
@@ -14,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosim import atomic
-from cosim.errors import ConfigError, NetlistError
+from cosim.errors import ConfigError
 from cosim.experiments.base import ExportedCircuit
+from cosim.experiments.export_files import folder_files
 from cosim.experiments.registry import get
-from cosim.export.readme import readme
 from cosim.export.source import load_source
 from cosim.netlist import writers
 
@@ -31,6 +33,7 @@ class ExportResult:
     netlist_path: Path
     files: list[Path]
     circuit: ExportedCircuit
+    device_model: str  # what the netlist runs as its device model, in words
 
 
 def circuit(source: Path, stimulus: str = "read", model_backend: str | None = None) -> tuple[ExportedCircuit, str]:
@@ -45,19 +48,11 @@ def circuit(source: Path, stimulus: str = "read", model_backend: str | None = No
 def export(source: Path, dialect: str, out_dir: Path, stimulus: str = "read",
            model_backend: str | None = None) -> ExportResult:
     """Write the netlist, its model files and README.md into `out_dir` (files written whole, then renamed)."""
-    writer = writers.writer(dialect)
     exported, where = circuit(source, stimulus, model_backend)
-    if writer.model_family not in exported.variants:
-        possible = [d for d in writers.names() if writers.writer(d).model_family in exported.variants]
-        raise NetlistError(f"the {exported.experiment} circuit cannot be written for {dialect}: {exported.unavailable}; "
-                           f"dialects: {', '.join(possible)}")
-    variant = exported.variants[writer.model_family]
-    rendered = writer.render(variant.netlist)
-    files = {writer.netlist_file: rendered.text, **variant.files, **rendered.files}
-    for name, defs in variant.libraries.items():
-        files[name] = writer.write_library(defs)
-    files["README.md"] = readme(exported, writer, where, sorted(files), variant)
+    files, device_model = folder_files(exported, dialect, f"Exported by `cosim export` from the {where}.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = [atomic.write_text(out / name, text) for name, text in files.items()]
-    return ExportResult(out, dialect, out / writer.netlist_file, written, exported)
+    written = [atomic.write_bytes(out / name, data) if isinstance(data, bytes) else atomic.write_text(out / name, data)
+               for name, data in files.items()]
+    netlist_path = out / writers.writer(dialect).netlist_file
+    return ExportResult(out, dialect, netlist_path, written, exported, device_model)

@@ -19,6 +19,7 @@ GROUND = "0"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _PATH = re.compile(r"[A-Za-z0-9_./+-]+\Z")
 _TITLE = re.compile(r"[A-Za-z0-9_ .,:=()+-]*\Z")
+_COMMENT = re.compile(r"[A-Za-z0-9_ .,:=()<>+-]*\Z")  # a title's characters, and <k> for an index
 # Expression tokens: numbers, identifiers, operators and brackets; nothing that can end a line, start a
 # comment or quote text.
 _EXPR_TOKEN = re.compile(
@@ -572,8 +573,22 @@ class Save:
         object.__setattr__(self, "vectors", tuple(check_vector(v) for v in self.vectors))
 
 
-Directive = Union[Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary]
-_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary)
+@dataclass(frozen=True)
+class Comment:
+    """A section heading for the reader of a written netlist (each dialect spells it as its comment); it
+    changes no circuit. Its text takes a title's characters and <>, none of which can end the comment line."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text or not _COMMENT.match(self.text):
+            raise NetlistError(f"invalid comment {self.text!r}: allowed characters are [A-Za-z0-9_ .,:=()<>+-]")
+
+
+Directive = Union[Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary,
+                  Comment]
+_DIRECTIVE_TYPES = (Param, Options, Include, OsdiLoad, Tran, Op, DcSweep, Save, Model, SubcircuitDef, SubcircuitLibrary,
+                    Comment)
 
 
 def _check_waveform(name: str, waveform: object) -> None:

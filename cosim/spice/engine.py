@@ -246,7 +246,7 @@ class Engine(abc.ABC):
         options = {"seed": ngspice_seed(self.seed)} if self.seed is not None else {}
         if options:
             net.add(ir.Options(options))
-        net.add(analysis)
+        net.add(ir.Comment("analysis: the transient of this operation and the vectors it saves"), analysis)
         if vectors:
             net.add(ir.Save(tuple(vectors)))
         return net

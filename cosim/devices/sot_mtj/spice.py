@@ -122,10 +122,13 @@ class NeuronBank:
         if not np.all(np.isfinite(currents)) or np.any(currents < 0):
             raise ConfigError("write currents must be finite and >= 0 A (the reset pulse is added by the bank)")
         net = ir.Netlist(self.title, [library(), ir.Options({"method": "gear"})])
+        net.add(ir.Comment("write drivers: current sources Iw<k> into wa<k>, one per neuron (their reset and write "
+                           "pulses are the stimulus)"))
         for k in range(self.arrays.n):
             waveform = write_waveform(currents[:, k], self.timing, self.i_reset_A)
             net.add(ir.CurrentSource(f"Iw{k}", "0", f"wa{k}", waveform))
-        net.add(ir.VoltageSource("Vrd", "rd", "0", read_waveform(len(currents), self.timing)), *self._instances)
+        net.add(ir.Comment("read line Vrd, shared, and the SOT-MTJ neurons X<k>"),
+                ir.VoltageSource("Vrd", "rd", "0", read_waveform(len(currents), self.timing)), *self._instances)
         return net
 
     def run(self, currents_A: np.ndarray) -> SlotRun:

@@ -12,6 +12,18 @@ from cosim.netlist import ir
 # The device-model families a writer can take: the model cosim runs in ngspice (OSDI or B-source, with the
 # toolkit's own files), Verilog-A with one model card per device, or B-source subcircuits each dialect writes.
 MODEL_FAMILIES = ("ngspice", "veriloga", "bsource")
+# What an export runs as its device model, in words: by model family, and for the ngspice family (the model
+# cosim itself runs) by model backend.
+FAMILY_MODELS = {"veriloga": "Verilog-A, a model card per device", "bsource": "B-source subcircuits"}
+BACKEND_MODELS = {"osdi": "Verilog-A compiled to OSDI, as cosim runs it",
+                  "bsource": "B-source subcircuits, as cosim runs them"}
+
+
+def device_model(family: str, model_backend: str) -> str:
+    """The device model of an export in `family` of a circuit cosim runs with `model_backend`, in words."""
+    if family == "ngspice":
+        return BACKEND_MODELS.get(model_backend, model_backend)
+    return FAMILY_MODELS[family]
 
 
 @dataclass
@@ -49,9 +61,11 @@ class Writer:
     run: tuple[str, ...]  # the commands that run an exported netlist (README)
     notes: str  # what the exported netlist is, in the README
     render: Callable[[ir.Netlist], Rendered]
-    # the command that compiles each Verilog-A file of an export first (`{name}`: its stem); "" when the
-    # simulator compiles Verilog-A itself or loads none
-    compile_va: str = ""
+    # the simulator loads each Verilog-A file of an export compiled (`name.osdi` beside `name.va`, shipped with
+    # the export); False when it compiles Verilog-A itself or loads none
+    loads_osdi: bool = False
+    # a shell script that runs the export and exits non-zero when the simulator wrote no results ("": none)
+    run_script: str = ""
     library: Callable[[Sequence[ir.SubcircuitDef]], str] | None = None
     output_name: Callable[[str], str] = _same_name
 

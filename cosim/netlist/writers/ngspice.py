@@ -95,6 +95,11 @@ def _option_number(value: float) -> str:
 
 
 @line.register
+def _(d: ir.Comment) -> str:
+    return f"* {d.text}"
+
+
+@line.register
 def _(d: ir.Include) -> str:
     return f".include {d.path}"
 
@@ -162,10 +167,26 @@ def write(netlist: ir.Netlist, *, num_threads: int | None = None) -> str:
     return "\n".join([netlist.title, *threads, *map(line, first), *map(line, rest), ".end", ""])
 
 
+# ngspice can exit 0 without simulating (a circuit with no analysis); a model that fails to load leaves an
+# "Error" line in the log and no data. The script checks all three and says where to look.
+RUN_SCRIPT = """#!/bin/sh
+# Runs board.cir in ngspice: results in board.raw, messages in board.log. Exits 1 when ngspice failed, reported
+# an error (a model that did not load) or wrote no data points.
+cd "$(dirname "$0")" || exit 1
+rm -f board.raw
+ngspice -b -o board.log -r board.raw board.cir
+status=$?
+if [ "$status" -ne 0 ] || grep -q "^Error" board.log || ! grep -aqE "^No. Points: +[1-9]" board.raw 2>/dev/null; then
+  echo "board.cir did not run (ngspice exit status $status); see board.log" >&2
+  exit 1
+fi
+grep -a "^No. Points" board.raw
+"""
+
 WRITER = Writer(
     name="ngspice", netlist_file="board.cir", model_family="ngspice", executed_here=True,
-    run=('ngspice -b -r board.raw board.cir',),
-    compile_va="openvaf-r --target_cpu generic {name}.va -o {name}.osdi",
+    run=("sh run.sh                                           # ngspice -b: board.raw, board.log",),
+    loads_osdi=True, run_script=RUN_SCRIPT,
     notes="The circuit, waveforms, time step and save list of the toolkit's own transient for this step, "
            "with the model paths relative to this folder.",
     render=lambda netlist: Rendered(write(netlist)),

@@ -66,6 +66,8 @@ class _Writer(SpectreLikeWriter):
         for item in self.net:
             if isinstance(item, ir.OsdiLoad):
                 head.append(f'ahdl_include "{PurePosixPath(item.path).with_suffix(".va")}"')
+            elif isinstance(item, ir.Comment):
+                body.append(f"// {item.text}")
             elif isinstance(item, ir.Model):
                 notes.append(self.model_note(item))
             elif isinstance(item, ir.SubcircuitDef):

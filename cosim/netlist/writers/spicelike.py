@@ -84,6 +84,8 @@ class _Writer:
                             f"{number(item.tmax_s)}{uic}")
             elif isinstance(item, ir.Save):
                 tail.append(self.s.output(item.vectors))
+            elif isinstance(item, ir.Comment):
+                body.append(f"* {item.text}")
             elif isinstance(item, ir.OsdiLoad):
                 raise NetlistError(f"{self.s.name} cannot load the OSDI model {item.path!r}; export the B-source "
                                    f"subcircuit family instead")

@@ -93,6 +93,8 @@ class _Writer(SpectreLikeWriter):
         for item in self.net:
             if isinstance(item, ir.OsdiLoad):
                 head.append(f'load "{item.path}"')
+            elif isinstance(item, ir.Comment):
+                body.append(f"// {item.text}")
             elif isinstance(item, ir.Model):
                 models.append(self.model(item))
             elif isinstance(item, ir.SubcircuitDef):
@@ -183,7 +185,7 @@ class _Writer(SpectreLikeWriter):
 WRITER = Writer(
     name="vacask", netlist_file="board.sim", model_family="veriloga", executed_here=True,
     run=('vacask board.sim                                    # writes tran1.raw',),
-    compile_va="openvaf-r {name}.va -o {name}.osdi",
+    loads_osdi=True,
     notes=("VACASK's own syntax. Switches and the neurons' op-amps and activations are the generated Verilog-A "
            "modules in cosim_behavioural.va; every device has its own model card of its Verilog-A module and a 1 F "
            "state capacitor whose initial voltage is its state X (`ic` of the transient)."),
