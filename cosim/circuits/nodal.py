@@ -14,7 +14,7 @@ at the devices' present slopes (Newton).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -125,7 +125,7 @@ class LayerNetwork:
         v = factor.solve(rhs) if v0 is None else np.asfortranarray(np.asarray(v0, dtype=float).T)
         previous = np.inf
         for iteration in range(1, max_iter + 1):
-            i_dev, slope = device((self.incidence.T @ v).T)
+            i_dev, slope = device((self._incidence_t @ v).T)
             residual = np.asfortranarray(self.g_linear @ v + self.incidence @ i_dev.T - rhs)
             worst = float(np.max(np.abs(residual)))
             limit = rtol * float(np.max(np.abs(i_dev)))
@@ -143,14 +143,26 @@ class LayerNetwork:
                          limit: float) -> bool:
         """Whether every node's imbalance is within `limit` or its own rounding error (64 ulp of the currents summed
         there): what no further iteration can improve."""
-        noise = 64 * np.finfo(float).eps * (abs(self.g_linear) @ np.abs(v) + abs(self.incidence) @ np.abs(i_dev.T)
+        noise = 64 * np.finfo(float).eps * (self._magnitudes[0] @ np.abs(v) + self._magnitudes[1] @ np.abs(i_dev.T)
                                             + np.abs(rhs))
         return bool((np.abs(residual) <= np.maximum(limit, noise)).all())
+
+    @cached_property
+    def _incidence_t(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.incidence.T)
+
+    @cached_property
+    def _magnitudes(self) -> tuple[sp.csc_matrix, sp.csc_matrix]:
+        return abs(self.g_linear), abs(self.incidence)
 
     def input_currents(self, solution: Solution, v_inputs: np.ndarray) -> np.ndarray:
         """The current each driven node delivers into the network, (inputs × driven nodes)."""
         v_inputs = np.atleast_2d(np.asarray(v_inputs, dtype=float))
-        return v_inputs @ self.g_driven.T + solution.v @ self.g_inputs
+        return (self.g_driven @ v_inputs.T + self._inputs_t @ solution.v.T).T
+
+    @cached_property
+    def _inputs_t(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.g_inputs.T)
 
     def voltage(self, solution: Solution, node: str) -> np.ndarray:
         """A node's voltage for every input vector."""

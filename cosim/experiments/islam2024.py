@@ -99,10 +99,14 @@ class CrossbarSettings(Strict):
     initial_state: float | Literal["random"] = "random"
     read_V: float = Field(0.1, gt=0, le=0.25)  # row voltage of a full-scale input (pixel value 1)
     read_s: float = Field(1e-6, ge=MIN_TIME_S, le=MAX_TIME_S)  # read plateau of a forward pass and of a conductance read
-    # Board wiring. The twin assumes ideal wires and switches; these values keep the circuit's column currents
-    # within 1 % of it (docs/islam2024.md measures the error for larger ones).
+    # Board wiring (docs/islam2024.md measures what larger values do to the pre-activations).
     wire_ohm: float = Field(0.01, ge=0, le=MAX_RESISTANCE_OHM)  # per crossbar segment
     switch_on_ohm: float = Field(0.3, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)  # read, sense, ground and select switches (low-resistance analogue switches)
+    # Open switches: every device's program switch leaks into the one programming bus, so a conductance read
+    # (the driver's current over the device's voltage) carries (devices − 1)/switch_off_ohm on top of the device's:
+    # at 1 GΩ, 3 % of a device's conductance on this 64×32 crossbar (measured in ngspice and the twin alike), which
+    # program-and-verify writes into every weight. Low-leakage switches (1 TΩ) leave 3e-5.
+    switch_off_ohm: float = Field(1e12, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)
     # software weight per unit of normalised conductance (G − g_ref)/g_half; "auto": the largest |weight| of the
     # software-trained network divided by 0.9 (the programmable range), so those weights fit unclipped
     weight_scale: float | Literal["auto"] = "auto"
@@ -335,7 +339,7 @@ def crossbar_board(cfg: Config, n_inputs: int) -> msdc_board.Board:
     family = registry.crossbar_family("msdc")
     return msdc_board.plan(family, family.params(c.preset), c.variation, (n_inputs, cfg.network.hidden),
                            read_V=c.read_V, wire_ohm=c.wire_ohm, series_ohm=c.programming.series_ohm,
-                           switch_on_ohm=c.switch_on_ohm, v_scale_V=c.read_V,
+                           switch_on_ohm=c.switch_on_ohm, switch_off_ohm=c.switch_off_ohm, v_scale_V=c.read_V,
                            draw_seed=int(np.random.default_rng([cfg.seed, 31]).integers(2**31)),
                            state_seed=[cfg.seed, 32], initial_state=c.initial_state)
 

@@ -131,7 +131,8 @@ class Board:
 
 def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, read_V: float, wire_ohm: float,
          series_ohm: float, switch_on_ohm: float, v_scale_V: float, draw_seed: int, state_seed: list[int],
-         initial_state: float | str, rf_ohm: float | str = "auto", wire_F: float = 0.0) -> Board:
+         initial_state: float | str, rf_ohm: float | str = "auto", wire_F: float = 0.0,
+         switch_off_ohm: float = xb.SwitchSpec().off_ohm) -> Board:
     """A board of `layers` with devices of `params` (variation drawn from `draw_seed`, as-fabricated states
     from `state_seed`). Weights map to conductances through the device's read conductance; the neurons'
     transimpedance is 1/g_half ("auto"), so one unit of weight on a full read voltage moves a neuron's input
@@ -142,7 +143,7 @@ def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, 
         program_series_ohm=series_ohm,
         neuron=NeuronSpec(rf_ohm=1.0 / scale.g_half_S if rf_ohm == "auto" else rf_ohm, v_out_V=read_V,
                           v_scale_V=v_scale_V),
-        switch=xb.SwitchSpec(on_ohm=switch_on_ohm),
+        switch=xb.SwitchSpec(on_ohm=switch_on_ohm, off_ohm=switch_off_ohm),
     )
     n = spec.n_devices
     instances = family.draw(params, variation, n, draw_seed)
