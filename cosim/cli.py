@@ -1,13 +1,16 @@
 """The `cosim` command line. Every command turns cosim's typed errors, and click's own usage errors, into one
 clear `error:` line on stderr and exit code 2. User text (paths, values, names) is printed as it is: the
-console interprets no markup, so `runs/x[/]` is a folder name, not a style tag."""
+console interprets no markup, so `runs/x[/]` is a folder name, not a style tag. Output that goes to a pipe or
+a log is never wrapped or cut to a terminal's width, and `train`, `sweep run` and `report` print their summary
+as one JSON document with `--json` (everything else then goes to stderr)."""
 
 from __future__ import annotations
 
 import functools
+import json
+import math
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -19,8 +22,52 @@ from cosim.errors import CosimError
 from cosim.netlist import writers
 from cosim.version import __version__
 
-# no markup and no emoji codes: every string is printed as written (styles are set with Text, never in the text)
-console = Console(markup=False, emoji=False)
+UNWRAPPED_WIDTH = 100_000  # the width of a pipe or a log: no line of cosim's is wrapped or cut
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for stdout (or stderr): no markup and no emoji codes, so every string is printed as written
+    (styles are set with Text, never in the text); when the stream is not a terminal (piped, logged), lines
+    as wide as their content, so a table keeps every value whole instead of `poi…`."""
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = hasattr(stream, "isatty") and stream.isatty()
+    return Console(markup=False, emoji=False, stderr=stderr, **({} if terminal else {"width": UNWRAPPED_WIDTH}))
+
+
+console = make_console()
+
+
+def json_option(what: str):
+    return click.option("--json", "as_json", is_flag=True,
+                        help=f"Print {what} as one JSON document on stdout; progress and messages go to stderr.")
+
+
+def print_json(document: dict) -> None:
+    """One JSON document on stdout: numpy numbers as numbers, NaN and infinities as null, paths as text."""
+    click.echo(json.dumps(_plain(document), indent=2, allow_nan=False))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return None if _missing(value) else str(value)
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def one_line(text: str) -> str:
@@ -90,17 +137,12 @@ def out_dir_option(default: Path | None = None, **kwargs):
 
 def check_scheduler(ctx, param, value: str | None) -> str | None:
     """--scheduler: 'local', or a Dask scheduler address SCHEME://HOST:PORT (tcp, tls, ws, wss)."""
-    if value is None or value == "local":
-        return value
+    from cosim.workers import check_scheduler as check
+
     try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (parts is None or port is None or parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname
-            or parts.path not in ("", "/") or parts.query or parts.fragment):
-        raise click.BadParameter(f"{value!r} is neither 'local' nor a scheduler address like tcp://HOST:PORT")
-    return value
+        return None if value is None else check(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def friendly_errors(func):
@@ -200,6 +242,49 @@ def characterize_msdc(preset, amplitude, frequency, series_ohm, pulse_amplitude,
         result = api.characterize("msdc", out_dir, preset=preset, amplitude_V=amplitude, frequency_Hz=frequency,
                                   series_ohm=series_ohm, pulse_amplitude_V=pulse_amplitude,
                                   pulse_width_s=pulse_width, pulse_series_ohm=pulse_series_ohm, pulses=pulses)
+    for path in result.files:
+        console.print(f"wrote {path}")
+
+
+@characterize.command("verilog_a")
+@click.option("--preset", default=None, help="A Verilog-A device that ships with cosim (device_models/verilog_a_presets.yaml).")
+@click.option("--file", "preset_file", type=click.Path(path_type=Path), default=None,
+              help="Your own preset file (device_models/README.md, 'Bring your own Verilog-A model').")
+@click.option("--amplitude", type=Quantity("V"), default="1", show_default=True, help="Sine amplitude, V.")
+@click.option("--frequency", "frequencies", type=Quantity("Hz"), default=("5k", "10k", "20k"), multiple=True,
+              show_default=True, help="Sine frequency, Hz (repeatable: one loop each).")
+@click.option("--series-ohm", type=Quantity("ohm"), default="1k", show_default=True,
+              help="Series resistor of the sine sweep, Ω.")
+@click.option("--pulse-amplitude", type=Quantity("V"), default="1", show_default=True,
+              help="Set/reset pulse amplitude, V.")
+@click.option("--pulse-width", type=Quantity("s"), default="1u", show_default=True, help="Set/reset pulse width, s.")
+@click.option("--pulse-series-ohm", type=Quantity("ohm"), default="1k", show_default=True,
+              help="Series resistor of the pulses, Ω.")
+@click.option("--pulses", default=40, show_default=True, help="Pulses per polarity.")
+@click.option("--read", "read_V", type=Quantity("V"), default="0.1", show_default=True, help="Read voltage, V.")
+@out_dir_option(Path("runs/characterize_verilog_a"))
+@friendly_errors
+def characterize_verilog_a(preset, preset_file, amplitude, frequencies, series_ohm, pulse_amplitude, pulse_width,
+                           pulse_series_ohm, pulses, read_V, out_dir) -> None:
+    """I–V loops, a set/reset pulse train and the effect of one read and one pulse on a Verilog-A device, through
+    the family's own netlist (defaults: the M-SDC board's pulses); CSVs and PNGs."""
+    from cosim import api
+
+    if (preset is None) == (preset_file is None):
+        raise click.UsageError("give one of --preset NAME or --file PATH")
+    with console.status(Text(f"simulating {preset or preset_file} in ngspice")):
+        result = api.characterize("verilog_a", out_dir, preset=preset, file=preset_file, amplitude_V=amplitude,
+                                  frequencies_Hz=list(frequencies), series_ohm=series_ohm,
+                                  pulse_amplitude_V=pulse_amplitude, pulse_width_s=pulse_width,
+                                  pulse_series_ohm=pulse_series_ohm, pulses=pulses, read_V=read_V)
+    (table,) = [t for name, t in result.tables.items() if name.startswith("one_pulse_")]
+    shown = Table(title="one read or pulse from the middle of the state range")
+    for column in ("event", "level (V)", "width (s)", "series (Ω)", "state before", "state after", "change"):
+        shown.add_column(column, justify="right")
+    for row in table.itertuples():
+        shown.add_row(row.event, f"{row.level_V:+g}", f"{row.width_s:g}", f"{row.series_ohm:g}", f"{row.x_before:.4g}",
+                      f"{row.x_after:.4g}", f"{row.dx:+.3g}")
+    console.print(shown)
     for path in result.files:
         console.print(f"wrote {path}")
 
@@ -311,27 +396,34 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Continue an interrupted run in DIR from its last finished epoch (with its own config).")
 @click.option("--force", is_flag=True, help="Replace the run that --out already holds.")
+@click.option("--tile-workers", type=click.IntRange(min=1), metavar="N",
+              help="Run a tiled board's tiles (circuit.tile, crossbar.tile) on N local processes [default: serially].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT|local", callback=check_scheduler,
+              help="Run a tiled board's tiles on a Dask cluster: a scheduler address, or 'local' for a LocalCluster.")
+@json_option("the run's metrics (those of metrics.json)")
 @friendly_errors
 def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None,
-          resume_dir: Path | None, force: bool) -> None:
+          resume_dir: Path | None, force: bool, tile_workers: int | None, scheduler: str | None,
+          as_json: bool) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
-    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
+    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml. Tile workers change no number."""
     from cosim import api, runs
 
+    screen = make_console(stderr=True) if as_json else console
     if resume_dir is not None:
         given = [name for name, value in (("CONFIG", config), ("-s", overrides), ("--backend", backend),
                                           ("--seed", seed), ("--force", force)) if value]
         if given:
             raise CosimError(f"--resume continues {resume_dir} with its recorded config; drop {', '.join(given)}")
         out_dir = resume_dir
-        console.print(Text.assemble(("cosim train", "bold"), f" --resume {resume_dir}"))
+        screen.print(Text.assemble(("cosim train", "bold"), f" --resume {resume_dir}"))
     else:
         path = config or api.experiment_file(api.DEFAULT_EXPERIMENT)
         settings = {k: v for k, v in (("backend", backend), ("seed", seed)) if v is not None}
         cfg = api.load(path, overrides, **settings)
-        console.print(Text.assemble(("cosim train", "bold"), f" {path} → {out_dir} ({cfg.experiment}, backend "
-                                                             f"{cfg.backend}, seed {cfg.seed})"))
-    with _progress() as bar:
+        screen.print(Text.assemble(("cosim train", "bold"), f" {path} → {out_dir} ({cfg.experiment}, backend "
+                                                            f"{cfg.backend}, seed {cfg.seed})"))
+    with _progress(screen) as bar:
         task = bar.add_task("training", total=None, status="")
 
         def progress(epoch: int, record: dict) -> None:
@@ -341,16 +433,20 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
         try:
+            execution = {"tile_workers": tile_workers, "scheduler": scheduler}
             if resume_dir is None:
-                run = api.train(cfg, out_dir, force=force, progress=progress)
+                run = api.train(cfg, out_dir, force=force, progress=progress, **execution)
             else:
-                run = api.resume(resume_dir, progress=progress)
+                run = api.resume(resume_dir, progress=progress, **execution)
         except KeyboardInterrupt:
             bar.stop()
             click.echo(f"interrupted: {out_dir} is marked {runs.INCOMPLETE}; continue it with "
                        f"`cosim train --resume {out_dir}`", err=True)
             sys.exit(130)
-    console.print(summary_table(run.metrics))
+    if as_json:
+        print_json({"run": str(out_dir), "metrics": run.metrics})
+    else:
+        console.print(summary_table(run.metrics))
 
 
 class _DefaultToRun(click.Group):
@@ -375,8 +471,10 @@ def sweep() -> None:
               help="Run on a Dask cluster: a scheduler address, or 'local' for a LocalCluster started here.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failing point.")
 @click.option("--force", is_flag=True, help="Run a changed spec in an existing DIR (unchanged points are kept).")
+@json_option("the counts and one row per point (those of results.parquet)")
 @friendly_errors
-def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None, fail_fast: bool, force: bool) -> None:
+def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | None, fail_fast: bool, force: bool,
+              as_json: bool) -> None:
     """Run every point of SPEC (a base experiment plus axes) that DIR does not hold yet."""
     import os
 
@@ -385,13 +483,14 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
     if workers is not None and workers < 1:
         raise click.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
     workers = workers or os.cpu_count() or 1
-    with _progress() as bar:
+    screen = make_console(stderr=True) if as_json else console
+    with _progress(screen) as bar:
         task = bar.add_task("sweep", total=None, status="")
         counts = {"done": 0, "failed": 0, "todo": 0}
 
         def on_start(plan, todo) -> None:
             counts["todo"] = len(todo)
-            console.print(Text.assemble(("cosim sweep", "bold"),
+            screen.print(Text.assemble(("cosim sweep", "bold"),
                                         f" {spec} → {out_dir}: {len(plan.points)} points over "
                                         f"{', '.join(plan.axes) or 'no axes'}, {len(todo)} to run; "
                                         f"{'Dask ' + scheduler if scheduler else f'{workers} local workers'}"))
@@ -403,13 +502,18 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
             remaining = counts["todo"] - counts["done"] - counts["failed"]
             bar.update(task, advance=1, status=f"done {counts['done']}  failed {counts['failed']}  remaining {remaining}")
             if outcome.error:
-                console.print(Text.assemble((f"point {outcome.point.index} failed", "red"), f": {outcome.error}"))
+                screen.print(Text.assemble((f"point {outcome.point.index} failed", "red"), f": {outcome.error}"))
 
         summary = sweeps.run(spec, out_dir, workers=workers, scheduler=scheduler, fail_fast=fail_fast, force=force,
                              on_start=on_start, on_outcome=on_outcome)
-    console.print(sweep_table(summary.frame, summary.axes))
-    console.print(f"{summary.done} points run, {summary.failed} failed, {summary.skipped} already done; "
-                  f"results in {out_dir / sweeps.RESULTS_FILE}")
+    if as_json:
+        print_json({"sweep": str(out_dir), "results": str(out_dir / sweeps.RESULTS_FILE), "axes": summary.axes,
+                    "done": summary.done, "failed": summary.failed, "skipped": summary.skipped,
+                    "points": summary.frame.to_dict("records")})
+    else:
+        console.print(sweep_table(summary.frame, summary.axes))
+        console.print(f"{summary.done} points run, {summary.failed} failed, {summary.skipped} already done; "
+                      f"results in {out_dir / sweeps.RESULTS_FILE}")
     if summary.failed:
         sys.exit(1)
 
@@ -418,8 +522,9 @@ def sweep_run(spec: Path, out_dir: Path, workers: int | None, scheduler: str | N
 @click.argument("sweep_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--x", "x", required=True, help="Axis on the x axis (a dotted config key of the sweep).")
 @click.option("--y", "y", required=True, help="Metric to plot (a column of results.parquet).")
-@click.option("--hue", help="Second axis: one line per value, or the rows of a heatmap.")
-@click.option("--kind", type=click.Choice(["line", "heatmap"]), default="line", show_default=True)
+@click.option("--hue", help="Second axis: one line or bar per value, or the rows of a heatmap.")
+@click.option("--kind", type=click.Choice(["auto", "heatmap"]), default="auto", show_default=True,
+              help="auto: lines over a numeric --x, bars over categories (in the spec's order); heatmap: x by hue.")
 @click.option("--out", "out_path", type=OutPath(dir_okay=False, path_type=Path), help="PNG file [default: in DIR].")
 @friendly_errors
 def sweep_plot(sweep_dir: Path, x: str, y: str, hue: str | None, kind: str, out_path: Path | None) -> None:
@@ -482,22 +587,27 @@ def data_list() -> None:
 @main.command()
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @out_dir_option(required=True, help="Folder for report.html, report.md, PNGs and CSV tables.")
+@json_option("each run's ledger totals, each sweep's point counts and the files written")
 @friendly_errors
-def report(dirs: tuple[Path, ...], out_dir: Path) -> None:
+def report(dirs: tuple[Path, ...], out_dir: Path, as_json: bool) -> None:
     """Energy / latency / accuracy report of run and sweep directories (several runs: side by side)."""
     from cosim import reports
 
-    written = reports.write(list(dirs), out_dir)
-    console.print(f"wrote {written['report.html']} (self-contained), {written['report.md']} and "
-                  f"{len(written) - 2} CSV tables in {out_dir}")
+    found = reports.build(list(dirs))
+    written = reports.save(found, out_dir)
+    if as_json:
+        print_json({"report": str(out_dir), **found.summary(), "files": {k: str(v) for k, v in written.items()}})
+    else:
+        console.print(f"wrote {written['report.html']} (self-contained), {written['report.md']} and "
+                      f"{len(written) - 2} CSV tables in {out_dir}")
 
 
-def _progress():
+def _progress(screen: Console):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[status]}", markup=False),
-                    console=console)
+                    console=screen)
 
 
 def summary_table(metrics: dict) -> Table:

@@ -18,6 +18,7 @@ USER_INPUT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 # --- files -------------------------------------------------------------------------------------------------
 MAX_YAML_BYTES = 1 << 20  # a config, sweep spec, preset or parameter file
+MAX_VERILOG_A_BYTES = 4 << 20  # the Verilog-A source of a device a user brings (verilog_a family)
 MAX_RECORD_BYTES = 64 << 20  # files cosim writes itself and reads back (a sweep record holds every point's config)
 MAX_IDX_BYTES = 256 << 20  # an MNIST-format image or label file, unpacked (MNIST's largest: 47 MB)
 MAX_YAML_VALUES = 100_000  # values in one YAML document, an alias counting as often as it is used

@@ -53,6 +53,19 @@ def test_shared_and_batch_give_the_same_waveform(shared_engine, batch_engine):
     assert a["v(out)"][0] == pytest.approx(0.25, abs=1e-3)  # uic starts from the altered state
 
 
+def test_the_batch_engine_runs_with_a_relative_temporary_folder(batch_engine, tmp_path, monkeypatch):
+    """A sweep worker points temporary folders at its scratch folder, which `--out runs/x` makes relative; ngspice
+    runs inside the folder, so the raw file it writes is named absolutely (it was looked for in the wrong place)."""
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scratch").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", "scratch")
+    batch_engine.load(rc())
+    assert batch_engine.tran(TAU_S / 10, TAU_S, ["v(out)"], last_only=True)["v(out)"][0] == pytest.approx(
+        1 - np.exp(-1), abs=1e-3)
+
+
 def test_state_carries_between_steps_by_alter(shared_engine):
     shared_engine.load(rc())
     v = 0.0

@@ -348,7 +348,8 @@ def test_the_shipped_experiments_and_sweeps_load_unchanged():
     for path in sorted(data_dir("sweeps").glob("*.yaml")):
         if path.name.endswith("_sweep.yaml"):
             points = len(sweeps.expand(path).points)
-            assert points == {"eslami2024_sweep.yaml": 90, "islam2024_sweep.yaml": 36, "ellis2023_sweep.yaml": 35}[path.name]
+            assert points == {"eslami2024_sweep.yaml": 90, "islam2024_sweep.yaml": 36, "ellis2023_sweep.yaml": 35,
+                              "eslami2024_vteam_sweep.yaml": 12}[path.name]
         else:
             experiments.load_experiment(path)
 

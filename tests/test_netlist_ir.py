@@ -90,6 +90,25 @@ def test_subcircuit_state_parameter_becomes_capacitor_ic():
         ngspice.write(net.replaced("X1", bogus=1.0))
 
 
+def test_a_model_inside_a_subcircuit_takes_its_parameters_by_reference():
+    """Each instance gets its own model card values (how per-device variation reaches an OSDI model)."""
+    cell = ir.SubcircuitDef("cell", ("a", "b"), (ir.Switch("S1", "a", "b", "a", "b", "msw"),),
+                            params={"ron": 1.0}, models=(ir.Model("msw", "sw", {"vt": 0.5, "ron": ir.ParamRef("ron")}),))
+    net = ir.Netlist("t", [cell, ir.VoltageSource("V1", "in", "0"), ir.SubcircuitInstance("X1", ("in", "0"), "cell", {"ron": 5.0})])
+    assert ".model msw sw (vt=0.5 ron={ron})" in ngspice.write(net).splitlines()
+    with pytest.raises(NetlistError, match=r"refers to \['roff'\], which are not parameters of the subcircuit"):
+        ir.SubcircuitDef("cell", ("a", "b"), (ir.Resistor("R1", "a", "b", 1.0),), params={"ron": 1.0},
+                         models=(ir.Model("msw", "sw", {"roff": ir.ParamRef("roff")}),))
+    with pytest.raises(NetlistError, match="only a model inside a subcircuit"):
+        ngspice.write(ir.Netlist("t", [ir.Model("msw", "sw", {"ron": ir.ParamRef("ron")})]))
+    with pytest.raises(NetlistError, match="invalid parameter reference"):
+        ir.ParamRef("ron}\n.control")
+    from cosim.netlist.writers import writer
+
+    with pytest.raises(NetlistError, match="is not a number"):  # a dialect that cannot spell it refuses it
+        writer("ltspice").render(net)
+
+
 def test_replaced_validates_new_values():
     with pytest.raises(NetlistError):
         rc().replaced("R1", value_ohm=float("nan"))

@@ -85,8 +85,11 @@ def test_the_programming_path_is_the_networks_thevenin_equivalent():
     model = net.spec.switch.model()
     g_devices = np.full(len(layer.points), 1e-4)
     for point in (layer.points[0], layer.points[57], layer.points[-1]):
+        # the device's row select line raised, every other column line at its idle level: only its switch closes
+        control = {xb.PROGRAM_ENABLE: 1.0, point.row_select_node: xb.SELECT_V,
+                   **{xb.col_select_node(layer.prefix, c): xb.SELECT_V for c in range(layer.cols) if c != point.col}}
         lnet = nodal.layer_network(layer.items, [f"in{r}" for r in range(layer.rows)], [p.instance for p in layer.points],
-                                   {xb.PROGRAM_ENABLE: 1.0, point.select_node: 1.0}, {model.name.lower(): model},
+                                   control, {model.name.lower(): model},
                                    {xb.PROGRAM_BUS: 1.0 / net.spec.program_series_ohm})
         factor = lnet.factor(np.where(np.arange(len(layer.points)) == point.index, 0.0, g_devices))  # device open
         top, bottom = lnet.nodes[point.top_node], lnet.nodes[point.bottom_node]

@@ -116,6 +116,10 @@ class CrossbarFamily(DeviceFamily, Protocol):
     def netlist_backend(self, netlist: ir.Netlist) -> str | None:
         """The model implementation a netlist includes (None: no device of this family)."""
 
+    def spice_library(self, backend: str | None = None, *, exported: bool = False, instances: Any = None) -> list:
+        """As DeviceFamily's; `instances` are the devices the netlist holds (their parameters or drawn instances),
+        for a family whose model depends on them (a user's Verilog-A model: which module to load)."""
+
     def spice_instance(self, name: str, top: str, bottom: str, instances: Any, index: int, state: float) -> ir.Element:
         """Instance `index` of `instances` between `top` and `bottom`, starting from `state`."""
 
@@ -129,5 +133,6 @@ class CrossbarFamily(DeviceFamily, Protocol):
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         """Device current (A) at a voltage and state, in numpy (per instance when `instances` are many)."""
 
-    def export_variants(self, netlist: ir.Netlist, backend: str) -> dict:
-        """The netlist in each model family a dialect writer takes ({family: writers.Variant})."""
+    def export_variants(self, netlist: ir.Netlist, backend: str, *, instances: Any = None) -> dict:
+        """The netlist in each model family a dialect writer takes ({family: writers.Variant}); `instances` as for
+        `spice_library`. A model family left out is one no dialect of it can take (refused by name on export)."""

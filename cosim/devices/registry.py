@@ -10,6 +10,7 @@ FAMILIES = Registry({
     "msdc": "cosim.devices.msdc.family",
     "sot_mtj": "cosim.devices.sot_mtj.family",
     "dw_synapse": "cosim.devices.dw_synapse.family",
+    "verilog_a": "cosim.devices.verilog_a.family",
 }, "FAMILY", "unknown device family {name!r}")
 names = FAMILIES.names
 family = FAMILIES.get  # the family called `name`: a DeviceFamily (ConfigError listing the families if unknown)

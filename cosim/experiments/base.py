@@ -78,6 +78,8 @@ class ExportedCircuit:
     # how the README names the output and state vectors of this circuit
     output_label: str = "Column currents (A, positive into each sense ammeter), sampled at the read instants"
     state_label: str = "Device states X (V of each state node, 0..1), in device order"
+    # why a dialect whose model family is not among `variants` cannot take the circuit
+    unavailable: str = "its random source (ngspice TRRANDOM) has no equivalent there"
 
 
 def no_extras(cfg: Any, states: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -90,7 +92,8 @@ class Experiment:
     `resumable`); `export_circuit(cfg, states, stimulus, model_backend)` is its circuit for `cosim export`
     (states: a run's states.npz, or none for a config); `report_extras(cfg, states)` gives the conductance
     maps a report draws ({label: rows × columns in S}); `reference_exports` lists the (dialect, stimulus)
-    exports shipped in netlists/<name>/, written from netlists/<name>.yaml."""
+    exports shipped in netlists/<name>/, written from netlists/<name>.yaml; `title` names it in words for
+    reports."""
 
     name: str
     Config: type[ExperimentBase]
@@ -99,3 +102,4 @@ class Experiment:
     reference_exports: tuple[tuple[str, str], ...]
     report_extras: Callable[[Any, Mapping[str, np.ndarray]], dict[str, np.ndarray]] = no_extras
     resumable: bool = False
+    title: str = ""

@@ -259,4 +259,5 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
 
 
 EXPERIMENT = Experiment(name="ellis2023", Config=Config, train=train, export_circuit=export_circuit,
-                        reference_exports=(("ngspice", "read"),))
+                        reference_exports=(("ngspice", "read"),),
+                        title="Domain-wall stochastic synapses trained with the mean/variance rule (Ellis et al. 2023)")

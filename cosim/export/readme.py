@@ -14,7 +14,7 @@ def readme(circuit: ExportedCircuit, writer: Writer, where: str, names: Sequence
              f"Exported by `cosim export` from the {where}.", ""]
     lines += [f"- {d}" for d in circuit.description]
     lines += ["", f"{writer.notes} Executed in cosim's tests: {'yes' if writer.executed_here else 'no'}.", "",
-              "## Run", "", "```", *[c for c in writer.run if "msdc.osdi" not in c or "msdc.va" in names], "```", "",
+              "## Run", "", "```", *compile_commands(writer, names), *writer.run, "```", "",
               "## Files", ""]
     lines += [f"- `{n}`" for n in names]
     if circuit.stimulus != "none":
@@ -31,6 +31,13 @@ def readme(circuit: ExportedCircuit, writer: Writer, where: str, names: Sequence
             lines += ["", "| event | device | read instant (s) |", "|---|---|---|"]
             lines += [f"| {s.kind} | {s.device or 'all'} | {number(s.read_at_s)} |" for s in reads]
     return "\n".join(lines) + "\n"
+
+
+def compile_commands(writer: Writer, names: Sequence[str]) -> list[str]:
+    """The dialect's compile command for each Verilog-A file of the export (every one is loaded compiled)."""
+    if not writer.compile_va:
+        return []
+    return [writer.compile_va.format(name=n[:-3]) for n in sorted(names) if n.endswith(".va")]
 
 
 def _vectors(writer: Writer, vectors: Sequence[str]) -> str:

@@ -49,8 +49,8 @@ def export(source: Path, dialect: str, out_dir: Path, stimulus: str = "read",
     exported, where = circuit(source, stimulus, model_backend)
     if writer.model_family not in exported.variants:
         possible = [d for d in writers.names() if writers.writer(d).model_family in exported.variants]
-        raise NetlistError(f"the {exported.experiment} circuit cannot be written for {dialect}: its random source "
-                           f"(ngspice TRRANDOM) has no equivalent there; dialects: {', '.join(possible)}")
+        raise NetlistError(f"the {exported.experiment} circuit cannot be written for {dialect}: {exported.unavailable}; "
+                           f"dialects: {', '.join(possible)}")
     variant = exported.variants[writer.model_family]
     rendered = writer.render(variant.netlist)
     files = {writer.netlist_file: rendered.text, **variant.files, **rendered.files}

@@ -284,17 +284,38 @@ class Switch:
 
 
 @dataclass(frozen=True)
+class ParamRef:
+    """A model parameter that takes the value of a parameter of the subcircuit holding the model (`{name}`):
+    how a Verilog-A model card inside a subcircuit gets each instance's own values (OSDI models take their
+    parameters on the model card only)."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "parameter reference")
+
+
+@dataclass(frozen=True)
 class Model:
-    """A `.model NAME KIND(params)` line; KIND is a SPICE model type or an OSDI module name."""
+    """A `.model NAME KIND (params)` line; KIND is a SPICE model type or an OSDI module name. Inside a
+    subcircuit, a parameter may be a `ParamRef` to one of the subcircuit's parameters."""
 
     name: str
     kind: str
-    params: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, float | ParamRef] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_name(self.name, "model name")
         check_name(self.kind, "model kind")
-        object.__setattr__(self, "params", _check_params(self.params, f"model {self.name}"))
+        what = f"model {self.name}"
+        object.__setattr__(self, "params", {
+            check_name(k, f"{what} parameter name"): v if isinstance(v, ParamRef) else check_number(v, f"{what} parameter {k!r}")
+            for k, v in self.params.items()})
+
+    @property
+    def references(self) -> set[str]:
+        """The subcircuit parameters this model refers to (lower case)."""
+        return {v.name.lower() for v in self.params.values() if isinstance(v, ParamRef)}
 
 
 @dataclass(frozen=True)
@@ -368,6 +389,13 @@ class SubcircuitDef:
         for e in self.elements:
             if not isinstance(e, _ELEMENT_TYPES):
                 raise NetlistError(f"subcircuit {self.name}: {e!r} is not a netlist element")
+        for m in self.models:
+            if not isinstance(m, Model):
+                raise NetlistError(f"subcircuit {self.name}: {m!r} is not a model")
+            unknown = m.references - {p.lower() for p in self.params}
+            if unknown:
+                raise NetlistError(f"subcircuit {self.name}: model {m.name} refers to {sorted(unknown)}, which are not "
+                                   "parameters of the subcircuit")
         caps = {e.name.lower(): e for e in self.elements if isinstance(e, Capacitor)}
         for param, cap in self.ic_params.items():
             if param not in self.params:
@@ -644,6 +672,10 @@ class Netlist:
 
     def validate(self) -> None:
         """Whole-circuit checks: references resolve and no node floats."""
+        for m in self.of_type(Model):
+            if m.references:
+                raise NetlistError(f"model {m.name}: only a model inside a subcircuit can take values from parameters "
+                                   f"({sorted(m.references)})")
         subckts = {s.name.lower(): s for s in self.of_type((SubcircuitDef, SubcircuitLibrary))}
         for x in self.of_type(SubcircuitInstance):
             definition = subckts.get(x.subckt.lower())

@@ -10,10 +10,16 @@ function for `alter` and `tran`, so the training loop simulates exactly the numb
 
 from __future__ import annotations
 
+from cosim.errors import NetlistError
+
 SIGNIFICANT_DIGITS = 12
 
 
 def number(value: float) -> str:
     """`value` rounded to SIGNIFICANT_DIGITS, written as the shortest text that reads back as that rounded float
     (`1000.0`, `2.74254222418e-05`; no SPICE suffixes, so no 'm' vs 'M')."""
-    return repr(float(f"{float(value):.{SIGNIFICANT_DIGITS}g}"))
+    try:
+        value = float(value)
+    except TypeError:  # e.g. a model parameter taken from a subcircuit's, which this dialect cannot spell
+        raise NetlistError(f"{value!r} is not a number") from None
+    return repr(float(f"{value:.{SIGNIFICANT_DIGITS}g}"))

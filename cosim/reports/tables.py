@@ -1,17 +1,17 @@
-"""The tables of a report: the run summary (also what `cosim train` prints), the ledger's totals and groups
-(all from `cosim.hil.summary`), runs side by side, a sweep's points, a run's config."""
+"""The tables of a report, as its CSV files hold them (plain numbers in SI units): the run summary (also what
+`cosim train` prints), the ledger's totals and groups (all from `cosim.hil.summary`), runs side by side, a
+sweep's points."""
 
 from __future__ import annotations
-
-import json
 
 import pandas as pd
 
 from cosim.hil.summary import by_group, summarize
-from cosim.reports.load import SUMMARY_ROWS, Run
+from cosim.reports.load import SUMMARY_ROWS, TEXT_METRICS, Run
+from cosim.units import field_unit
 
-# the totals the comparison of several runs shows side by side (as total_<name>)
-TOTALS = ("energy_J", "energy_with_peripherals_J", "circuit_time_s", "time_with_peripherals_s", "pulses", "events")
+# the metrics of metrics.json a comparison lists beside the ledger's summary (accuracies, counts)
+RUN_KEY_METRICS = tuple(key for key, _, _ in SUMMARY_ROWS if key not in TEXT_METRICS and field_unit(key) is None)
 SWEEP_METRICS = ("test_accuracy", "accuracy_deployed", "energy_J", "circuit_time_s", "pulses", "energy_per_inference_J")
 
 
@@ -44,16 +44,14 @@ def run_tables(run: Run) -> dict[str, pd.DataFrame]:
 
 
 def comparison_table(items: list[Run]) -> pd.DataFrame:
+    """One row per run: what it is, its key metrics and its ledger's summary (as in its totals.csv)."""
     rows = []
     for run in items:
-        t = totals(run)
-        row = {"run": run.name, "experiment": run.metrics.get("experiment", ""), "seed": run.metrics.get("seed")}
-        for key in ("preset", "backend", "test_accuracy", "accuracy_input_noise", "accuracy_conductance_error",
-                    "train_accuracy"):
-            if key in run.metrics:
-                row[key] = run.metrics[key]
-        row.update({f"total_{k}": v for k, v in t.items() if k in TOTALS})
-        row.update({k: v for k, v in t.items() if k.startswith(("energy_per_", "time_per_"))})
+        row = {"run": run.name, **{key: run.metrics.get(key) for key in ("experiment", "seed", "preset", "backend",
+                                                                          "model_backend")}}
+        row.update({key: value for key, value in run.metrics.items()
+                    if key in RUN_KEY_METRICS and isinstance(value, (int, float))})
+        row.update(totals(run))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -62,14 +60,3 @@ def sweep_summary(frame: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     """One row per point: axes, status, the headline metrics, wall time and error (the sweep's table)."""
     columns = ["point", *axes, "status", *[m for m in SWEEP_METRICS if m in frame], "wall_time_s", "error"]
     return frame[[c for c in dict.fromkeys(columns) if c in frame]]
-
-
-def flatten(data: dict, prefix: str = "") -> dict:
-    """A nested config as dotted keys (lists as JSON), for the config table."""
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, list) else value
-    return out

@@ -43,7 +43,7 @@ class BatchEngine(Engine):
         `num_threads=8`): the engine's netlists set their thread count themselves (`ngspice.write`)."""
         circuit = Path(circuit).resolve()
         with tempfile.TemporaryDirectory(prefix="cosim-batch-") as tmp:
-            raw = Path(tmp) / "out.raw"
+            raw = Path(tmp).resolve() / "out.raw"  # absolute: ngspice runs in tmp, which may be given relative ($TMPDIR)
             try:
                 proc = subprocess.run(
                     [self.executable, "-b", "-n", "-r", str(raw), str(circuit)],

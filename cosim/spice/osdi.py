@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -53,9 +54,32 @@ def compile_va(source: Path, *, portable: bool = False) -> Path:
         cmd = [exe, str(source), "-o", str(out)] + (["--target_cpu", "generic"] if portable else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0 or not out.exists():
-            raise SimulationError(f"openvaf-r failed on {source}:\n{proc.stdout}{proc.stderr}".strip())
+            output = f"{proc.stdout}{proc.stderr}"
+            raise SimulationError(f"openvaf-r cannot compile {source}: {first_error(output)}", output)
         os.replace(out, target)  # atomic: a concurrent compile of the same model is harmless
     return target
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def first_error(output: str) -> str:
+    """The compiler's first error as one line, with where it points (`file.va:81:19`); the whole output is
+    kept on the error (`ngspice_output`)."""
+    lines = [_ANSI.sub("", line).rstrip() for line in output.splitlines()]
+    for k, line in enumerate(lines):
+        head, sep, text = line.strip().partition(": ")
+        if sep and head.startswith("error"):
+            where = ""
+            for more in lines[k + 1:]:
+                if more.strip().startswith("-->"):
+                    where = f" ({Path(more.strip()[3:].strip()).name})"
+                    break
+                if not more.strip():
+                    break
+                text += " " + more.strip()
+            return text + where
+    return next((line.strip() for line in lines if line.strip()), "no output")
 
 
 _PROBE_VA = """`include "disciplines.vams"
@@ -75,14 +99,15 @@ def ngspice_loads_osdi() -> bool:
 
     if compiler() is None:
         return False
-    with tempfile.TemporaryDirectory() as tmp:
-        va = Path(tmp) / "cosim_probe.va"
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder).resolve()  # ngspice runs inside it: its files are named absolutely ($TMPDIR may be relative)
+        va = tmp / "cosim_probe.va"
         va.write_text(_PROBE_VA)
         try:
             osdi = compile_va(va)
         except SimulationError:
             return False
-        circuit = Path(tmp) / "probe.cir"
+        circuit = tmp / "probe.cir"
         circuit.write_text(
             f"osdi probe\n.control\npre_osdi {osdi}\nop\nprint i(v1)\n.endc\n"
             "V1 a 0 1\nN1 a 0 rprobe\n.model rprobe cosim_probe r=2e3\n.end\n"

@@ -19,6 +19,7 @@ import numpy as np
 from cosim.circuits.network import Network
 from cosim.data import Dataset, add_input_noise
 from cosim.devices.base import CrossbarFamily
+from cosim.errors import ConfigError
 from cosim.hil.schedule import Pulses
 from cosim.hil.session import HardwareSession
 
@@ -36,11 +37,16 @@ class ConductanceScale:
     def for_device(cls, family: CrossbarFamily, params, read_V: float, x_lo: float = 0.05,
                    x_hi: float = 0.95) -> "ConductanceScale":
         """The scale of a device with `params`: g_ref and g_half from its read conductances at the states
-        x_lo and x_hi of the way through its state range (its programmable range)."""
+        x_lo and x_hi of the way through its state range (its programmable range; which end conducts more is
+        the device's business)."""
         low, high = family.state_range
         states = (low + x_lo * (high - low), low + x_hi * (high - low))
         g_lo, g_hi = (float(family.current(params, read_V, x)) / read_V for x in states)
-        return cls((g_lo + g_hi) / 2, (g_hi - g_lo) / 2)
+        g_half = abs(g_hi - g_lo) / 2
+        if not (np.isfinite(g_half) and g_half > 0):
+            raise ConfigError(f"the {family.label} device reads {g_lo:g} S and {g_hi:g} S at {read_V:g} V across its "
+                              "state range: no conductance window to hold weights in")
+        return cls((g_lo + g_hi) / 2, g_half)
 
     def weights(self, g: np.ndarray) -> np.ndarray:
         return (g - self.g_ref_S) / self.g_half_S
@@ -269,11 +275,35 @@ def accuracy(session: HardwareSession, x: np.ndarray, y: np.ndarray, epoch: int 
 
 def conductance_error_states(family: CrossbarFamily, instances, x: np.ndarray, read_V: float, rel_error: float,
                              rng: np.random.Generator) -> np.ndarray:
-    """States whose read conductance is off by a relative Gaussian error of std `rel_error` (moved along the
-    line through the conductances at the ends of the state range, and kept inside it)."""
-    low, high = family.state_range
+    """States whose read conductance is off by a relative Gaussian error of std `rel_error`, each on its own
+    device's conductance curve (`states_reading`)."""
     g = family.current(instances, read_V, x) / read_V
     g_noisy = g * (1.0 + rng.normal(0.0, rel_error, size=g.shape))
+    return states_reading(family, instances, g_noisy, read_V, x, g)
+
+
+def states_reading(family: CrossbarFamily, instances, g_S: np.ndarray, read_V: float, x: np.ndarray,
+                   g_at_x: np.ndarray | None = None) -> np.ndarray:
+    """The states at which devices read conductances `g_S` (an error beyond a device's window reads as its
+    end), starting from states `x` (which read `g_at_x`; a state that already reads its target within 1e-9 of
+    the window stays as it is). A step along the line through the conductances at the ends of the state range
+    is exact for a device whose conductance is linear in its state (M-SDC); where it misses by more than that
+    (VTEAM's 1/R(x) is not linear), bisection on the device's curve finds the state."""
+    low, high = family.state_range
+    x = np.asarray(x, dtype=float)
+    g = family.current(instances, read_V, x) / read_V if g_at_x is None else g_at_x
     g_ends = [family.current(instances, read_V, np.full_like(x, end)) for end in (high, low)]
     slope = (g_ends[0] - g_ends[1]) / read_V / (high - low)
-    return np.clip(x + (g_noisy - g) / slope, low, high)
+    target = np.clip(g_S, np.minimum(*g_ends) / read_V, np.maximum(*g_ends) / read_V)
+    tolerance = 1e-9 * np.max(np.abs(g_ends) / read_V)
+    states = np.where(np.abs(g - target) <= tolerance, x, np.clip(x + (g_S - g) / slope, low, high))
+    miss = np.abs(family.current(instances, read_V, states) / read_V - target) > tolerance
+    if miss.any():
+        rising = slope > 0
+        below, above = np.full_like(states, low), np.full_like(states, high)
+        for _ in range(60):  # the range halves each time: 2^-60 of it
+            middle = (below + above) / 2
+            low_side = (family.current(instances, read_V, middle) / read_V < target) == rising
+            below, above = np.where(low_side, middle, below), np.where(low_side, above, middle)
+        states = np.where(miss, (below + above) / 2, states)
+    return np.clip(states, low, high)

@@ -1,126 +1,40 @@
-"""Characterise M-SDC presets in ngspice: a sine I–V sweep through a series resistor (the pinched hysteresis
-loop) and a set/reset pulse train read after every pulse (conductance versus pulse number).
-
-Both experiments run as single transients, built as the measurement would be wired: a source, a series
-resistor and the device; reads are 0.1 V windows between programming pulses, batched into one PWL.
-"""
+"""Characterise M-SDC presets in ngspice on the measurement bench (`cosim.devices.bench`): a sine I–V sweep
+through a series resistor (the pinched hysteresis loop) and a set/reset pulse train read after every pulse
+(conductance versus pulse number)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cosim import atomic
+from cosim.devices import bench
+from cosim.devices.bench import Device, PulseTrain, SineSweep
 from cosim.devices.msdc import model as msdc, spice as msdc_spice
-from cosim.errors import ConfigError
-from cosim.netlist import ir
 from cosim.plots import save_png
 from cosim.spice.engine import Engine
 from cosim.spice.engines import open_engine
 
 
-@dataclass(frozen=True)
-class SineSweep:
-    amplitude_V: float = 0.8
-    frequency_Hz: float = 100.0
-    series_ohm: float = 5000.0
-    periods: int = 2
-    points_per_period: int = 400
-
-    def __post_init__(self) -> None:
-        for name in ("amplitude_V", "frequency_Hz", "series_ohm"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise ConfigError(f"sine sweep {name} must be finite and > 0, got {value}")
-        if self.periods < 1 or self.points_per_period < 4:
-            raise ConfigError(f"sine sweep needs periods >= 1 and points_per_period >= 4, got {self.periods} "
-                              f"and {self.points_per_period}")
+TITLE = "msdc characterisation"
 
 
-@dataclass(frozen=True)
-class PulseTrain:
-    amplitude_V: float = 1.0  # Knowm's set (+) and reset (−) defaults
-    width_s: float = 5e-6
-    series_ohm: float = 1000.0
-    pulses: int = 50  # per polarity
-    read_V: float = 0.1
-    read_s: float = 1e-6
-    edge_s: float = 1e-8
-
-    def __post_init__(self) -> None:
-        for name in ("amplitude_V", "width_s", "series_ohm", "read_V", "read_s", "edge_s"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise ConfigError(f"pulse train {name} must be finite and > 0, got {value}")
-        if self.pulses < 1:
-            raise ConfigError(f"pulse train pulses must be >= 1, got {self.pulses}")
-
-
-def _circuit(params: msdc.MSDCParams, source: ir.Waveform, series_ohm: float, x0: float) -> ir.Netlist:
-    net = ir.Netlist("msdc characterisation", msdc_spice.library())
-    net.add(
-        ir.Options({"klu": True}),
-        ir.VoltageSource("Vsrc", "src", "0", source),
-        ir.Resistor("Rs", "src", "te", series_ohm),
-        msdc_spice.instance("X1", "te", "0", params, x0),
-    )
-    return net
+def bench_device(params: msdc.MSDCParams) -> Device:
+    """An M-SDC device of `params` on the measurement bench (its TE on the set side)."""
+    return Device(msdc_spice.library(), lambda name, te, be, x0: msdc_spice.instance(name, te, be, params, x0),
+                  msdc_spice.state_vector)
 
 
 def sine_sweep(params: msdc.MSDCParams, sweep: SineSweep, engine: Engine, x0: float = 0.0) -> pd.DataFrame:
     """The last period of a sine drive: time, source and device voltage, current and state."""
-    if sweep.amplitude_V <= 0 or sweep.frequency_Hz <= 0 or sweep.series_ohm < 0:
-        raise ConfigError("sine sweep needs amplitude > 0, frequency > 0 and series resistance >= 0")
-    period = 1.0 / sweep.frequency_Hz
-    step = period / sweep.points_per_period
-    engine.load(_circuit(params, ir.Sine(0.0, sweep.amplitude_V, sweep.frequency_Hz), sweep.series_ohm, x0))
-    w = engine.tran(step, sweep.periods * period, ["v(src)", "v(te)", "i(vsrc)", "v(x1.x)"],
-                    start_s=(sweep.periods - 1) * period, tmax_s=step)
-    return pd.DataFrame({
-        "time_s": w["time"] - w["time"][0], "v_source_V": w["v(src)"], "v_device_V": w["v(te)"],
-        "current_A": -w["i(vsrc)"], "x": w["v(x1.x)"],
-    })
-
-
-def pulse_schedule(train: PulseTrain) -> tuple[ir.Pwl, np.ndarray, np.ndarray]:
-    """A read before the first pulse and after each one; returns the PWL, read mid-times and pulse signs."""
-    signs = np.concatenate([np.ones(train.pulses), -np.ones(train.pulses)])
-    times, values, reads = [0.0], [0.0], []
-    t, e = 0.0, train.edge_s
-
-    def window(level: float, width: float) -> float:
-        nonlocal t
-        times.extend([t + e, t + e + width, t + 2 * e + width])
-        values.extend([level, level, 0.0])
-        mid = t + e + width / 2
-        t += 2 * e + width
-        return mid
-
-    reads.append(window(train.read_V, train.read_s))
-    for sign in signs:
-        window(sign * train.amplitude_V, train.width_s)
-        reads.append(window(train.read_V, train.read_s))
-    return ir.Pwl(tuple(times), tuple(values)), np.array(reads), signs
+    return bench.sine_sweep(bench_device(params), sweep, engine, x0, TITLE)
 
 
 def pulse_train(params: msdc.MSDCParams, train: PulseTrain, engine: Engine, x0: float = 0.0) -> pd.DataFrame:
     """Conductance read after each set (+) then reset (−) pulse; pulse 0 is the read before any pulse."""
-    pwl, read_times, signs = pulse_schedule(train)
-    engine.load(_circuit(params, pwl, train.series_ohm, x0))
-    step = min(train.width_s, train.read_s) / 20
-    w = engine.tran(step, pwl.times_s[-1], ["v(te)", "i(vsrc)", "v(x1.x)"], tmax_s=step)
-    t = w["time"]
-    v_dev, current, x = (np.interp(read_times, t, w[k]) for k in ("v(te)", "i(vsrc)", "v(x1.x)"))
-    return pd.DataFrame({
-        "pulse": np.arange(len(read_times)),
-        "polarity": np.concatenate([[0], signs]).astype(int),
-        "read_time_s": read_times,
-        "conductance_S": -current / v_dev,
-        "x": x,
-    })
+    return bench.pulse_train(bench_device(params), train, engine, x0, TITLE)
 
 
 def characterize(presets: list[str], out_dir: Path, sweep: SineSweep, train: PulseTrain, seed: int = 0) -> list[Path]:

@@ -30,7 +30,7 @@ class MSDC:
     def draw(self, params: model.MSDCParams, variation: model.Variation, shape: int, seed: int) -> model.MSDCArrays:
         return model.draw_instances(params, variation, int(shape), seed)
 
-    def spice_library(self, backend: str | None = None, *, exported: bool = False) -> list:
+    def spice_library(self, backend: str | None = None, *, exported: bool = False, instances: Any = None) -> list:
         if exported:
             return variants.exported_library(spice.check_backend(backend))
         return spice.library(backend)
@@ -58,7 +58,7 @@ class MSDC:
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         return model.current(instances, v_V, state)
 
-    def export_variants(self, netlist: ir.Netlist, backend: str) -> dict:
+    def export_variants(self, netlist: ir.Netlist, backend: str, *, instances: Any = None) -> dict:
         return variants.variants(netlist, backend)
 
 

@@ -49,6 +49,9 @@ class Writer:
     run: tuple[str, ...]  # the commands that run an exported netlist (README)
     notes: str  # what the exported netlist is, in the README
     render: Callable[[ir.Netlist], Rendered]
+    # the command that compiles each Verilog-A file of an export first (`{name}`: its stem); "" when the
+    # simulator compiles Verilog-A itself or loads none
+    compile_va: str = ""
     library: Callable[[Sequence[ir.SubcircuitDef]], str] | None = None
     output_name: Callable[[str], str] = _same_name
 

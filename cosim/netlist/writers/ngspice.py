@@ -25,8 +25,8 @@ def waveform(w: ir.Waveform) -> str:
     raise NetlistError(f"unsupported waveform {w!r}")
 
 
-def params(values: dict[str, float]) -> str:
-    return " ".join(f"{k}={number(v)}" for k, v in values.items())
+def params(values: dict[str, float | ir.ParamRef]) -> str:
+    return " ".join(f"{k}={{{v.name}}}" if isinstance(v, ir.ParamRef) else f"{k}={number(v)}" for k, v in values.items())
 
 
 @singledispatch
@@ -73,7 +73,9 @@ def _(e: ir.SubcircuitInstance) -> str:
 
 @line.register
 def _(d: ir.Model) -> str:
-    return f".model {d.name} {d.kind}({params(d.params)})"
+    # The space before `(` matters: ngspice 46 ignores the first parameter of an OSDI (Verilog-A) model card
+    # written `KIND(p1=…` (tests/test_vteam_model.py); built-in kinds such as `sw` read it either way.
+    return f".model {d.name} {d.kind} ({params(d.params)})"
 
 
 @line.register
@@ -162,8 +164,8 @@ def write(netlist: ir.Netlist, *, num_threads: int | None = None) -> str:
 
 WRITER = Writer(
     name="ngspice", netlist_file="board.cir", model_family="ngspice", executed_here=True,
-    run=('openvaf-r --target_cpu generic msdc.va -o msdc.osdi   # only when the netlist loads msdc.osdi',
-         'ngspice -b -r board.raw board.cir',),
+    run=('ngspice -b -r board.raw board.cir',),
+    compile_va="openvaf-r --target_cpu generic {name}.va -o {name}.osdi",
     notes="The circuit, waveforms, time step and save list of the toolkit's own transient for this step, "
            "with the model paths relative to this folder.",
     render=lambda netlist: Rendered(write(netlist)),

@@ -182,11 +182,10 @@ class _Writer(SpectreLikeWriter):
 
 WRITER = Writer(
     name="vacask", netlist_file="board.sim", model_family="veriloga", executed_here=True,
-    run=('openvaf-r msdc.va -o msdc.osdi',
-         'openvaf-r cosim_behavioural.va -o cosim_behavioural.osdi',
-         'vacask board.sim                                    # writes tran1.raw',),
+    run=('vacask board.sim                                    # writes tran1.raw',),
+    compile_va="openvaf-r {name}.va -o {name}.osdi",
     notes=("VACASK's own syntax. Switches and the neurons' op-amps and activations are the generated Verilog-A "
-           "modules in cosim_behavioural.va; every device has its own msdc_va model card and a 1 F state "
-           "capacitor whose initial voltage is its state X (`ic` of the transient)."),
+           "modules in cosim_behavioural.va; every device has its own model card of its Verilog-A module and a 1 F "
+           "state capacitor whose initial voltage is its state X (`ic` of the transient)."),
     render=render, output_name=output_name,
 )

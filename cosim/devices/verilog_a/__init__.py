@@ -1,0 +1,1 @@
+"""A device a user brings as a Verilog-A model and a small preset file."""
