@@ -38,6 +38,7 @@ from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, 
 from cosim.experiments.msdc_board import ProgrammingConfig, TileSize, check_state
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.session import Timing
+from cosim.hil.shadow import ShadowedSession
 from cosim.hil.summary import run_metrics, summarize
 from cosim.limits import (MAX_EPOCHS, MAX_GAIN, MAX_LAYER_SIZE, MAX_LEARNING_RATE, MAX_POOL, MAX_REPEATS,
                           MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_TIME_S, MIN_RESISTANCE_OHM, MIN_TIME_S)
@@ -114,6 +115,9 @@ class CrossbarSettings(Strict):
     # [rows, columns]: a crossbar larger than this becomes several tile circuits, partial sums added digitally
     # (cosim.hil.tiles); None: one circuit
     tile: TileSize = None
+    # On the twin backend: the fraction of the crossbar's forward passes replayed in ngspice, their error recorded
+    # in metrics.json (cosim.hil.shadow; 0: no ngspice needed, as for eslami2024's circuit.shadow_fraction)
+    shadow_fraction: float = Field(0.0, ge=0, le=1)
 
     @field_validator("preset")
     @classmethod
@@ -324,6 +328,8 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     if weights is not None:
         metrics.update(crossbar_metrics(frame, marks, weights, deploy, cmap))
         metrics["model_backend"] = f"{runner.model_backend}+msdc:{weights.session.model_backend}"
+        if isinstance(weights.session, ShadowedSession):
+            metrics.update(weights.session.metrics())
         states.update({"msdc_x": np.asarray(weights.session.x, dtype=float), "w1_programmed": weights.known_weights()})
         example_preact = x_test[:4] @ weights.known_weights() + hil.b1
         engine = getattr(weights.session, "engine", None)
@@ -357,7 +363,7 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: 
     parts = crossbar_board(cfg, n_inputs)
     session = msdc_board.open_session(parts, ledger, backend or cfg.backend, "cosim islam2024 weight crossbar",
                                       timing=Timing(read_s=c.read_s), timeout_s=CROSSBAR_TIMEOUT_S,
-                                      counts_samples=False)
+                                      counts_samples=False, shadow_fraction=c.shadow_fraction)
     if c.weight_scale != "auto":
         weight_scale = float(c.weight_scale)
     elif trained is not None and np.abs(trained.w1).max() > 0:
