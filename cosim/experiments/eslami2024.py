@@ -47,8 +47,8 @@ class CircuitConfig(Strict):
     # (cosim.hil.tiles); None: the whole network is one circuit
     tile: TileSize = None
     # On the twin backend: the fraction of forward passes replayed in ngspice at the twin's states, their column-
-    # current error recorded in metrics.json (cosim.hil.shadow). 0 by default: a twin run then needs no ngspice,
-    # and the default run's ~4,000 passes would each load the circuit's share of a check (docs/scale.md).
+    # current error recorded in metrics.json (cosim.hil.shadow). 0 by default: a twin run then needs no ngspice
+    # (a check costs ~0.5 s here, the default run makes ~120 passes; docs/scale.md "Shadow checks").
     shadow_fraction: float = Field(0.0, ge=0, le=1)
 
     @field_validator("rf_ohm")
