@@ -213,7 +213,59 @@ def demo(seed: int) -> None:
                   f"circuit time {eng(r.circuit_time_s, 's')}; wall time {eng(r.wall_time_s, 's', 2)}")
 
 
-@main.group()
+class _FamilyCommands(click.Group):
+    """`cosim characterize FAMILY`: a family without a command of its own here takes its `Characterization`
+    options as `-s key=value` (so a new device family needs no line in this file)."""
+
+    def list_commands(self, ctx):
+        from cosim.devices import registry
+
+        own = {"sot": "sot_mtj"}
+        return sorted(set(super().list_commands(ctx)) | {n for n in registry.names() if n not in own.values()})
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        from cosim.devices import registry
+
+        if name not in registry.names():
+            return None
+        return _generic_characterize(name)
+
+
+def _generic_characterize(family: str) -> click.Command:
+    from cosim.devices import registry
+
+    options = registry.family(family).Characterization
+    fields = ", ".join(f"{k} (default {v.default!r})" for k, v in options.model_fields.items())
+
+    @click.command(family, help=f"Characterise {family} in ngspice; options (-s key=value): {fields}.")
+    @click.option("-s", "--set", "settings", multiple=True, metavar="KEY=VALUE", help="A characterisation option.")
+    @out_dir_option(Path(f"runs/characterize_{family}"))
+    @friendly_errors
+    def command(settings: tuple[str, ...], out_dir: Path) -> None:
+        from cosim import api
+
+        given = {}
+        for item in settings:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise CosimError(f"-s {item!r}: expected KEY=VALUE")
+            given[key.strip()] = value
+        shown: list[tuple[str, dict]] = []
+        with console.status(Text(f"characterising {family} in ngspice")):
+            result = api.characterize(family, out_dir, progress=lambda name, s: shown.append((name, s)), **given)
+        for name, summary in shown:
+            console.print(Text(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                       for k, v in summary.items())))
+        for path in result.files:
+            console.print(f"wrote {path}")
+
+    return command
+
+
+@main.group(cls=_FamilyCommands)
 def characterize() -> None:
     """Characterise a device model in ngspice (I–V loops, pulse responses)."""
 
