@@ -7,13 +7,15 @@ the number of devices.
     PYTHONPATH=. .venv/bin/python benchmarks/scale.py --quick    # 16, 32, 64 (about a minute)
 
 Per tile: one forward pass of 16 input vectors (uniform in [0, 1] of the read voltage, wires 1 Ω per segment), after
-a one-sample pass that loads the circuit; programming: one 1 µs set pulse on each of 8 devices (transient only; the
-solver's programming path is not wired into a session yet). The solver's network is built once per layer ("build",
-shown apart); "twin" is a solve with its own factorisation, "cached" one that reuses the previous call's factor, as
-a session would between programming steps. Its error is the largest column-current difference to the transient's, as a fraction of the largest
-column current (the transient's states also drift within the pass, ~1e-6 of full scale). The last line is
-`scale: op-read <x>x transient, twin <y>x ngspice, twin error <e>` at the 64×64 tile, <y> against the transient
-forward pass (the spice backend's) and <e> the largest error over all tiles.
+a one-sample pass that loads the circuit (and, for the twin, builds its networks); programming: one 1 µs set pulse on
+each of 8 devices, in an ngspice transient and on the twin (each device through its programming path). "twin" is
+the twin backend's forward pass (`TwinSession.forward`: the tile's resistive network with its IR drop, devices by
+Newton, energy and drift), "solve" the bare network solve inside it. The twin's error is the largest column-
+current difference to the transient's, as a fraction of the largest column current (both include the drift within
+the pass). The projection: 10,000 MNIST images through the islam2024 network's 784→32 crossbar, as tiles of 128×32
+(7 tiles), two tiles at once on 2 cores, each tile's time per image from the power law fitted over the square tiles
+at 128·32 devices. The last line is `scale: op-read <x>x transient, twin <y>x ngspice, twin error <e>` at the 64×64
+tile, <y> the twin's forward pass against the transient (the spice backend's) and <e> the largest twin error.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 import numpy as np
 
 from cosim.circuits import nodal
-from cosim.experiments.msdc_board import sized as msdc_board
+from cosim.experiments.msdc_board import open_session, sized as msdc_board
 from cosim.devices.msdc import model as msdc
 from cosim.hil.ledger import Ledger
 from cosim.hil.schedule import Pulses
@@ -33,6 +35,7 @@ from cosim.spice.shared import SharedEngine
 
 SAMPLES = 16
 PROGRAMMED = 8
+IMAGES, CORES, MNIST_TILE, MNIST_TILES = 10_000, 2, (128, 32), 7  # 784 rows in 7 row blocks of ≤ 128
 
 
 def timed(call):
@@ -67,11 +70,17 @@ def measure(rows: int, cols: int, seed: int = 0) -> dict:
         x = board.x0[read.devices]
         return read, lambda v: msdc.current_and_slope(p, v, x)
 
-    (read, device), result["twin_build_s"] = timed(build)
+    read, device = build()
     v_rows = inputs * board.network.spec.read_V
-    solution, result["twin_s"] = timed(lambda: read.network.solve(v_rows, device))
-    _, result["twin_cached_s"] = timed(lambda: read.network.solve(v_rows, device, factor=solution.factor))
-    ours, theirs = read.column_currents(solution), transient.column_currents_A[0]
+    _, result["solve_s"] = timed(lambda: read.network.solve(v_rows, device))
+    twin = open_session(board.board, Ledger(), "twin", "scale")
+    twin.forward(inputs[:1])  # builds the read networks
+    twin.x = board.x0.copy()
+    twin_pass, result["twin_s"] = timed(lambda: twin.forward(inputs))
+    twin.program(devices[:1], [Pulses(1.0, 1e-6, 1, 1)])  # builds the programming paths
+    twin.x = board.x0.copy()
+    _, result["twin_program_s"] = timed(lambda: twin.program(devices, [Pulses(1.0, 1e-6, 1, 1)] * PROGRAMMED))
+    ours, theirs = twin_pass.column_currents_A[0], transient.column_currents_A[0]
     result["twin_error"] = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
     result["op_error"] = float(np.abs(operating.column_currents_A[0] - theirs).max() / np.abs(theirs).max())
     return result
@@ -82,33 +91,45 @@ def exponent(devices: list[int], seconds: list[float]) -> float:
     return float(np.polyfit(np.log(devices), np.log(seconds), 1)[0])
 
 
+def mnist_hours(devices: list[int], seconds: list[float]) -> float:
+    """Hours for IMAGES images through MNIST_TILES tiles of MNIST_TILE, CORES tiles at once, from the power law of
+    `seconds` (per pass of SAMPLES) over `devices`."""
+    slope, offset = np.polyfit(np.log(devices), np.log(seconds), 1)
+    per_image_s = float(np.exp(offset) * (MNIST_TILE[0] * MNIST_TILE[1]) ** slope) / SAMPLES
+    return per_image_s * MNIST_TILES * IMAGES / CORES / 3600.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiles of 16, 32 and 64 only")
     args = parser.parse_args()
     tiles = [(16, 16), (32, 32), (64, 64)] + ([] if args.quick else [(128, 128), (784, 16)])
     rows = []
-    print(f"{'tile':>8} {'devices':>7} | {'transient':>9} {'op read':>8} {'twin':>8} {'cached':>8} {'build':>8} | "
-          f"{'op x':>6} {'twin x':>7} {'cached x':>8} | {'program':>8} | {'twin err':>8} {'op err':>8}")
+    print(f"{'tile':>8} {'devices':>7} | {'transient':>9} {'op read':>8} {'twin':>8} {'solve':>8} | "
+          f"{'op x':>6} {'twin x':>7} | {'program':>8} {'twin':>8} {'twin x':>7} | {'twin err':>8} {'op err':>8}")
     for r, c in tiles:
         m = measure(r, c)
         rows.append(m)
         print(f"{m['tile']:>8} {m['devices']:>7} | {m['transient_s']:>8.3f}s {m['op_s']:>7.3f}s "
-              f"{m['twin_s'] * 1e3:>6.1f}ms {m['twin_cached_s'] * 1e3:>6.1f}ms {m['twin_build_s'] * 1e3:>6.1f}ms | "
-              f"{m['transient_s'] / m['op_s']:>5.1f}x {m['transient_s'] / m['twin_s']:>6.0f}x "
-              f"{m['transient_s'] / m['twin_cached_s']:>7.0f}x | {m['program_s']:>7.3f}s | "
-              f"{m['twin_error']:>8.1e} {m['op_error']:>8.1e}", flush=True)
+              f"{m['twin_s'] * 1e3:>6.1f}ms {m['solve_s'] * 1e3:>6.1f}ms | "
+              f"{m['transient_s'] / m['op_s']:>5.1f}x {m['transient_s'] / m['twin_s']:>6.0f}x | "
+              f"{m['program_s']:>7.3f}s {m['twin_program_s'] * 1e3:>6.1f}ms "
+              f"{m['program_s'] / m['twin_program_s']:>6.0f}x | {m['twin_error']:>8.1e} {m['op_error']:>8.1e}",
+              flush=True)
     square = [m for m in rows if m["tile"].split("x")[0] == m["tile"].split("x")[1]]
     n = [m["devices"] for m in square]
+    keys = (("transient", "transient_s"), ("op read", "op_s"), ("twin", "twin_s"), ("solve", "solve_s"),
+            ("programming", "program_s"), ("twin programming", "twin_program_s"))
     print("cost growth (time ∝ devices^k over the square tiles): " + ", ".join(
-        f"{name} k = {exponent(n, [m[key] for m in square]):.2f}"
-        for name, key in (("transient", "transient_s"), ("op read", "op_s"), ("twin", "twin_s"),
-                          ("twin cached", "twin_cached_s"), ("programming", "program_s"))))
+        f"{name} k = {exponent(n, [m[key] for m in square]):.2f}" for name, key in keys))
+    print(f"projection, {IMAGES} MNIST images through the 784→32 crossbar ({MNIST_TILES} tiles of "
+          f"{MNIST_TILE[0]}×{MNIST_TILE[1]}, {CORES} cores): " + ", ".join(
+              f"{name} {mnist_hours(n, [m[key] for m in square]):.2g} h"
+              for name, key in (("transient", "transient_s"), ("op read", "op_s"), ("twin", "twin_s"))))
     last = next(m for m in rows if m["tile"] == "64x64")
     print(f"scale: op-read {last['transient_s'] / last['op_s']:.1f}x transient, "
           f"twin {last['transient_s'] / last['twin_s']:.0f}x ngspice, "
           f"twin error {max(m['twin_error'] for m in rows):.1e}")
-
 
 if __name__ == "__main__":
     main()

@@ -151,7 +151,7 @@ def wiring(inputs: int) -> tuple[pd.DataFrame, str]:
             print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     lines = [f"64×32 crossbar + reference column (2 048 M-SDC devices, Cr, as-fabricated states), the first {inputs} "
-             "test images, ngspice versus the twin (which assumes ideal wires and switches):", "",
+             "test images, ngspice versus the twin (which solves the same wires, switches and op-amp stages):", "",
              "| switch on-resistance (Ω) | wire per segment (Ω) | column currents: max relative difference | mean | "
              "largest pre-activation difference (weight_scale 3) | ngspice wall (s) |", "|---|---|---|---|---|---|"]
     for r in rows:

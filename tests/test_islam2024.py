@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from cosim import experiments
 from cosim.cli import main
+from cosim.devices.msdc import model as msdc
 from cosim.devices.sot_mtj import model as s
 from cosim.errors import ConfigError
 from cosim.resources import data_file
@@ -163,12 +164,13 @@ IDEAL_CROSSBAR = [f"crossbar.variation.{k}_rel_std=0" for k in ("r_on", "r_off",
 
 
 def test_crossbar_preactivations_reproduce_software_within_the_programming_tolerance():
-    """Ideal devices (no variation), the software weights programmed with program-and-verify: the weights are
-    within tolerance·weight_scale of their targets (but for the odd device at the edge of the range, where set
-    pulses slow down and 50 pulses may not suffice: 1 of 2048 here, still within 2·tolerance), so every
-    pre-activation read from the column currents is within tolerance·weight_scale·Σx (+ 0.05) of x·W + b; and
-    within 0.05 (1.5 % of the pre-activations' RMS of 3.3) of x·W_verified + b: what the devices' non-linear I–V
-    at low row voltages and the read disturbance leave."""
+    """Ideal devices (no variation), the software weights programmed with program-and-verify: the weights verified
+    are within tolerance·weight_scale of their targets (but for the odd device at the edge of the range, where set
+    pulses slow down and 50 pulses may not suffice: 1 of 2048 here, within 2.3·tolerance, each device driven
+    through its programming path). The pre-activations read from the column currents are those of the devices'
+    states at the read (within 0.1, the wires' and switches' IR drop), and no longer those verified: while the
+    crossbar is programmed (37 ms of circuit time, one device after another) every waiting device relaxes at zero
+    bias (Cr: 1.4·X per second), as in the circuit, which moves the pre-activations by up to ~5 (the RMS is 3.3)."""
     from cosim.hil.ledger import Ledger
 
     cfg = experiments.load_experiment(data_file("sweeps", "islam2024.yaml"),
@@ -182,11 +184,17 @@ def test_crossbar_preactivations_reproduce_software_within_the_programming_toler
     tol_w = cfg.crossbar.programming.tolerance * weights.weight_scale
     assert stats.devices > 0.8 * mlp.w1.size
     error = np.abs(weights.known_weights() - mlp.w1)
-    assert np.mean(error <= tol_w) >= 0.995 and error.max() <= 2 * tol_w
+    assert np.mean(error <= tol_w) >= 0.995 and error.max() <= 2.5 * tol_w
     x = b.x_test[:128]
+    session = weights.session
+    net = session.network
+    rows, cols = np.array([p.row for p in net.points]), np.array([p.col for p in net.points])
+    i_dev = msdc.current(session.params, (x * net.spec.read_V)[:, rows], session.x)  # the states at the read
+    ideal = np.stack([i_dev[:, cols == c].sum(1) for c in range(net.spec.layers[1])], 1)
+    expected = weights.current_gain * (ideal - net.spec.g_ref_S * (x * net.spec.read_V).sum(1, keepdims=True)) + mlp.b1
     a = weights.preact(mlp, x, phase="inference")
-    assert np.all(np.abs(a - mlp.preact(x)) < tol_w * x.sum(axis=1, keepdims=True) + 0.05)
-    assert np.abs(a - (x @ weights.known_weights() + mlp.b1)).max() < 0.05
+    assert np.abs(a - expected).max() < 0.1
+    assert np.abs(a - mlp.preact(x)).max() > 1.0  # what the zero-bias relaxation during programming costs
     frame = ledger.frame()
     programmed = frame[frame["layer"] == "l1"]
     assert programmed["pulses"].sum() >= stats.devices and (programmed["energy_J"] > 0).all()
@@ -195,7 +203,8 @@ def test_crossbar_preactivations_reproduce_software_within_the_programming_toler
 
 def test_msdc_weights_train_like_software_weights_on_the_twin():
     """Same seed, same schedule: weights in the crossbar reach the hardware-in-loop accuracy of software weights
-    within 2 points (seeds 0–4 of this config differ by −0.9…+0.4 points, deployed by −0.7…+0.7:
+    within 2 points (seeds 0–4 of this config differ by −0.9…+0.4 points, deployed by −0.7…+0.7 on a twin without
+    the zero-bias relaxation during programming:
     `scripts/islam2024_msdc.py --compare --hil-epochs 3 --no-scratch`), and the ledger holds the crossbar's
     programming and reads."""
     common = ["backend=twin", "training.hil_epochs=3", "evaluation.samples=4"]
@@ -205,7 +214,9 @@ def test_msdc_weights_train_like_software_weights_on_the_twin():
     assert soft["weights"] == "software" and m["weights"] == "msdc"
     assert m["accuracy_ideal_software"] == soft["accuracy_ideal_software"]  # the same software network
     assert abs(m["accuracy_hil"] - soft["accuracy_hil"]) <= 0.02
-    assert abs(m["accuracy_deployed"] - soft["accuracy_deployed"]) <= 0.02
+    # deployed: the weights relax at zero bias while the rest of the crossbar is programmed (as in the circuit),
+    # 3.6 points lost at seed 0; training in the loop then recovers them (accuracy_hil above)
+    assert -0.05 <= m["accuracy_deployed"] - soft["accuracy_deployed"] <= 0.02
     assert m["accuracy_hil"] > 0.92
     frame = result.ledger.frame()
     crossbar = frame[frame["layer"] == "l1"]
@@ -228,7 +239,8 @@ def _cfg_full(*overrides: str):
 @pytest.mark.spice
 def test_crossbar_forward_in_ngspice_matches_the_twin():
     """The same 64×4 crossbar (+ reference column, shipped wiring, as-fabricated states) read in ngspice and by
-    the twin: column currents within 1 % (measured 0.4 %: the sense switch and the wires the twin leaves out)."""
+    the twin, which solves the same wires and switches: column currents within 1e-4 (measured 5e-6: the states'
+    drift within the pass, which one operating-point sweep holds; 0.4 % when the twin left the wiring out)."""
     from cosim.hil.ledger import Ledger
 
     cfg = _cfg_full("network.weights=msdc", "network.hidden=4", "crossbar.weight_scale=3")
@@ -236,7 +248,7 @@ def test_crossbar_forward_in_ngspice_matches_the_twin():
     currents = {backend: islam2024.build_crossbar_weights(cfg, 64, Ledger(), backend=backend).session.forward(x)
                 .column_currents_A[0] for backend in ("spice", "twin")}
     assert currents["spice"].shape == (12, 5)
-    np.testing.assert_allclose(currents["spice"], currents["twin"], rtol=0.01)
+    np.testing.assert_allclose(currents["spice"], currents["twin"], rtol=1e-4)
 
 
 @pytest.mark.spice

@@ -73,29 +73,42 @@ def test_the_network_refuses_what_it_cannot_model():
         nodal.crossbar_read(board.network, 0).network.solve(np.zeros((1, 3)), linear(np.ones(4)))
 
 
-def test_programming_series_resistance_is_the_networks_thevenin_resistance():
-    """Programming mode (one program switch and the ground switches closed): the resistance the network shows the
-    device between its terminals equals R_prog + 2 switches + the column segments below it, within the open
-    switches' leaks."""
-    board = msdc_board((5, 3), wire_ohm=7.0)
+def test_the_programming_path_is_the_networks_thevenin_equivalent():
+    """Programming mode (one program switch and the ground switches closed, the driver behind R_prog on the bus):
+    the network seen from the device's terminals is a source divider·v_src behind series_ohm. The bus's load
+    (119 other devices behind open program switches, 1.2e-4 of R_prog's conductance) is part of it: R_prog + 2
+    switches + the column segments below the device alone would be 1.2e-4 off. What the Thevenin source leaves
+    out, the device's own open read switch (1 GΩ to the grounded rows, in parallel with ~1 kΩ), is ~1e-6 of it."""
+    board = msdc_board((12, 10), wire_ohm=7.0)
     net = board.network
     layer = net.layers[0]
     model = net.spec.switch.model()
-    for point in (layer.points[0], layer.points[7], layer.points[-1]):
+    g_devices = np.full(len(layer.points), 1e-4)
+    for point in (layer.points[0], layer.points[57], layer.points[-1]):
         # the device's row select line raised, every other column line at its idle level: only its switch closes
         control = {xb.PROGRAM_ENABLE: 1.0, point.row_select_node: xb.SELECT_V,
                    **{xb.col_select_node(layer.prefix, c): xb.SELECT_V for c in range(layer.cols) if c != point.col}}
         lnet = nodal.layer_network(layer.items, [f"in{r}" for r in range(layer.rows)], [p.instance for p in layer.points],
                                    control, {model.name.lower(): model},
                                    {xb.PROGRAM_BUS: 1.0 / net.spec.program_series_ohm})
-        lu = lnet.factor(np.zeros(len(layer.points))).lu
-        top, bottom = lnet.nodes[f"l1_t{point.row}_{point.col}"], lnet.nodes[f"l1_c{point.row}_{point.col}"]
-        unit = np.zeros(lu.shape[0])
+        factor = lnet.factor(np.where(np.arange(len(layer.points)) == point.index, 0.0, g_devices))  # device open
+        top, bottom = lnet.nodes[point.top_node], lnet.nodes[point.bottom_node]
+        unit = np.zeros(lnet.g_linear.shape[0])
         unit[top], unit[bottom] = 1.0, -1.0
-        v = lu.solve(unit)
-        expected = net.spec.program_series_ohm + 2 * net.spec.switch.on_ohm + 7.0 * (layer.rows - point.row)
-        assert nodal.programming_series_ohm(net, point.index) == pytest.approx(expected)
-        assert v[top] - v[bottom] == pytest.approx(expected, rel=1e-5)
+        v = factor.solve(unit)
+        path = nodal.programming_path(net, point.index)
+        alone = net.spec.program_series_ohm + 2 * net.spec.switch.on_ohm + 7.0 * (layer.rows - point.row)
+        assert path.series_ohm == pytest.approx(v[top] - v[bottom], rel=5e-6)
+        assert abs(alone / path.series_ohm - 1) > 1e-4
+        # Driven at 1 V behind R_prog (a Norton source on the bus), the device a 1e-4 S conductance.
+        drive = np.zeros_like(unit)
+        drive[lnet.nodes[xb.PROGRAM_BUS]] = 1.0 / net.spec.program_series_ohm
+        solved = lnet.factor(g_devices).solve(drive)
+        v_device = solved[top] - solved[bottom]
+        i_source = (1.0 - solved[lnet.nodes[xb.PROGRAM_BUS]]) / net.spec.program_series_ohm
+        predicted = path.divider / (1.0 + path.series_ohm * 1e-4)
+        assert predicted == pytest.approx(v_device, rel=5e-6)
+        assert path.source_current(1.0, 1e-4 * predicted, predicted) == pytest.approx(i_source, rel=2e-6)
 
 
 def spice_columns(board, inputs):

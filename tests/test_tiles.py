@@ -47,25 +47,37 @@ def boards(layers, tile, **kw):
     return sized(layers, seed=3, tile=None, **kw).board, sized(layers, seed=3, tile=tile, **kw).board
 
 
+def ideal_periphery(board):
+    """The board with wires, switches and op-amps close to ideal: nothing left that depends on a tile's size."""
+    s = board.spec
+    return replace(board, spec=replace(s, wire_ohm=0.0, neuron=replace(s.neuron, opamp_gain=1e12),
+                                       switch=replace(s.switch, on_ohm=1e-6, off_ohm=1e18)))
+
+
 @pytest.mark.parametrize("layers,tile", [((16, 8), (6, 5)), ((16, 8, 3), (5, 2))])
 def test_a_tiled_board_on_the_twin_equals_the_board_in_one_piece(layers, tile):
-    """The twin's wires and periphery are ideal: tiles change nothing but the order of the sums."""
-    whole, tiled = boards(layers, tile)
+    """With an ideal periphery, tiles change nothing but the order of the sums. (The twin solves the board's
+    circuit: with real switches a column's sense switch drops its whole column current, so a 6-row tile reads
+    ~1 % higher than the 16-row column, as the circuit does.)"""
+    whole, tiled = (ideal_periphery(b) for b in boards(layers, tile))
     a, b = (open_session(board, Ledger(), "twin", "t") for board in (whole, tiled))
     for _ in range(2):  # the states the first pass leaves are read by the second
         ra, rb = a.forward(INPUTS), b.forward(INPUTS)
         for ia, ib in zip(ra.column_currents_A, rb.column_currents_A):
-            np.testing.assert_allclose(ib, ia, rtol=0, atol=1e-12 * np.abs(ia).max())
+            np.testing.assert_allclose(ib, ia, rtol=0, atol=1e-6 * np.abs(ia).max())
         for ya, yb in zip(ra.outputs_V, rb.outputs_V):
-            np.testing.assert_allclose(yb, ya, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(yb, ya, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=2e-6)
     devices = [0, 40, 7, 127]
     pulses = [Pulses(1.0, 2e-6, 2, 1), Pulses(1.0, 2e-6, 1, -1), Pulses(1.0, 1e-6, 1, 1), Pulses(0.8, 3e-6, 1, -1)]
     # the twin takes substeps for the fastest device it integrates at once: on tiles it groups other devices, so
-    # programming agrees to its integration accuracy (~1e-5 of the state), not to the last bit
+    # programming agrees to its integration accuracy (~1e-5 of the state), not to the last bit; a device waiting
+    # for its turn decays at zero bias while its own tile runs (one circuit: while any device is programmed)
     np.testing.assert_allclose(b.program(devices, pulses, verify=True), a.program(devices, pulses, verify=True),
                                rtol=1e-5)
-    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(b.x[devices], a.x[devices], rtol=0, atol=3e-5)
+    # the devices of tiles that did not run hold their states
+    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-4)
 
 
 def test_the_ledger_books_every_tile_and_the_digital_periphery():

@@ -14,6 +14,7 @@ at the devices' present slopes (Newton).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -28,13 +29,45 @@ from cosim.netlist import ir
 # device(v) -> (current, dI/dV); v of shape (inputs, devices) is V(top) − V(bottom), current flows top → bottom.
 DeviceModel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
+# A node tied to more than this many others (and to many times the typical count) is solved as a border of the
+# sparse factor: the programming bus touches every program switch, and as a row and column of the LU it cost
+# half of a 64×64 tile's factorisation and two thirds of a 128×128 one's (measured; docs/scale.md).
+BORDER_DEGREE = 32
+
+
+@lru_cache(maxsize=1)
+def _threads():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """SuperLU's supernodes call BLAS on small blocks: a second OpenBLAS thread made the triangular solves 2–3×
+    slower on the 2-core machine (measured), so factorisations and solves run on one."""
+    return _threads().limit(limits=1, user_api="blas")
+
 
 @dataclass(frozen=True)
 class Factor:
-    """A factorised Jacobian: the linear part plus these device conductances."""
+    """A factorised Jacobian (the linear part plus these device conductances): a sparse LU of the interior
+    unknowns and a dense Schur complement for the border ones (the last `border` unknowns)."""
 
     lu: spla.SuperLU
     g_devices: np.ndarray
+    coupling: np.ndarray  # interior × border: LU⁻¹ of the interior's columns to the border
+    border_block: np.ndarray  # border × border: the inverse of the Schur complement
+    border_rows: sp.csr_matrix  # border × interior: the border's rows of the Jacobian
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """x with J·x = rhs, for rhs of shape (unknowns,) or (unknowns, k) (Fortran order is the fast one)."""
+        n = self.lu.shape[0]
+        with _one_blas_thread():
+            y = self.lu.solve(np.asfortranarray(rhs[:n]))
+        if not self.border_block.size:
+            return y
+        tail = self.border_block @ (rhs[n:] - self.border_rows @ y)
+        return np.concatenate([y - self.coupling @ tail, tail])
 
 
 @dataclass(frozen=True)
@@ -48,24 +81,34 @@ class Solution:
 
 @dataclass
 class LayerNetwork:
-    """Node indices and the linear part of one layer, ready to solve."""
+    """Node indices and the linear part of one layer, ready to solve. Unknowns are numbered with the border ones
+    (`BORDER_DEGREE`) last."""
 
     nodes: dict[str, int]  # every node name of the layer that is neither ground nor driven -> its unknown
     inputs: list[str]  # the driven nodes, in the order of the input voltages
     g_linear: sp.csc_matrix  # conductances among unknown nodes
     g_inputs: sp.csc_matrix  # unknown nodes × driven nodes: the coupling to the inputs
+    g_driven: sp.csc_matrix  # driven × driven: conductances among driven nodes and from them to ground or unknowns
     incidence: sp.csc_matrix  # unknown nodes × devices: +1 at the top node, −1 at the bottom (ground omitted)
+    border: int = 0  # how many unknowns (the last ones) the factor treats as a border
 
     def factor(self, g_devices: np.ndarray) -> Factor:
         """LU of the linear part plus a conductance per device (e.g. its slope at the operating point). The
         matrix is symmetric: a minimum-degree ordering of A + Aᵀ gives ~35 % less fill than SuperLU's default."""
         g = np.broadcast_to(np.asarray(g_devices, dtype=float), (self.incidence.shape[1],))
         jacobian = sp.csc_matrix(self.g_linear + (self.incidence @ sp.diags(g) @ self.incidence.T))
-        return Factor(spla.splu(jacobian, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True}), np.array(g))
+        n = jacobian.shape[0] - self.border
+        with _one_blas_thread():
+            lu = spla.splu(jacobian[:n, :n], permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+            coupling = lu.solve(jacobian[:n, n:].toarray()) if self.border else np.zeros((n, 0))
+        rows = sp.csr_matrix(jacobian[n:, :n])
+        schur = jacobian[n:, n:].toarray() - rows @ coupling
+        return Factor(lu, np.array(g), coupling, np.linalg.inv(schur) if self.border else np.zeros((0, 0)), rows)
 
-    def solve(self, v_inputs: np.ndarray, device: DeviceModel, *, factor: Factor | None = None, rtol: float = 1e-10,
-              max_iter: int = 60) -> Solution:
-        """Node voltages and device currents for the driven voltages `v_inputs` (inputs × driven nodes).
+    def solve(self, v_inputs: np.ndarray, device: DeviceModel, *, factor: Factor | None = None,
+              v0: np.ndarray | None = None, rtol: float = 1e-10, max_iter: int = 60) -> Solution:
+        """Node voltages and device currents for the driven voltages `v_inputs` (inputs × driven nodes), starting
+        from node voltages `v0` (inputs × unknowns; default: the linear solve).
 
         Without `factor` the Jacobian is factorised at the devices' slopes at zero bias. Converged when no node's
         current imbalance exceeds `rtol` times the largest device current, or the rounding error of the currents
@@ -79,10 +122,10 @@ class LayerNetwork:
         if factor is None:
             factor = self.factor(device(np.zeros((1, self.incidence.shape[1])))[1][0])
             factorisations += 1
-        v = factor.lu.solve(rhs)
+        v = factor.solve(rhs) if v0 is None else np.asfortranarray(np.asarray(v0, dtype=float).T)
         previous = np.inf
         for iteration in range(1, max_iter + 1):
-            i_dev, slope = device((self.incidence.T @ v).T)
+            i_dev, slope = device((self._incidence_t @ v).T)
             residual = np.asfortranarray(self.g_linear @ v + self.incidence @ i_dev.T - rhs)
             worst = float(np.max(np.abs(residual)))
             limit = rtol * float(np.max(np.abs(i_dev)))
@@ -92,7 +135,7 @@ class LayerNetwork:
                 factor = self.factor(slope.mean(axis=0))
                 factorisations += 1
             previous = worst
-            v = v - factor.lu.solve(residual)
+            v = v - factor.solve(residual)
         raise ConvergenceError(f"the crossbar network solve did not converge in {max_iter} iterations "
                                f"(largest current imbalance {worst:.3g} A, {rtol:g} of the largest device current)")
 
@@ -100,9 +143,26 @@ class LayerNetwork:
                          limit: float) -> bool:
         """Whether every node's imbalance is within `limit` or its own rounding error (64 ulp of the currents summed
         there): what no further iteration can improve."""
-        noise = 64 * np.finfo(float).eps * (abs(self.g_linear) @ np.abs(v) + abs(self.incidence) @ np.abs(i_dev.T)
+        noise = 64 * np.finfo(float).eps * (self._magnitudes[0] @ np.abs(v) + self._magnitudes[1] @ np.abs(i_dev.T)
                                             + np.abs(rhs))
         return bool((np.abs(residual) <= np.maximum(limit, noise)).all())
+
+    @cached_property
+    def _incidence_t(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.incidence.T)
+
+    @cached_property
+    def _magnitudes(self) -> tuple[sp.csc_matrix, sp.csc_matrix]:
+        return abs(self.g_linear), abs(self.incidence)
+
+    def input_currents(self, solution: Solution, v_inputs: np.ndarray) -> np.ndarray:
+        """The current each driven node delivers into the network, (inputs × driven nodes)."""
+        v_inputs = np.atleast_2d(np.asarray(v_inputs, dtype=float))
+        return (self.g_driven @ v_inputs.T + self._inputs_t @ solution.v.T).T
+
+    @cached_property
+    def _inputs_t(self) -> sp.csr_matrix:
+        return sp.csr_matrix(self.g_inputs.T)
 
     def voltage(self, solution: Solution, node: str) -> np.ndarray:
         """A node's voltage for every input vector."""
@@ -113,10 +173,11 @@ class LayerNetwork:
 
 def layer_network(items: Sequence, inputs: Sequence[str], devices: Sequence[str], control_V: Mapping[str, float],
                   switch_models: Mapping[str, ir.Model], to_ground: Mapping[str, float]) -> LayerNetwork:
-    """The linear system of a layer's IR `items`. `inputs`: the driven nodes; `devices`: the instance names of the
-    nonlinear devices, in the order of the device model's columns; `control_V`: the voltage of switch control
+    """The linear system of a layer's IR `items`. `inputs`: the driven nodes; `devices`: the names of the nonlinear
+    two-terminal elements, in the order of the device model's columns; `control_V`: the voltage of switch control
     nodes (absent ones are at 0 V; a switch is on above its threshold); `to_ground`: extra conductances (S) from
-    a node to ground. A 0 V source (an ammeter) joins its two nodes; any other source is refused."""
+    a node to ground. A 0 V source (an ammeter) joins its two nodes; any other source is refused. Capacitors are
+    open: the network is the read's settled (DC) state."""
     parent: dict[str, str] = {}
 
     def find(node: str) -> str:
@@ -148,6 +209,11 @@ def layer_network(items: Sequence, inputs: Sequence[str], devices: Sequence[str]
     pairs = np.full((len(devices), 2), -1, dtype=int)
     found = np.zeros(len(devices), dtype=bool)
     for item in items:
+        if getattr(item, "name", "").lower() in wanted:
+            k = wanted[item.name.lower()]
+            pairs[k] = [node_of(n) for n in _conducting_nodes(item)[:2]]
+            found[k] = True
+            continue
         if isinstance(item, ir.Resistor):
             ends, g = (item.n1, item.n2), 1.0 / item.value_ohm
         elif isinstance(item, ir.Switch):
@@ -156,12 +222,7 @@ def layer_network(items: Sequence, inputs: Sequence[str], devices: Sequence[str]
                 raise ConfigError(f"{item.name}: no switch model {item.model!r} given")
             on = control_V.get(item.cpos, 0.0) - control_V.get(item.cneg, 0.0) > model.params.get("vt", 0.0)
             ends, g = (item.n1, item.n2), 1.0 / model.params.get("ron" if on else "roff", 1.0 if on else 1e12)
-        elif isinstance(item, ir.SubcircuitInstance) and item.name.lower() in wanted:
-            k = wanted[item.name.lower()]
-            pairs[k] = node_of(item.terminals[0]), node_of(item.terminals[1])
-            found[k] = True
-            continue
-        elif isinstance(item, ir.VoltageSource):
+        elif isinstance(item, (ir.VoltageSource, ir.Capacitor)):
             continue
         else:
             raise ConfigError(f"{getattr(item, 'name', item)}: not part of a resistive layer network")
@@ -178,6 +239,8 @@ def layer_network(items: Sequence, inputs: Sequence[str], devices: Sequence[str]
         raise ConfigError("a device terminal sits on a driven node; put a wire segment between them")
     n, m = len(index), len(inputs)
     a, b, g = np.array(a_nodes), np.array(b_nodes), np.array(conductance)
+    order, border = _border_last(n, a, b, pairs)
+    a, b, pairs = (np.where(z >= 0, order[np.maximum(z, 0)], z) for z in (a, b, pairs))
     rows, cols, vals = [], [], []
     for here, there in ((a, b), (b, a)):
         mine = here >= 0
@@ -190,14 +253,32 @@ def layer_network(items: Sequence, inputs: Sequence[str], devices: Sequence[str]
     in_cols = np.concatenate([-2 - b[to_input[0]], -2 - a[to_input[1]]])
     in_vals = -np.concatenate([g[to_input[0]], g[to_input[1]]])
     g_inputs = sp.csc_matrix((in_vals, (in_rows, in_cols)), shape=(n, m))
+    d_rows, d_cols, d_vals = [], [], []  # the driven nodes' own conductances, and those between driven nodes
+    for here, there in ((a, b), (b, a)):
+        mine = here <= -2
+        d_rows += [-2 - here[mine], -2 - here[mine & (there <= -2)]]
+        d_cols += [-2 - here[mine], -2 - there[mine & (there <= -2)]]
+        d_vals += [g[mine], -g[mine & (there <= -2)]]
+    g_driven = sp.csc_matrix((np.concatenate(d_vals), (np.concatenate(d_rows), np.concatenate(d_cols))), shape=(m, m))
     d = np.arange(len(devices))
     top, bottom = pairs[:, 0] >= 0, pairs[:, 1] >= 0
     incidence = sp.csc_matrix((np.r_[np.ones(top.sum()), -np.ones(bottom.sum())],
                                (np.r_[pairs[top, 0], pairs[bottom, 1]], np.r_[d[top], d[bottom]])),
                               shape=(n, len(devices)))
     names = {node for item in items for node in _conducting_nodes(item)} | set(parent)
-    nodes = {name: index[find(name)] for name in names if find(name) in index}
-    return LayerNetwork(nodes, list(inputs), g_linear, g_inputs, incidence)
+    nodes = {name: int(order[index[find(name)]]) for name in names if find(name) in index}
+    return LayerNetwork(nodes, list(inputs), g_linear, g_inputs, g_driven, incidence, border)
+
+
+def _border_last(n: int, a: np.ndarray, b: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, int]:
+    """New number of each unknown (the same order, the border's moved to the end: `BORDER_DEGREE`) and the size of
+    the border. a, b: the linear elements' ends; pairs: the devices' terminals."""
+    ends = np.concatenate([a, b, pairs.ravel()])
+    degree = np.bincount(ends[ends >= 0], minlength=n)
+    hub = degree > max(BORDER_DEGREE, 8 * float(np.median(degree))) if n else np.zeros(0, dtype=bool)
+    order = np.empty(n, dtype=int)
+    order[np.r_[np.flatnonzero(~hub), np.flatnonzero(hub)]] = np.arange(n)
+    return order, int(hub.sum())
 
 
 def _conducting_nodes(item) -> tuple[str, ...]:
@@ -227,7 +308,8 @@ class CrossbarRead:
 
 
 def crossbar_read(network: Network, layer: int) -> CrossbarRead:
-    """The read-mode network of `network.layers[layer]`; its inputs are the layer's row input nodes."""
+    """The read-mode network of `network.layers[layer]`; its inputs are the layer's row input nodes. The devices
+    are the elements between each cross point's top and bottom node (a model instance, or whatever stands there)."""
     xl = network.layers[layer]
     spec = network.spec
     g_sense = (1.0 + spec.neuron.opamp_gain) / spec.neuron.rf_ohm
@@ -235,8 +317,13 @@ def crossbar_read(network: Network, layer: int) -> CrossbarRead:
     to_ground = {xl.sum_node(c): g_sense for c in range(xl.cols + 1)}
     to_ground[xb.PROGRAM_BUS] = 1.0 / spec.program_series_ohm
     model = spec.switch.model()
-    net = layer_network(xl.items, inputs, [p.instance for p in xl.points], {xb.READ_ENABLE: 1.0},
-                        {model.name.lower(): model}, to_ground)
+    between = {tuple(_conducting_nodes(i)[:2]): i.name for i in xl.items
+               if isinstance(i, (ir.Resistor, ir.SubcircuitInstance))}
+    try:
+        devices = [between[(p.top_node, p.bottom_node)] for p in xl.points]
+    except KeyError as missing:
+        raise ConfigError(f"layer {xl.prefix}: no device between the nodes {missing}") from None
+    net = layer_network(xl.items, inputs, devices, {xb.READ_ENABLE: 1.0}, {model.name.lower(): model}, to_ground)
     return CrossbarRead(net, [p.index for p in xl.points], [net.nodes[xl.sum_node(c)] for c in range(xl.cols + 1)],
                         g_sense)
 
@@ -250,17 +337,44 @@ def _row_input(layer: xb.CrossbarLayer, row: int) -> str:
     raise ConfigError(f"layer {layer.prefix}: no first wire segment of row {row}")
 
 
-def programming_series_ohm(network: Network, device: int) -> float:
-    """The resistance in series with one device while it is programmed: the driver's R_prog, its closed program
-    switch, the column's wire segments below it and the column's closed ground switch (the open switches' leaks,
-    ~1e-9 S each, are left out)."""
+@dataclass(frozen=True)
+class ProgrammingPath:
+    """What one device sees while it is programmed: the driver v_src behind R_prog on the bus, the bus loaded by
+    the open program switches of every other device (their leak to the grounded columns), then the device's
+    closed program switch, the device, the column's segments below it (`below_ohm`) and its closed ground switch.
+    As a Thevenin source: V_device = divider·v_src − I·series_ohm. The driver delivers its current through the
+    bus's leaks and the divider's share of the device's, which includes the leak of the device's own open read
+    switch from its top node to the grounded rows (`source_current`)."""
+
+    divider: float
+    series_ohm: float
+    g_leak_through_S: float  # the driver's current per volt into the bus's leaks: 1 / (R_prog + 1/G_leak)
+    below_ohm: float
+    g_top_S: float  # the open read switch on the device's top node
+
+    def source_current(self, v_src, i_device, v_device):
+        """The driver's current at source voltage v_src, device current and voltage i_device, v_device."""
+        top_V = v_device + i_device * self.below_ohm
+        return v_src * self.g_leak_through_S + self.divider * (i_device + top_V * self.g_top_S)
+
+
+def programming_path(network: Network, device: int) -> ProgrammingPath:
+    """The series path of `device` while it is programmed (`ProgrammingPath`). The bus's load is the other
+    devices' open program switches, each in series with its device (~1e4 Ω against 1 GΩ: left out); the device's
+    own open read switch loads its top node (~1e-5 of the driver's current) and is left out of the Thevenin
+    source (~1e-6 of the device's voltage)."""
+    spec = network.spec
     point = network.points[device]
     layer = next(xl for xl in network.layers if xl.prefix == point.layer)
-    ohm = network.spec.program_series_ohm + 2 * network.spec.switch.on_ohm
     resistors = {(i.n1, i.n2): i.value_ohm for i in layer.items if isinstance(i, ir.Resistor)}
-    node, end = f"{layer.prefix}_c{point.row}_{point.col}", f"{layer.prefix}_col{point.col}"
+    below = 0.0
+    node, end = point.bottom_node, f"{layer.prefix}_col{point.col}"
     for r in range(point.row, layer.rows):
-        below = f"{layer.prefix}_c{r + 1}_{point.col}" if r + 1 < layer.rows else end
-        ohm += resistors[(node, below)]
-        node = below
-    return ohm
+        under = f"{layer.prefix}_c{r + 1}_{point.col}" if r + 1 < layer.rows else end
+        below += resistors[(node, under)]
+        node = under
+    g_prog = 1.0 / spec.program_series_ohm
+    g_leak = (len(network.points) - 1) / spec.switch.off_ohm
+    bus_ohm = 1.0 / (g_prog + g_leak)
+    return ProgrammingPath(g_prog * bus_ohm, bus_ohm + 2 * spec.switch.on_ohm + below, g_prog * g_leak * bus_ohm,
+                           below + spec.switch.on_ohm, 1.0 / spec.switch.off_ohm)

@@ -23,6 +23,7 @@ from cosim.experiments.msdc_board import BoardDevices, ProgrammingConfig, TileSi
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.schedule import Pulses
 from cosim.hil.session import CircuitSession, HardwareSession
+from cosim.hil.shadow import ShadowedSession
 from cosim.hil.summary import run_metrics
 from cosim.limits import (MAX_EPOCHS, MAX_LEARNING_RATE, MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_VOLTAGE_V,
                           MIN_RESISTANCE_OHM)
@@ -45,6 +46,10 @@ class CircuitConfig(Strict):
     # [rows, columns]: layers larger than this become several tile circuits, partial sums added digitally
     # (cosim.hil.tiles); None: the whole network is one circuit
     tile: TileSize = None
+    # On the twin backend: the fraction of forward passes replayed in ngspice at the twin's states, their column-
+    # current error recorded in metrics.json (cosim.hil.shadow). 0 by default: a twin run then needs no ngspice
+    # (a check costs ~0.5 s here, the default run makes ~120 passes; docs/scale.md "Shadow checks").
+    shadow_fraction: float = Field(0.0, ge=0, le=1)
 
     @field_validator("rf_ohm")
     @classmethod
@@ -123,7 +128,8 @@ def board(cfg: Config) -> msdc_board.Board:
 def build(cfg: Config, backend: str | None = None) -> tuple[HardwareSession, msdc_board.Board]:
     """The board and a session on it (the config's backend unless given)."""
     parts = board(cfg)
-    session = msdc_board.open_session(parts, Ledger(cfg.peripherals), backend or cfg.backend, TITLE, seed=cfg.seed)
+    session = msdc_board.open_session(parts, Ledger(cfg.peripherals), backend or cfg.backend, TITLE, seed=cfg.seed,
+                                      shadow_fraction=cfg.circuit.shadow_fraction)
     return session, parts
 
 
@@ -154,6 +160,8 @@ def run(cfg: Config, progress: Callable[[int, dict], None] | None = None,
     # ex-situ training passes the samples through the software model: the ledger holds the programming only
     software_samples = None if t.mode == "insitu" else t.epochs * len(data.y_train)
     metrics.update(run_metrics(session.ledger.frame(), software_samples))
+    if isinstance(session, ShadowedSession):
+        metrics.update(session.metrics())
     metrics["wall_time_s"] = time.perf_counter() - started
     return Outcome(metrics, history, session.ledger, session, parts, data)
 

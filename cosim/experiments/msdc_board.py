@@ -32,6 +32,7 @@ from cosim.hil import tile_pool
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.session import CircuitSession, HardwareSession, Timing
 from cosim.hil.tiles import TiledSession
+from cosim.hil.shadow import ShadowedSession
 from cosim.hil.twin import TwinSession
 from cosim.limits import (MAX_LAYER_SIZE, MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_TIME_S, MAX_VOLTAGE_V,
                           MIN_RESISTANCE_OHM, MIN_TIME_S)
@@ -146,7 +147,7 @@ class Board:
 def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, read_V: float, wire_ohm: float,
          series_ohm: float, switch_on_ohm: float, v_scale_V: float, draw_seed: int, state_seed: list[int],
          initial_state: float | str, rf_ohm: float | str = "auto", wire_F: float = 0.0,
-         tile: tuple[int, int] | None = None) -> Board:
+         tile: tuple[int, int] | None = None, switch_off_ohm: float = xb.SwitchSpec().off_ohm) -> Board:
     """A board of `layers` with devices of `params` (variation drawn from `draw_seed`, as-fabricated states
     from `state_seed`), built as tiles of `tile` (rows, columns) when given. Weights map to conductances through
     the device's read conductance; the neurons' transimpedance is 1/g_half ("auto"), so one unit of weight on a
@@ -157,7 +158,7 @@ def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, 
         program_series_ohm=series_ohm,
         neuron=NeuronSpec(rf_ohm=1.0 / scale.g_half_S if rf_ohm == "auto" else rf_ohm, v_out_V=read_V,
                           v_scale_V=v_scale_V),
-        switch=xb.SwitchSpec(on_ohm=switch_on_ohm),
+        switch=xb.SwitchSpec(on_ohm=switch_on_ohm, off_ohm=switch_off_ohm),
     )
     n = spec.n_devices
     instances = family.draw(params, variation, n, draw_seed)
@@ -236,10 +237,18 @@ def network(board: Board, title: str, *, library: list | None = None, x0: np.nda
 
 def open_session(board: Board, ledger: Ledger, backend: str, title: str, *, seed: int | None = None,
                  timing: Timing = Timing(), timeout_s: float = 300.0, counts_samples: bool = True,
-                 engine: Engine | None = None) -> HardwareSession:
+                 engine: Engine | None = None, shadow_fraction: float = 0.0) -> HardwareSession:
     """The board's hardware session on `backend`, the one place that chooses: the numpy twin, or the circuit in
     `engine` (default: a new engine of the backend, seeded with `seed`; None: the circuit draws no random
-    numbers); a board with a tile size: its tiles, each on `backend` with an engine of its own."""
+    numbers); a board with a tile size: its tiles, each on `backend` with an engine of its own. On the twin,
+    `shadow_fraction` of the forward passes are replayed in ngspice (`cosim.hil.shadow`)."""
+    if shadow_fraction > 0 and backend == "twin":
+        if board.tile is not None:
+            raise ConfigError("shadow checks replay one circuit; a tiled board cannot take them (set tile: null)")
+        twin = open_session(board, ledger, backend, title, timing=timing, counts_samples=counts_samples)
+        circuit = functools.partial(open_session, board, Ledger(ledger.peripherals), "spice", f"{title} shadow",
+                                    seed=seed, timing=timing, timeout_s=timeout_s, counts_samples=False)
+        return ShadowedSession(twin, circuit, shadow_fraction, [0 if seed is None else seed, 41])
     if board.tile is not None:
         if engine is not None:
             raise ConfigError("a tiled board opens an engine per tile; it cannot run in a given engine")
