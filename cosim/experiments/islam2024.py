@@ -107,6 +107,8 @@ class CrossbarSettings(Strict):
     # software-trained network divided by 0.9 (the programmable range), so those weights fit unclipped
     weight_scale: float | Literal["auto"] = "auto"
     programming: CrossbarProgramming = Field(default_factory=CrossbarProgramming)
+    # the devices relax at zero bias over the peripheral time between operations (cosim.hil.session.Timing)
+    idle_drift: bool = True
     # [rows, columns]: a crossbar larger than this becomes several tile circuits, partial sums added digitally
     # (cosim.hil.tiles); None: one circuit
     tile: TileSize = None
@@ -352,7 +354,7 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: 
     c = cfg.crossbar
     parts = crossbar_board(cfg, n_inputs)
     session = msdc_board.open_session(parts, ledger, backend or cfg.backend, "cosim islam2024 weight crossbar",
-                                      timing=Timing(read_s=c.read_s), timeout_s=CROSSBAR_TIMEOUT_S,
+                                      timing=Timing(read_s=c.read_s, idle_drift=c.idle_drift), timeout_s=CROSSBAR_TIMEOUT_S,
                                       counts_samples=False)
     if c.weight_scale != "auto":
         weight_scale = float(c.weight_scale)

@@ -239,28 +239,33 @@ def open_session(board: Board, ledger: Ledger, backend: str, title: str, *, seed
                  engine: Engine | None = None) -> HardwareSession:
     """The board's hardware session on `backend`, the one place that chooses: the numpy twin, or the circuit in
     `engine` (default: a new engine of the backend, seeded with `seed`; None: the circuit draws no random
-    numbers); a board with a tile size: its tiles, each on `backend` with an engine of its own."""
+    numbers); a board with a tile size: its tiles, each on `backend` with an engine of its own. With
+    `timing.idle_drift` the devices relax at zero bias for the peripheral time between operations (the family's
+    `idle`; on a tiled board the tiled session drifts every tile's devices, the tiles themselves do not)."""
+    idle = functools.partial(board.family.idle, board.instances) if timing.idle_drift else None
     if board.tile is not None:
         if engine is not None:
             raise ConfigError("a tiled board opens an engine per tile; it cannot run in a given engine")
         if backend == "twin" and not board.family.twin:
             raise ConfigError(f"device family {board.family.name!r} has no numpy twin; use backend spice or batch")
         tiles = tiling.split(board.spec.layers, board.tile)
+        tile_timing = replace(timing, idle_drift=False)
         openers = [functools.partial(open_tile, tile_board(board, t), ledger.peripherals, backend,
-                                     f"{title} tile {t.prefix} {t.row_block},{t.col_block}", seed, timing, timeout_s)
+                                     f"{title} tile {t.prefix} {t.row_block},{t.col_block}", seed, tile_timing,
+                                     timeout_s)
                    for t in tiles]
         return TiledSession(network(board, title, layout_only=True), tiles, openers, tile_pool.open_pool(len(tiles)),
                             board.x0, ledger, backend=backend, counts_samples=counts_samples,
-                            model_backend="numpy" if backend == "twin" else board.family.model_backend())
+                            model_backend="numpy" if backend == "twin" else board.family.model_backend(), idle=idle)
     if backend == "twin":
         if not board.family.twin:
             raise ConfigError(f"device family {board.family.name!r} has no numpy twin; use backend spice or batch")
         return TwinSession(network(board, title, layout_only=True), board.instances, board.x0, ledger, timing,
-                           counts_samples=counts_samples)
+                           counts_samples=counts_samples, idle=idle)
     net = network(board, title)
     engine = engine or open_engine(backend, seed=seed, timeout_s=timeout_s)
     return CircuitSession(net, engine, board.x0, ledger, board.family.netlist_backend(net.netlist) or "", timing,
-                          counts_samples)
+                          counts_samples, idle)
 
 
 def tile_board(board: Board, tile: tiling.Tile) -> Board:
