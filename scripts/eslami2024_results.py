@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/eslami2024_results.py [--backend spice] [--workers 2] [--out docs/eslami2024]
     .venv/bin/python scripts/eslami2024_results.py --robustness [--seeds 5] [--backend twin]
+    (either with [--presets Cr,C] for some dopants only, [--no-idle-drift] for devices frozen between operations)
 
 The table: for each preset, training with and without the initial reset pulse (training noise 10 %), and
 training noise levels 0, 5, 10, 15, 20 % (without reset); every trained network is tested clean, under
@@ -29,18 +30,20 @@ G_REPEATS = 20
 PRESET_OVERRIDES = {"W": ["programming.width_s=2e-5"], "Cr": [], "C": []}
 
 
-def points(backend: str) -> list[dict]:
+def points(backend: str, presets=PRESETS, idle_drift: bool = True) -> list[dict]:
     out = []
-    for preset in PRESETS:
-        out.append({"preset": preset, "reset": True, "noise": 0.10, "backend": backend, "seed": 0})
+    for preset in presets:
+        out.append({"preset": preset, "reset": True, "noise": 0.10, "backend": backend, "seed": 0,
+                    "idle_drift": idle_drift})
         for noise in NOISE_LEVELS:
-            out.append({"preset": preset, "reset": False, "noise": noise, "backend": backend, "seed": 0})
+            out.append({"preset": preset, "reset": False, "noise": noise, "backend": backend, "seed": 0,
+                        "idle_drift": idle_drift})
     return out
 
 
-def robustness_points(backend: str, seeds: int) -> list[dict]:
-    return [{"preset": preset, "reset": True, "noise": noise, "backend": backend, "seed": seed}
-            for preset in PRESETS for noise in NOISE_LEVELS for seed in range(seeds)]
+def robustness_points(backend: str, seeds: int, presets=PRESETS, idle_drift: bool = True) -> list[dict]:
+    return [{"preset": preset, "reset": True, "noise": noise, "backend": backend, "seed": seed,
+             "idle_drift": idle_drift} for preset in presets for noise in NOISE_LEVELS for seed in range(seeds)]
 
 
 def run_point(point: dict) -> dict:
@@ -49,7 +52,8 @@ def run_point(point: dict) -> dict:
 
     cfg = load_experiment(None, [f"backend={point['backend']}", f"device.preset={point['preset']}",
                                  f"seed={point['seed']}", f"programming.reset_pulse={str(point['reset']).lower()}",
-                                 f"training.noise={point['noise']}", *PRESET_OVERRIDES[point["preset"]]])
+                                 f"training.noise={point['noise']}", f"timing.idle_drift={str(point['idle_drift']).lower()}",
+                                 *PRESET_OVERRIDES[point["preset"]]])
     outcome = eslami2024.run(cfg)
     rng = np.random.default_rng([cfg.seed, 3])
     row = {**point, **{k: v for k, v in outcome.metrics.items() if not isinstance(v, dict)}}
@@ -96,9 +100,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/eslami2024"))
     parser.add_argument("--robustness", action="store_true", help="training noise vs robustness over seeds")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated, of W, Cr, C")
+    parser.add_argument("--no-idle-drift", action="store_true", help="devices frozen between operations")
     args = parser.parse_args()
     backend = args.backend or ("twin" if args.robustness else "spice")
-    todo = robustness_points(backend, args.seeds) if args.robustness else points(backend)
+    presets = [p for p in PRESETS if p in args.presets.split(",")]
+    drift = not args.no_idle_drift
+    todo = robustness_points(backend, args.seeds, presets, drift) if args.robustness else points(backend, presets, drift)
     # a worker that dies raises BrokenProcessPool here instead of losing its point silently
     with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
         rows = []
