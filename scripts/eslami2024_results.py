@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/eslami2024_results.py [--backend spice] [--workers 2] [--out docs/eslami2024]
     .venv/bin/python scripts/eslami2024_results.py --robustness [--seeds 5] [--backend twin]
+    (either with [--presets Cr,C] for some dopants only, [--no-idle-drift] for devices frozen between operations)
+    .venv/bin/python scripts/eslami2024_results.py --compare-drift FROZEN_DIR DRIFTING_DIR
 
 The table: for each preset, training with and without the initial reset pulse (training noise 10 %), and
 training noise levels 0, 5, 10, 15, 20 % (without reset); every trained network is tested clean, under
@@ -29,18 +31,20 @@ G_REPEATS = 20
 PRESET_OVERRIDES = {"W": ["programming.width_s=2e-5"], "Cr": [], "C": []}
 
 
-def points(backend: str) -> list[dict]:
+def points(backend: str, presets=PRESETS, idle_drift: bool = True) -> list[dict]:
     out = []
-    for preset in PRESETS:
-        out.append({"preset": preset, "reset": True, "noise": 0.10, "backend": backend, "seed": 0})
+    for preset in presets:
+        out.append({"preset": preset, "reset": True, "noise": 0.10, "backend": backend, "seed": 0,
+                    "idle_drift": idle_drift})
         for noise in NOISE_LEVELS:
-            out.append({"preset": preset, "reset": False, "noise": noise, "backend": backend, "seed": 0})
+            out.append({"preset": preset, "reset": False, "noise": noise, "backend": backend, "seed": 0,
+                        "idle_drift": idle_drift})
     return out
 
 
-def robustness_points(backend: str, seeds: int) -> list[dict]:
-    return [{"preset": preset, "reset": True, "noise": noise, "backend": backend, "seed": seed}
-            for preset in PRESETS for noise in NOISE_LEVELS for seed in range(seeds)]
+def robustness_points(backend: str, seeds: int, presets=PRESETS, idle_drift: bool = True) -> list[dict]:
+    return [{"preset": preset, "reset": True, "noise": noise, "backend": backend, "seed": seed,
+             "idle_drift": idle_drift} for preset in presets for noise in NOISE_LEVELS for seed in range(seeds)]
 
 
 def run_point(point: dict) -> dict:
@@ -49,7 +53,8 @@ def run_point(point: dict) -> dict:
 
     cfg = load_experiment(None, [f"backend={point['backend']}", f"device.preset={point['preset']}",
                                  f"seed={point['seed']}", f"programming.reset_pulse={str(point['reset']).lower()}",
-                                 f"training.noise={point['noise']}", *PRESET_OVERRIDES[point["preset"]]])
+                                 f"training.noise={point['noise']}", f"timing.idle_drift={str(point['idle_drift']).lower()}",
+                                 *PRESET_OVERRIDES[point["preset"]]])
     outcome = eslami2024.run(cfg)
     rng = np.random.default_rng([cfg.seed, 3])
     row = {**point, **{k: v for k, v in outcome.metrics.items() if not isinstance(v, dict)}}
@@ -88,6 +93,23 @@ def markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def drift_markdown(frozen: pd.DataFrame, drifting: pd.DataFrame) -> str:
+    """Two tables' rows side by side, frozen → drifting: what idle drift changes."""
+    keys = ["preset", "reset", "noise"]
+    both = frozen.merge(drifting, on=keys, suffixes=(" off", " on"))
+    cols = [("pulses", "{:.0f}"), ("acc_g_err_0.10", "{:.3f}"), ("acc_g_err_0.20", "{:.3f}"),
+            ("training_energy_J", "{:.3g}"), ("training_energy_with_peripherals_J", "{:.3g}"),
+            ("training_time_with_peripherals_s", "{:.3g}")]
+    head = ["preset", "reset", "train noise", "pulses", "acc, G err 10 %", "acc, G err 20 %", "energy circuit (J)",
+            "energy w/ periph. (J)", "time w/ periph. (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in both.iterrows():
+        cells = [str(r["preset"]), "yes" if r["reset"] else "no", f"{r['noise']:.0%}"]
+        cells += [f"{fmt.format(r[c + ' off'])} → {fmt.format(r[c + ' on'])}" for c, fmt in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["spice", "batch", "twin"],
@@ -96,9 +118,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/eslami2024"))
     parser.add_argument("--robustness", action="store_true", help="training noise vs robustness over seeds")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated, of W, Cr, C")
+    parser.add_argument("--no-idle-drift", action="store_true", help="devices frozen between operations")
+    parser.add_argument("--compare-drift", nargs=2, type=Path, metavar=("FROZEN_DIR", "DRIFTING_DIR"),
+                        help="print two tables' results.csv side by side (no runs)")
     args = parser.parse_args()
+    if args.compare_drift:
+        frozen, drifting = (pd.read_csv(d / "results.csv") for d in args.compare_drift)
+        print(drift_markdown(frozen, drifting))
+        return
     backend = args.backend or ("twin" if args.robustness else "spice")
-    todo = robustness_points(backend, args.seeds) if args.robustness else points(backend)
+    presets = [p for p in PRESETS if p in args.presets.split(",")]
+    drift = not args.no_idle_drift
+    todo = robustness_points(backend, args.seeds, presets, drift) if args.robustness else points(backend, presets, drift)
     # a worker that dies raises BrokenProcessPool here instead of losing its point silently
     with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
         rows = []

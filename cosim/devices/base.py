@@ -137,6 +137,10 @@ class CrossbarFamily(DeviceFamily, Protocol):
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         """Device current (A) at a voltage and state, in numpy (per instance when `instances` are many)."""
 
+    def idle(self, instances: Any, state: np.ndarray, duration_s: float) -> np.ndarray:
+        """The states after `duration_s` with no voltage across the devices (the board idling between
+        operations), one per instance: the device's own zero-bias dynamics, integrated exactly."""
+
     def export_variants(self, netlist: ir.Netlist, backend: str, *, instances: Any = None) -> dict:
         """The netlist in each model family a dialect writer takes ({family: writers.Variant}); `instances` as for
         `spice_library`. A model family left out is one no dialect of it can take (refused by name on export)."""

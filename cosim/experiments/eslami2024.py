@@ -22,7 +22,7 @@ from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, 
 from cosim.experiments.msdc_board import BoardDevices, ProgrammingConfig, TileSize
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.schedule import Pulses
-from cosim.hil.session import CircuitSession, HardwareSession
+from cosim.hil.session import CircuitSession, HardwareSession, Timing
 from cosim.hil.shadow import ShadowedSession
 from cosim.hil.summary import run_metrics
 from cosim.limits import (MAX_EPOCHS, MAX_LEARNING_RATE, MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_SAMPLES, MAX_VOLTAGE_V,
@@ -76,6 +76,12 @@ class EvaluationConfig(Strict):
     repeats: int = Field(5, ge=1, le=MAX_REPEATS)
 
 
+class TimingConfig(Strict):
+    # the devices relax at zero bias over the peripheral time between operations (cosim.hil.session.Timing);
+    # false freezes them between operations
+    idle_drift: bool = True
+
+
 class DataConfig(Strict):
     n_test: int = Field(100, ge=1, le=MAX_SAMPLES)
     test_flips: int = Field(2, ge=0, le=4)
@@ -91,6 +97,7 @@ class Config(ExperimentBase):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    timing: TimingConfig = Field(default_factory=TimingConfig)
     peripherals: PeripheralCosts = Field(default_factory=PeripheralCosts)
 
     @model_validator(mode="after")
@@ -129,6 +136,7 @@ def build(cfg: Config, backend: str | None = None) -> tuple[HardwareSession, msd
     """The board and a session on it (the config's backend unless given)."""
     parts = board(cfg)
     session = msdc_board.open_session(parts, Ledger(cfg.peripherals), backend or cfg.backend, TITLE, seed=cfg.seed,
+                                      timing=Timing(idle_drift=cfg.timing.idle_drift),
                                       shadow_fraction=cfg.circuit.shadow_fraction)
     return session, parts
 

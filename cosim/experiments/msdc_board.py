@@ -240,36 +240,43 @@ def open_session(board: Board, ledger: Ledger, backend: str, title: str, *, seed
                  engine: Engine | None = None, shadow_fraction: float = 0.0) -> HardwareSession:
     """The board's hardware session on `backend`, the one place that chooses: the numpy twin, or the circuit in
     `engine` (default: a new engine of the backend, seeded with `seed`; None: the circuit draws no random
-    numbers); a board with a tile size: its tiles, each on `backend` with an engine of its own. On the twin,
-    `shadow_fraction` of the forward passes are replayed in ngspice (`cosim.hil.shadow`)."""
+    numbers); a board with a tile size: its tiles, each on `backend` with an engine of its own. With
+    `timing.idle_drift` the devices relax at zero bias for the peripheral time between operations (the family's
+    `idle`; on a tiled board the tiled session drifts every tile's devices, the tiles themselves do not). On the
+    twin, `shadow_fraction` of the forward passes are replayed in ngspice (`cosim.hil.shadow`) from the twin's
+    states, so the replaying circuit does not drift on its own."""
     if shadow_fraction > 0 and backend == "twin":
         if board.tile is not None:
             raise ConfigError("shadow checks replay one circuit; a tiled board cannot take them (set tile: null)")
         twin = open_session(board, ledger, backend, title, timing=timing, counts_samples=counts_samples)
         circuit = functools.partial(open_session, board, Ledger(ledger.peripherals), "spice", f"{title} shadow",
-                                    seed=seed, timing=timing, timeout_s=timeout_s, counts_samples=False)
+                                    seed=seed, timing=replace(timing, idle_drift=False), timeout_s=timeout_s,
+                                    counts_samples=False)
         return ShadowedSession(twin, circuit, shadow_fraction, [0 if seed is None else seed, 41])
+    idle = functools.partial(board.family.idle, board.instances) if timing.idle_drift else None
     if board.tile is not None:
         if engine is not None:
             raise ConfigError("a tiled board opens an engine per tile; it cannot run in a given engine")
         if backend == "twin" and not board.family.twin:
             raise ConfigError(f"device family {board.family.name!r} has no numpy twin; use backend spice or batch")
         tiles = tiling.split(board.spec.layers, board.tile)
+        tile_timing = replace(timing, idle_drift=False)
         openers = [functools.partial(open_tile, tile_board(board, t), ledger.peripherals, backend,
-                                     f"{title} tile {t.prefix} {t.row_block},{t.col_block}", seed, timing, timeout_s)
+                                     f"{title} tile {t.prefix} {t.row_block},{t.col_block}", seed, tile_timing,
+                                     timeout_s)
                    for t in tiles]
         return TiledSession(network(board, title, layout_only=True), tiles, openers, tile_pool.open_pool(len(tiles)),
                             board.x0, ledger, backend=backend, counts_samples=counts_samples,
-                            model_backend="numpy" if backend == "twin" else board.family.model_backend())
+                            model_backend="numpy" if backend == "twin" else board.family.model_backend(), idle=idle)
     if backend == "twin":
         if not board.family.twin:
             raise ConfigError(f"device family {board.family.name!r} has no numpy twin; use backend spice or batch")
         return TwinSession(network(board, title, layout_only=True), board.instances, board.x0, ledger, timing,
-                           counts_samples=counts_samples)
+                           counts_samples=counts_samples, idle=idle)
     net = network(board, title)
     engine = engine or open_engine(backend, seed=seed, timeout_s=timeout_s)
     return CircuitSession(net, engine, board.x0, ledger, board.family.netlist_backend(net.netlist) or "", timing,
-                          counts_samples)
+                          counts_samples, idle)
 
 
 def tile_board(board: Board, tile: tiling.Tile) -> Board:

@@ -6,7 +6,10 @@ pass in time slots, every selected device's pulses one after another, as the har
 every event is booked in the ledger with its energy (∫V·I of the sources that drive it) and circuit time.
 Forward passes of boards whose reads have no dynamics may run as DC operating points instead (`Timing.read_mode`,
 cosim.hil.opread), booked the same way. Device state lives in numpy between operations and is written back as
-initial conditions before each run. A forward pass books one sample per input it reads, unless the session is a
+initial conditions before each run. Between operations the periphery works (the peripheral time the operation
+books) while no voltage drives the array: with `Timing.idle_drift` the states relax at zero bias over that time,
+by the device family's exact zero-bias dynamics in numpy (`idle`), the same function for every backend, so the
+next operation starts from the drifted states. A forward pass books one sample per input it reads, unless the session is a
 stage whose inputs a later stage completes (`counts_samples=False`: a weight crossbar feeding booked neurons), so
 each input counts once.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 from scipy.integrate import simpson
@@ -53,6 +56,9 @@ class Timing:
     edge_nodes: int | None = None
     # Samples per operating-point sweep: their states are held at the sweep's start (1: every sample exact).
     op_samples: int = 16
+    # The devices relax at zero bias while the periphery works between operations (the peripheral time each
+    # operation books: controller steps, switch events, conversions); False freezes them between operations.
+    idle_drift: bool = True
 
     def __post_init__(self) -> None:
         if self.read_mode not in READ_MODES:
@@ -60,6 +66,9 @@ class Timing:
 
 
 READ_MODES = ("auto", "op", "transient")
+
+# (states, duration_s) -> the states after that long at zero bias (a crossbar family's `idle` on the board's devices)
+IdleDrift = Callable[[np.ndarray, float], np.ndarray]
 
 
 @dataclass
@@ -113,9 +122,9 @@ class _Session:
     backend = "abstract"
 
     def __init__(self, network: Network, x0: np.ndarray, ledger: Ledger, model_backend: str, timing: Timing,
-                 counts_samples: bool = True) -> None:
+                 counts_samples: bool = True, idle: IdleDrift | None = None) -> None:
         self.network, self.ledger, self.timing, self.model_backend = network, ledger, timing, model_backend
-        self.counts_samples = counts_samples
+        self.counts_samples, self.idle = counts_samples, idle
         self.x = np.array(x0, dtype=float)
         if self.x.shape != (len(network.points),):
             raise ConfigError(f"need one initial state per device ({len(network.points)}), got shape {self.x.shape}")
@@ -222,26 +231,30 @@ class _Session:
         return end
 
     def _book(self, sched: Schedule, energies: list[float], wall_s: float, epoch: int) -> None:
-        """One ledger row per slot: its energy, its circuit time, and its share of the run's wall time."""
+        """One ledger row per slot: its energy, its circuit time, and its share of the run's wall time; then the
+        devices idle for the peripheral time the rows book (`idle`)."""
         total = max(sched.t_s, 1e-30)
+        idle_s = 0.0
         for s, energy in zip(sched.slots, energies):
             point = self.network.points[s.device] if s.device >= 0 else None
-            self.ledger.book(
+            idle_s += self.ledger.book(
                 s.kind, energy_J=energy, circuit_time_s=s.end_s - s.start_s,
                 wall_time_s=wall_s * (s.end_s - s.start_s) / total,
                 device=point.instance if point else "", layer=point.layer if point else "", epoch=epoch,
                 pulses=s.pulses, controller_steps=s.controller_steps, switch_events=s.switch_events,
                 adc_conversions=s.adc_conversions, samples=s.samples,
-            )
+            ).peripheral_time_s
         self.t_s += sched.t_s
+        if self.idle is not None and idle_s > 0:
+            self.x = self.idle(self.x, idle_s)
 
 
 class CircuitSession(_Session):
     """The `spice` and `batch` backends: the same code, with a SharedEngine or a BatchEngine."""
 
     def __init__(self, network: Network, engine: Engine, x0: np.ndarray, ledger: Ledger, model_backend: str,
-                 timing: Timing = Timing(), counts_samples: bool = True) -> None:
-        super().__init__(network, x0, ledger, model_backend, timing, counts_samples)
+                 timing: Timing = Timing(), counts_samples: bool = True, idle: IdleDrift | None = None) -> None:
+        super().__init__(network, x0, ledger, model_backend, timing, counts_samples, idle)
         self.engine = engine
         self.backend = engine.backend
         engine.load(network.netlist)

@@ -19,7 +19,9 @@ The tiles of a layer read at once, so a forward's tile rows book their share of 
 every sample, the circuit times and the peripheral times of the layer's tiles are scaled to sum to the longest
 of them, and summed times stay the tiled hardware's latency. Programming is one device at a time, its times add.
 A tile's devices evolve only while its own circuit runs: an operation on other tiles leaves its states as they
-are (one circuit integrates every device over every operation, e.g. the zero-bias decay of M-SDC states).
+are (one circuit integrates every device over every operation, e.g. the zero-bias decay of M-SDC states). After
+each operation every tile's devices idle at zero bias for the peripheral time its rows book (`idle`, as on one
+circuit; the tiles' own sessions do not drift).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from cosim.circuits.tiling import Tile
 from cosim.errors import ConfigError
 from cosim.hil.ledger import Event, Ledger
 from cosim.hil.schedule import Pulses
-from cosim.hil.session import ForwardResult, check_devices, check_inputs
+from cosim.hil.session import ForwardResult, IdleDrift, check_devices, check_inputs
 from cosim.hil.tile_pool import Reply, Request, TilePool
 
 
@@ -43,9 +45,10 @@ class TiledSession:
 
     def __init__(self, network: Network, tiles: list[Tile], openers: list[Callable[[], Any]], pool: TilePool,
                  x0: np.ndarray, ledger: Ledger, *, backend: str, model_backend: str,
-                 counts_samples: bool = True) -> None:
+                 counts_samples: bool = True, idle: IdleDrift | None = None) -> None:
         self.network, self.tiles, self.pool, self.ledger = network, tiles, pool, ledger
         self.backend, self.model_backend, self.counts_samples = backend, model_backend, counts_samples
+        self.idle = idle
         self._x = np.array(x0, dtype=float)
         n = len(network.points)
         if self._x.shape != (n,):
@@ -80,6 +83,7 @@ class TiledSession:
     def forward(self, inputs: np.ndarray, phase: str = "inference", epoch: int = -1) -> ForwardResult:
         spec = self.network.spec
         u = check_inputs(inputs, spec.layers[0])  # a layer's row voltages, in units of the read voltage
+        first = len(self.ledger.events)
         samples = len(u)
         outputs, currents = [], []
         for k, cols in enumerate(spec.layers[1:]):
@@ -108,6 +112,7 @@ class TiledSession:
                              digital_ops=samples * cols * row_blocks, dac_drives=samples * cols * feeds,
                              samples=samples if last and self.counts_samples else 0)
             u = y / spec.read_V
+        self._idle(first)
         return ForwardResult(outputs, currents)
 
     def read_conductance(self, devices: Sequence[int], phase: str = "read", epoch: int = -1) -> np.ndarray:
@@ -131,11 +136,13 @@ class TiledSession:
         for position, device in enumerate(devices):
             positions.setdefault(int(self._tile_of[device]), []).append(position)
         order = sorted(positions)
+        first = len(self.ledger.events)
         replies = self._run([self._request(n, self.tiles[n], operation, devices=[int(self._local[devices[p]])
                                                                                   for p in positions[n]],
                                            **kwargs(positions[n])) for n in order])
         self._book([(n, self.tiles[n]) for n in order], replies)
         self.t_s += sum(reply.elapsed_s for reply in replies)
+        self._idle(first)
         if all(reply.result is None for reply in replies):
             return None
         g = np.empty(len(devices))
@@ -151,6 +158,12 @@ class TiledSession:
         for request, reply in zip(requests, replies):
             self._x[self._devices[request.tile]] = reply.x
         return replies
+
+    def _idle(self, first: int) -> None:
+        """Every device idles at zero bias for the peripheral time of the rows booked from row `first` on."""
+        idle_s = sum(e.peripheral_time_s for e in self.ledger.events[first:])
+        if self.idle is not None and idle_s > 0:
+            self._x = self.idle(self._x, idle_s)
 
     def _book(self, tiles: list[tuple[int, Tile]], replies: list[Reply]) -> None:
         """The tiles' ledger rows, named as in the whole network, tile after tile."""

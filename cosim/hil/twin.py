@@ -35,7 +35,7 @@ from cosim.devices.msdc import model as msdc
 from cosim.hil import opread
 from cosim.hil.ledger import Ledger
 from cosim.hil.schedule import Schedule
-from cosim.hil.session import ForwardResult, Timing, _Session
+from cosim.hil.session import ForwardResult, IdleDrift, Timing, _Session
 
 
 def _subset(arrays: msdc.MSDCArrays, index) -> msdc.MSDCArrays:
@@ -59,8 +59,9 @@ class TwinSession(_Session):
     backend = "twin"
 
     def __init__(self, network: Network, params: msdc.MSDCArrays, x0: np.ndarray, ledger: Ledger,
-                 timing: Timing = Timing(), substeps: int = 8, counts_samples: bool = True) -> None:
-        super().__init__(network, x0, ledger, "numpy", timing, counts_samples)
+                 timing: Timing = Timing(), substeps: int = 8, counts_samples: bool = True,
+                 idle: IdleDrift | None = None) -> None:
+        super().__init__(network, x0, ledger, "numpy", timing, counts_samples, idle)
         if substeps < 1:
             raise ValueError(f"substeps must be >= 1, got {substeps}")
         self.params = params

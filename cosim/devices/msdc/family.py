@@ -61,6 +61,9 @@ class MSDC:
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         return model.current(instances, v_V, state)
 
+    def idle(self, instances: model.MSDCArrays, state: np.ndarray, duration_s: float) -> np.ndarray:
+        return model.zero_bias_states(instances, state, duration_s)
+
     def export_variants(self, netlist: ir.Netlist, backend: str, *, instances: Any = None) -> dict:
         return variants.variants(netlist, backend)
 

@@ -202,6 +202,12 @@ def advance_state(p: ParamsLike, x: ArrayLike, v_V: ArrayLike, dt_s: ArrayLike) 
     return np.clip(x_new, 0.0, 1.0)
 
 
+def zero_bias_states(p: ParamsLike, x: ArrayLike, duration_s: float) -> np.ndarray:
+    """States after `duration_s` at 0 V: X relaxes exponentially towards X∞ = P_on(0)/(P_on(0) + P_off(0)) with
+    time constant 1/(P_on(0) + P_off(0)) (0.73 s for the presets), exactly (`advance_state` at V = 0)."""
+    return advance_state(p, x, 0.0, duration_s)
+
+
 def series_device_voltage_V(
     p: ParamsLike,
     v_source_V: ArrayLike,

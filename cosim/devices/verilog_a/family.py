@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from cosim.devices.base import Presets
-from cosim.devices.verilog_a import characterize, curves, instances as inst, spice, variants
+from cosim.devices.verilog_a import characterize, curves, hold, instances as inst, spice, variants
 from cosim.devices.verilog_a.preset import FAMILY as NAME, STATE_PARAM, VAModel, load
 from cosim.errors import ConfigError
 from cosim.netlist import ir
@@ -79,6 +79,9 @@ class VerilogA:
 
     def current(self, instances: Any, v_V: Any, state: Any) -> np.ndarray:
         return curves.current(instances, v_V, state)
+
+    def idle(self, instances: inst.VAInstances, state: np.ndarray, duration_s: float) -> np.ndarray:
+        return hold.zero_bias_states(instances, state, duration_s)
 
     def export_variants(self, netlist: ir.Netlist, backend: str, *, instances: Any = None) -> dict:
         _check_backend(backend)
