@@ -1,7 +1,9 @@
 """The ledger: the single source of energy and time. One row per hardware event.
 
-Circuit energy comes from the simulated waveforms (∫V·I of the driving sources) and circuit time from the
-hardware's own schedule; peripheral costs (controller steps, switch events, ADC conversions) come from a
+Circuit energy comes from the simulated waveforms: `energy_J` is ∫V·I of every source that supplies the circuit
+during the event (drivers and the neurons' amplifier outputs, cosim.hil.power), `device_energy_J` the part the
+devices themselves dissipate (what papers quoting a device's switching or read energy give; NaN where a backend
+does not measure it). Circuit time comes from the hardware's own schedule; peripheral costs (controller steps, switch events, ADC conversions) come from a
 documented table that users can change. Each row also says how many samples (inputs) the event served, so
 per-inference and per-training-sample figures need no second bookkeeping. Figures are summed from these rows
 in one place only: `cosim.hil.summary`.
@@ -59,6 +61,7 @@ class Event:
     # inputs this event served (an inference of one input: 1; a batch of reads for 1000 inferences: 1000;
     # programming and device reads: 0; a stage whose inputs another event completes: 0, so each counts once)
     samples: int = 0
+    device_energy_J: float = float("nan")  # of energy_J, dissipated in the devices (NaN: not measured)
 
 
 @dataclass
@@ -68,7 +71,8 @@ class Ledger:
 
     def book(self, phase: str, *, energy_J: float, circuit_time_s: float, wall_time_s: float, device: str = "",
              layer: str = "", epoch: int = -1, pulses: int = 0, controller_steps: int = 0, switch_events: int = 0,
-             adc_conversions: int = 0, samples: int = 0) -> Event:
+             adc_conversions: int = 0, samples: int = 0,
+             device_energy_J: float = float("nan")) -> Event:
         if phase not in PHASES:
             raise ConfigError(f"ledger phase {phase!r} is not one of {', '.join(PHASES)}")
         p = self.peripherals
@@ -77,7 +81,7 @@ class Ledger:
             controller_steps, switch_events, adc_conversions,
             controller_steps * p.controller_step_J + switch_events * p.switch_J + adc_conversions * p.adc_J,
             controller_steps * p.controller_step_s + switch_events * p.switch_s + adc_conversions * p.adc_s,
-            int(samples),
+            int(samples), float(device_energy_J),
         )
         self.events.append(event)
         return event

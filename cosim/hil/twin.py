@@ -1,6 +1,7 @@
 """The `twin` backend: the same hardware operations and schedules as the circuit sessions, integrated in
-numpy with the M-SDC equations (cosim.devices.msdc). Columns sit at ideal virtual ground and wires are
-ideal; the programming path is the driver's series resistor plus the select switch's on-resistance.
+numpy with the M-SDC equations (cosim.devices.msdc). Columns sit at ideal virtual ground (each column's
+amplifier delivering R_f·I² into its feedback resistor, booked with the rows' energy) and wires are ideal; the
+programming path is the driver's series resistor plus the select switch's on-resistance.
 
 Programming and reads integrate the schedule's piecewise-linear drive segment by segment (corner to corner),
 vectorised over devices: devices are independent while they wait, so the k-th event of every device in an
@@ -66,7 +67,7 @@ class TwinSession(_Session):
         # A trapezoid of plateau W and edges e delivers V²·G·(W + 2e/3) into a linear load; the read voltages
         # sit far below the switching thresholds, where the devices are close to linear.
         duration = t.read_s + 2 * t.edge_s / 3
-        outs, currents, energies = [], [], np.zeros(len(inputs))
+        outs, currents, energies, device_energies = [], [], np.zeros(len(inputs)), np.zeros(len(inputs))
         v_rows = inputs * spec.read_V
         for layer, (idx, p, rows, cols) in zip(self.network.layers, self._layer_views()):
             x = self.x[idx]
@@ -79,11 +80,14 @@ class TwinSession(_Session):
             i_ref = v_rows.sum(1) * spec.g_ref_S
             currents.append(np.column_stack([i_col, i_ref]))
             y = spec.neuron.activation(spec.neuron.rf_ohm * (i_col - i_ref[:, None]))
-            energies += (v_rows * np.stack([i_dev[:, rows == r].sum(1) for r in range(layer.rows)], 1)).sum(1) * duration
-            energies += (v_rows ** 2).sum(1) * spec.g_ref_S * duration
+            device_energy = (v_rows[:, rows] * i_dev).sum(1) * duration
+            device_energies += device_energy
+            energies += device_energy + (v_rows ** 2).sum(1) * spec.g_ref_S * duration
+            # every column's amplifier (reference included) delivers R_f·I² into its feedback resistor
+            energies += spec.neuron.rf_ohm * (currents[-1] ** 2).sum(1) * duration
             outs.append(y)
             v_rows = y
-        return ForwardResult(outs, currents), list(energies), time.perf_counter() - started
+        return ForwardResult(outs, currents), (energies, device_energies), time.perf_counter() - started
 
     # --- programming and reads ---------------------------------------------------------------------------
 
@@ -93,7 +97,7 @@ class TwinSession(_Session):
         drive = sched.wave(self.network.program_source)
         times = np.asarray(drive.times, dtype=float)
         slots = sched.slots
-        energies = np.zeros(len(slots))
+        energies, device_energies = np.zeros(len(slots)), np.zeros(len(slots))
         g_read = np.full(len(slots), np.nan)
         queues: dict[int, list[int]] = {}  # each device's events, in time order
         for k, s in enumerate(slots):
@@ -120,21 +124,22 @@ class TwinSession(_Session):
                 ks = [k for k, _ in members]
                 corners = np.array([c for _, c in members])
                 devs = np.array([slots[k].device for k in ks])
-                e, g = self._integrate(devs, corners, drive.sample(corners), r_series, at)
-                energies[ks] = e
+                e, e_device, g = self._integrate(devs, corners, drive.sample(corners), r_series, at)
+                energies[ks], device_energies[ks] = e, e_device
                 if at >= 0:
                     g_read[ks] = g
         g = [g_read[k] for k, s in enumerate(slots) if s.kind == read_phase]
         result = np.array(g) if read_phase is not None else None
-        return result, list(energies), time.perf_counter() - started
+        return result, (energies, device_energies), time.perf_counter() - started
 
     def _integrate(self, devs: np.ndarray, t: np.ndarray, v: np.ndarray, r_s: float, read_at: int):
         """Drive devices `devs` with sources `v` at corners `t` (both shape (m, corners)) through `r_s`; update
-        their states, return the energy each source delivers and the conductance I/V at corner `read_at`."""
+        their states, return the energy each source delivers, the energy each device dissipates and the
+        conductance I/V at corner `read_at`."""
         p = _subset(self.params, devs)
         pc = msdc.MSDCArrays(**{f.name: getattr(p, f.name)[:, None] for f in fields(p)})  # per node column
         x = self.x[devs].copy()
-        energy = np.zeros(len(devs))
+        energy, device_energy = np.zeros(len(devs)), np.zeros(len(devs))
         g = None
         v_nodes = None
         for j in range(t.shape[1] - 1):
@@ -152,12 +157,14 @@ class TwinSession(_Session):
                 x_nodes = x[:, None] + (x_new - x)[:, None] * _NODES
                 v_nodes = msdc.series_device_voltage_V(pc, v_src, r_s, x_nodes, v_nodes)
                 x_new = _advance(pc, x, v_nodes, dt)
-                energy += dt[:, 0] * ((v_src * msdc.current(pc, v_nodes, x_nodes)) @ _WEIGHTS)
+                i_nodes = msdc.current(pc, v_nodes, x_nodes)
+                energy += dt[:, 0] * ((v_src * i_nodes) @ _WEIGHTS)
+                device_energy += dt[:, 0] * ((v_nodes * i_nodes) @ _WEIGHTS)
                 x = x_new
         if read_at == t.shape[1] - 1:
             g = self._conductance(p, v[:, -1], r_s, x)
         self.x[devs] = x
-        return energy, g
+        return energy, device_energy, g
 
     @staticmethod
     def _conductance(p: msdc.MSDCArrays, v_src: np.ndarray, r_s: float, x: np.ndarray) -> np.ndarray:
