@@ -33,6 +33,9 @@ class PeripheralCosts(Strict):
       (compute an update, choose a device): 21 µs, 0.2 µJ;
     - switch event: an analogue multiplexer channel change, ~100 ns and ~50 pJ (charge injection and drive);
     - ADC conversion: a 12-bit SAR converter at 1 MS/s and about 1 mW: 1 µs, 1 nJ.
+
+    The neurons' amplifiers are not here: their outputs are sources of the simulated circuit, booked in the
+    circuit energy (what an amplifier's output delivers; its quiescent supply current is not modelled).
     """
 
     controller_step_J: float = Field(2.1e-7, ge=0, le=MAX_EVENT_ENERGY_J)
