@@ -3,8 +3,9 @@
 Each operation's circuit (as the engine ran it: waveforms and initial states) is written out and run again by
 `ngspice -b`, saving the current of every top-level voltage and behavioural source, whatever it is (drivers,
 controls, ammeters, amplifier and activation outputs); ∫ −V·I of all of them by the trapezoid rule on that run's
-own time points must match what the ledger booked for the operation. The transimpedance amplifiers once went
-unbooked: five times the rows' energy on this board.
+own time points must match what the ledger booked for the operation (the transimpedance amplifiers once went
+unbooked: five times the rows' energy on this board). A programmed device's own dissipation is checked the same
+way, from its terminal voltages and the driver's current.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from cosim.netlist.writers import ngspice
 from cosim.spice import install, rawfile
 
 
-def every_source_energy_J(engine, analysis: ir.Tran, folder) -> tuple[float, dict[str, float]]:
-    """Rerun `analysis` on the engine's circuit in a separate ngspice; the energy all its sources deliver, and
-    each source's."""
+def rerun(engine, analysis: ir.Tran, folder, nodes=()) -> tuple[dict[str, np.ndarray], list]:
+    """Rerun `analysis` on the engine's circuit in a separate ngspice, saving every top-level source's current
+    and voltages and `nodes`; its vectors and its sources."""
     net = engine.standalone_netlist(analysis)
     sources = [e for e in net.elements if isinstance(e, (ir.VoltageSource, ir.BehavioralSource, ir.CurrentSource))]
-    nodes = sorted({n for s in sources for n in (s.npos, s.nneg)} - {ir.GROUND})
+    nodes = sorted({n for s in sources for n in (s.npos, s.nneg)} - {ir.GROUND} | set(nodes))
     net.add(ir.Save(tuple([f"i({s.name.lower()})" for s in sources if not isinstance(s, ir.CurrentSource)]
                           + [f"v({n})" for n in nodes])))
     (folder / "board.cir").write_text(ngspice.write(net))
@@ -35,7 +36,11 @@ def every_source_energy_J(engine, analysis: ir.Tran, folder) -> tuple[float, dic
     proc = subprocess.run([install.executable(), "-b", "-r", "board.raw", "board.cir"], cwd=folder,
                           capture_output=True, text=True, timeout=300)
     assert (folder / "board.raw").exists(), proc.stdout + proc.stderr
-    w = rawfile.read(folder / "board.raw")[-1].vectors()
+    return rawfile.read(folder / "board.raw")[-1].vectors(), sources
+
+
+def every_source_energy_J(w: dict[str, np.ndarray], sources) -> tuple[float, dict[str, float]]:
+    """The energy all the sources deliver, and each source's (∫ −V·I, trapezoid rule)."""
     v = lambda n: 0.0 if n == ir.GROUND else w[f"v({n.lower()})"]  # noqa: E731
     each = {}
     for s in sources:
@@ -44,8 +49,8 @@ def every_source_energy_J(engine, analysis: ir.Tran, folder) -> tuple[float, dic
     return sum(each.values()), each
 
 
-def booked_by(session, operation) -> tuple[float, ir.Tran]:
-    """The energy the ledger books for `operation`, and the transient the session ran for it."""
+def booked_by(session, operation) -> tuple[float, float, ir.Tran]:
+    """The energy the ledger books for `operation`, the part in the devices, and the transient it ran."""
     runs = []
     run = session.engine.run
     session.engine.run = lambda analysis, vectors: runs.append(analysis) or run(analysis, vectors)
@@ -55,23 +60,31 @@ def booked_by(session, operation) -> tuple[float, ir.Tran]:
     finally:
         session.engine.run = run
     assert len(runs) == 1
-    return sum(e.energy_J for e in session.ledger.events[first:]), runs[0]
+    rows = session.ledger.events[first:]
+    return sum(e.energy_J for e in rows), sum(e.device_energy_J for e in rows), runs[0]
 
 
 @pytest.mark.spice
 def test_the_ledger_books_what_every_source_delivers(tmp_path):
     session, _ = eslami2024.build(load_experiment(None, ["backend=spice"]))
     operations = {
-        "set pulse": lambda: session.program([3], [Pulses(1.0, 2e-6, 1, 1)]),
-        "reset pulse": lambda: session.program([20], [Pulses(1.0, 2e-6, 1, -1)]),
-        "read": lambda: session.forward(patterns_3x3().x_train[:2]),
+        "set pulse": (3, lambda: session.program([3], [Pulses(1.0, 2e-6, 1, 1)])),
+        "reset pulse": (20, lambda: session.program([20], [Pulses(1.0, 2e-6, 1, -1)])),
+        "read": (None, lambda: session.forward(patterns_3x3().x_train[:2])),
     }
-    for name, operation in operations.items():
-        booked, analysis = booked_by(session, operation)
+    for name, (device, operation) in operations.items():
+        booked, in_devices, analysis = booked_by(session, operation)
         folder = tmp_path / name.replace(" ", "_")
         folder.mkdir()
-        total, each = every_source_energy_J(session.engine, analysis, folder)
+        point = session.network.points[device] if device is not None else None
+        w, sources = rerun(session.engine, analysis, folder, (point.top_node, point.bottom_node) if point else ())
+        total, each = every_source_energy_J(w, sources)
         assert booked == pytest.approx(total, rel=1e-2), (name, each)
+        if point is not None:  # the programmed device carries the driver's current (the others' leaks: ~1e-4)
+            v = w[f"v({point.top_node})"] - w[f"v({point.bottom_node})"]
+            drive = f"i({session.network.program_source.lower()})"
+            assert in_devices == pytest.approx(float(np.trapezoid(-v * w[drive], w["time"])), rel=1e-2)
+            assert 0.4 * booked < in_devices < booked
         if name == "read":  # the amplifiers deliver most of a read's energy: they are booked, not left out
             amplifiers = sum(e for s, e in each.items() if s.lower().startswith("b"))
             assert amplifiers > 0.5 * total

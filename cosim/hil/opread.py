@@ -169,17 +169,17 @@ class OpRead:
     wall_s: float
 
 
-def solve(engine: Engine, network: Network, x: np.ndarray, inputs: np.ndarray, read_s: float, edge_s: float,
-          edges: int, samples: int) -> OpRead:
+def solve(engine: Engine, network: Network, meter: power.Meter, x: np.ndarray, inputs: np.ndarray, read_s: float,
+          edge_s: float, edges: int, samples: int) -> OpRead:
     """Read every row of `inputs` (samples × rows, in units of the read voltage) through the loaded read-mode
-    circuit (`read_netlist(network, edges, samples, hold_time(read_s, edge_s))`), starting from states `x`."""
+    circuit (`read_netlist(network, edges, samples, hold_time(read_s, edge_s))`, measured by `meter`, its
+    `power.Meter`), starting from states `x`."""
     spec, rule = network.spec, edge_rule(edges)
     n_layers = len(spec.layers) - 1
-    supplies, devices = power.supplies(engine.netlist), power.DevicePaths.of(network)
     columns = [[layer.sense_source(c).lower() for c in range(layer.cols + 1)] for layer in network.layers]
     outputs = [network.output_nodes(k) for k in range(n_layers)]
     states = [p.state_vector for p in network.points]
-    power_vectors = power.supply_vectors(supplies) + devices.vectors()
+    power_vectors = meter.vectors
     vectors = list(dict.fromkeys([f"i({c})" for layer in columns for c in layer]
                                  + [f"v({y})" for layer in outputs for y in layer] + power_vectors + states))
     instances = [p.instance for p in network.points]
@@ -202,7 +202,7 @@ def solve(engine: Engine, network: Network, x: np.ndarray, inputs: np.ndarray, r
         wall += time.perf_counter() - started
         at = lambda v: w[v][1:].reshape(len(chunk), rule.points)  # noqa: E731 (samples × points)
         points = {v: at(v) for v in power_vectors}
-        for watts, out in ((power.supply_power(points, supplies), energies), (devices.power(points), device_energies)):
+        for watts, out in ((meter.supply_power(points), energies), (meter.device_power(points), device_energies)):
             out.append(read_s * watts[:, -1] + 2.0 * edge_s * (watts @ rule.power_weights))
         for k in range(n_layers):
             cols[k].append(np.stack([at(f"i({c})")[:, -1] for c in columns[k]], 1))

@@ -59,52 +59,58 @@ def supply_power(w: Vectors, sources) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DeviceSwitch:
-    """A switch on a device's top node: the node on its other side and its control nodes."""
+class Meter:
+    """What the energies of a circuit's operations are measured from: its supplies, and every device's terminals
+    with the switches that feed its top node (read off the netlist, as index arrays into `nodes`)."""
 
-    other: str
-    cpos: str
-    cneg: str
-
-
-@dataclass(frozen=True)
-class DevicePaths:
-    """Every device's terminals and the switches that feed its top node, read off the netlist."""
-
-    tops: list[str]
-    bottoms: list[str]
-    switches: list[list[DeviceSwitch]]
+    supplies: list
+    nodes: list[str]  # the nodes the device power needs (ground excluded)
+    device_terminals: np.ndarray  # devices × 2: top, bottom (−1: ground)
+    switches: np.ndarray  # switches × 4: top, other side, control +, control − (−1: ground)
+    switch_device: np.ndarray  # the device each switch feeds
     on_ohm: float
     off_ohm: float
     threshold_V: float
 
     @classmethod
-    def of(cls, network: Network, netlist: ir.Netlist | None = None) -> "DevicePaths":
+    def of(cls, network: Network, netlist: ir.Netlist | None = None) -> "Meter":
+        """The meter of `netlist` (default: the board's own), whose devices are the board's cross points."""
         netlist = netlist or network.netlist
-        tops = [p.top_node for p in network.points]
-        by_top: dict[str, list[DeviceSwitch]] = {t: [] for t in tops}
+        index: dict[str, int] = {}
+
+        def at(node: str) -> int:
+            return -1 if node == ir.GROUND else index.setdefault(node, len(index))
+
+        device_of = {p.top_node: k for k, p in enumerate(network.points)}
+        terminals = np.array([(at(p.top_node), at(p.bottom_node)) for p in network.points], dtype=int).reshape(-1, 2)
+        switches, owners = [], []
         for e in netlist.elements:
             if isinstance(e, ir.Switch):
                 for here, other in ((e.n1, e.n2), (e.n2, e.n1)):
-                    if here in by_top:
-                        by_top[here].append(DeviceSwitch(other, e.cpos, e.cneg))
+                    if here in device_of:
+                        switches.append((at(here), at(other), at(e.cpos), at(e.cneg)))
+                        owners.append(device_of[here])
         sw = network.spec.switch
-        return cls(tops, [p.bottom_node for p in network.points], [by_top[t] for t in tops], sw.on_ohm, sw.off_ohm,
-                   sw.threshold_V)
+        return cls(supplies(netlist), list(index), terminals, np.array(switches, dtype=int).reshape(-1, 4),
+                   np.array(owners, dtype=int), sw.on_ohm, sw.off_ohm, sw.threshold_V)
 
+    @property
     def vectors(self) -> list[str]:
-        nodes = set(self.tops) | set(self.bottoms)
-        nodes |= {n for group in self.switches for s in group for n in (s.other, s.cpos, s.cneg)}
-        return [f"v({n})" for n in sorted(nodes - {ir.GROUND})]
+        return supply_vectors(self.supplies) + [f"v({n})" for n in self.nodes]
 
-    def power(self, w: Vectors) -> np.ndarray:
-        """Σ over devices of V(top) − V(bottom) times the current their switches bring in."""
-        total = 0.0
-        for top, bottom, group in zip(self.tops, self.bottoms, self.switches):
-            v_top = _v(w, top)
-            current = 0.0
-            for s in group:
-                closed = (_v(w, s.cpos) - _v(w, s.cneg)) > self.threshold_V
-                current = current + (_v(w, s.other) - v_top) / np.where(closed, self.on_ohm, self.off_ohm)
-            total = total + (v_top - _v(w, bottom)) * current
-        return total
+    def supply_power(self, w: Vectors) -> np.ndarray:
+        return supply_power(w, self.supplies)
+
+    def device_power(self, w: Vectors) -> np.ndarray:
+        """Σ over devices of V(top) − V(bottom) times the current their switches bring in (each at the resistance
+        its control voltage gives it)."""
+        if not self.nodes:
+            return np.zeros(())
+        v = np.stack([np.asarray(w[f"v({n})"], dtype=float) for n in self.nodes])
+        v = np.concatenate([v, np.zeros((1,) + v.shape[1:])])  # index −1: ground
+        top, other, cpos, cneg = self.switches.T
+        closed = (v[cpos] - v[cneg]) > self.threshold_V
+        into_top = (v[other] - v[top]) / np.where(closed, self.on_ohm, self.off_ohm)
+        current = np.zeros((len(self.device_terminals),) + v.shape[1:])
+        np.add.at(current, self.switch_device, into_top)
+        return ((v[self.device_terminals[:, 0]] - v[self.device_terminals[:, 1]]) * current).sum(0)

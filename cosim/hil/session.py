@@ -255,14 +255,15 @@ class CircuitSession(_Session):
         # Op reads run the read-mode circuit in a second engine of the same kind; `engine` keeps the board (its
         # netlist is the circuit as programmed). Both share the process's one simulator (`_read_circuit`).
         self._reader: Engine | None = None
-        self._supplies, self._devices = power.supplies(network.netlist), power.DevicePaths.of(network)
-        self._power_vectors = power.supply_vectors(self._supplies) + self._devices.vectors()
+        self._meter = power.Meter.of(network)
+        self._read_meter: power.Meter | None = None  # the read-mode circuit's (op reads)
 
     def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, Energies, float]:
         if self.read_mode == "op":
             t = self.timing
             reader = self._read_circuit()
-            r = opread.solve(reader, self.network, self.x, inputs, t.read_s, t.edge_s, self._edges, t.op_samples)
+            r = opread.solve(reader, self.network, self._read_meter, self.x, inputs, t.read_s, t.edge_s, self._edges,
+                             t.op_samples)
             self.engine.busy_s += r.wall_s  # the board engine's count covers this session's simulations
             self.x = r.x
             return ForwardResult(r.outputs_V, r.column_currents_A), (r.energies_J, r.device_energies_J), r.wall_s
@@ -270,7 +271,7 @@ class CircuitSession(_Session):
         n_layers = len(spec.layers) - 1
         columns = [layer.sense_source(c).lower() for layer in net.layers for c in range(layer.cols + 1)]
         outputs = [y for layer in range(n_layers) for y in net.output_nodes(layer)]
-        w, wall = self._run(sched, [f"i({c})" for c in columns] + [f"v({n})" for n in outputs] + self._power_vectors,
+        w, wall = self._run(sched, [f"i({c})" for c in columns] + [f"v({n})" for n in outputs] + self._meter.vectors,
                             step_s=self.timing.read_s / 2)
         at = np.array([s.read_at_s for s in sched.slots])
         sample = {k: np.interp(at, w["time"], w[k]) for k in [f"i({c})" for c in columns] + [f"v({n})" for n in outputs]}
@@ -290,7 +291,7 @@ class CircuitSession(_Session):
         pulsed = any(s.pulses for s in sched.slots)
         step_s = min(self.timing.read_s / 2, self.timing.program_step_s) if pulsed else self.timing.read_s / 2
         drive_i = f"i({self.network.program_source.lower()})"
-        w, wall = self._run(sched, [drive_i, *nodes, *self._power_vectors], step_s=step_s)
+        w, wall = self._run(sched, [drive_i, *nodes, *self._meter.vectors], step_s=step_s)
         energies = self._energies(sched, w)
         if read_phase is None:
             return None, energies, wall
@@ -305,8 +306,8 @@ class CircuitSession(_Session):
     def _energies(self, sched: Schedule, w: dict[str, np.ndarray]) -> Energies:
         """Per slot: ∫ of every supply's power and of the devices' dissipation (cosim.hil.power)."""
         t = w["time"]
-        return (_slot_energies(sched, t, power.supply_power(w, self._supplies)),
-                _slot_energies(sched, t, self._devices.power(w)))
+        return (_slot_energies(sched, t, self._meter.supply_power(w)),
+                _slot_energies(sched, t, self._meter.device_power(w)))
 
     @property
     def read_engine(self) -> Engine:
@@ -320,8 +321,9 @@ class CircuitSession(_Session):
             e, t = self.engine, self.timing
             self._reader = type(e)(seed=e.seed, num_threads=e.num_threads, timeout_s=e.timeout_s,
                                    convergence_retry=e.convergence_retry)
-            self._reader.load(opread.read_netlist(self.network, self._edges, t.op_samples,
-                                                  opread.hold_time(t.read_s, t.edge_s)))
+            circuit = opread.read_netlist(self.network, self._edges, t.op_samples, opread.hold_time(t.read_s, t.edge_s))
+            self._reader.load(circuit)
+            self._read_meter = power.Meter.of(self.network, circuit)
         return self._reader
 
     def _run(self, sched: Schedule, vectors: list[str], step_s: float) -> tuple[dict[str, np.ndarray], float]:
