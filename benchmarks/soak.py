@@ -136,22 +136,28 @@ class BoardSoak:
     def _drive(self, waves: dict, end_s: float) -> None:
         from cosim.netlist import ir
 
-        for source in self.idle - set(waves):  # sources used in the last step go back to 0 V
-            self.engine.alter(source, waveform=ir.Pwl((0.0, end_s), (0.0, 0.0)))
+        for source in self.idle - set(waves):  # sources used in the last step go back to their idle level
+            level = self.network.netlist.element(source).waveform.values[0]
+            self.engine.alter(source, waveform=ir.Pwl((0.0, end_s), (level, level)))
         for source, wave in waves.items():
             self.engine.alter(source, waveform=wave)
         self.idle = set(waves)
 
     def step(self, k: int) -> None:
         """One training-like step: program-and-verify device k mod 30 (even k) or a forward read (odd k)."""
+        from cosim.netlist import ir
+
         self.engine.set_initial_state(dict(zip(self.instances, np.clip(self.x, 0.0, 1.0).tolist())), "x0")
         if k % 2 == 0:
             device = (k // 2) % len(self.instances)
             amplitude = float(self.rng.choice([-1.0, 1.0]) * self.rng.uniform(0.6, 1.0))
             pulse_at, read_at = 2e-7, 2e-7 + PULSE_S + 3 * EDGE_S
             end = read_at + READ_S + 2e-7
+            point = self.network.points[device]  # its row select line raised, its column line pulled low
+            column = _pwl([(1e-7, end - 2e-7, -1.0)], end)
             self._drive({"Vpgen": _hold(1.0, end),
-                         f"Vsel{device}": _pwl([(1e-7, end - 2e-7, 1.0)], end),
+                         point.row_select_source: _pwl([(1e-7, end - 2e-7, 1.0)], end),
+                         point.col_select_source: ir.Pwl(column.times_s, tuple(1.0 + v for v in column.values)),
                          "Vprog": _pwl([(pulse_at, PULSE_S, amplitude), (read_at, READ_S, 0.1)], end)}, end)
             vectors = ["i(vprog)", "v(pdrv)", *self.states]
         else:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping
 from pydantic import ValidationError
 
 from cosim import runs
-from cosim.config import Strict, apply_overrides, describe_error, read_settings, set_value
+from cosim.config import apply_overrides, describe_error, read_settings, set_value
 from cosim.errors import ConfigError, CosimError
 from cosim.resources import data_file
 from cosim.units import eng
@@ -129,14 +129,17 @@ def open_run(path: str | Path) -> Run:
 
 def train(config: ExperimentBase | str | Path | None = None, out: str | Path | None = None, *,
           backend: Literal["spice", "batch", "twin"] | None = None, force: bool = False,
-          progress: bool | Progress = False) -> Run:
+          progress: bool | Progress = False, tile_workers: int | None = None, scheduler: str | None = None) -> Run:
     """Train `config` (a config from `load`, or what `load` takes) into the run folder `out` and return the Run.
     `out` None: a new folder under the system's temporary folder (`cosim-<experiment>-…`, kept; `run.path`
     says where). A folder that holds an earlier run is refused unless `force` (which replaces the run's
     files, nothing else). `backend` overrides the config's; `progress`: True prints a line per epoch, a
-    function `progress(epoch, record)` gets each epoch's numbers."""
+    function `progress(epoch, record)` gets each epoch's numbers. A tiled board's tiles (`circuit.tile`,
+    `crossbar.tile`) run on `tile_workers` local processes, or on the Dask workers of `scheduler` (an address
+    or "local"); the numbers are the same as serially (cosim.hil.tile_pool)."""
     from cosim import experiments
     from cosim.experiments.base import ExperimentBase
+    from cosim.hil import tile_pool
 
     cfg = config if isinstance(config, ExperimentBase) else load(config)
     if backend is not None:
@@ -148,13 +151,17 @@ def train(config: ExperimentBase | str | Path | None = None, out: str | Path | N
             raise CosimError(f"{out} already holds a run ({', '.join(existing)}); use another --out, --force "
                              "(force=True) to replace it, or --resume (cosim.resume) to continue an interrupted one")
         runs.clear(out)
-        experiments.run_to_dir(cfg, out, _progress(progress))
+        with tile_pool.execution(tile_workers, scheduler):
+            experiments.run_to_dir(cfg, out, _progress(progress))
     return open_run(out)
 
 
-def resume(path: str | Path, *, progress: bool | Progress = False) -> Run:
-    """Continue the interrupted run in `path` from its last finished epoch, with the config it recorded."""
+def resume(path: str | Path, *, progress: bool | Progress = False, tile_workers: int | None = None,
+           scheduler: str | None = None) -> Run:
+    """Continue the interrupted run in `path` from its last finished epoch, with the config it recorded (its
+    tiles on `tile_workers` or `scheduler`, as `train`)."""
     from cosim import experiments
+    from cosim.hil import tile_pool
 
     path = Path(path)
     if not (path / runs.INCOMPLETE).exists():
@@ -162,7 +169,8 @@ def resume(path: str | Path, *, progress: bool | Progress = False) -> Run:
     cfg = load(path / "config.yaml")
     with runs.lock(path, "cosim train"):
         experiments.check_resumable(cfg, path)
-        experiments.run_to_dir(cfg, path, _progress(progress), resume=True)
+        with tile_pool.execution(tile_workers, scheduler):
+            experiments.run_to_dir(cfg, path, _progress(progress), resume=True)
     return open_run(path)
 
 
@@ -211,54 +219,6 @@ def report(paths: str | Path | Iterable[str | Path], out: str | Path) -> dict[st
 # --- device characterisation ------------------------------------------------------------------------------------
 
 
-class MSDCCharacterization(Strict):
-    """`characterize("msdc", …)`: a sine I–V sweep through a series resistor and a set/reset pulse train read
-    after every pulse, in ngspice (`cosim.devices.msdc.characterize`); an option left None takes that
-    routine's default."""
-
-    preset: str = "W"  # W, Cr, C, or all (side by side)
-    amplitude_V: float | None = None
-    frequency_Hz: float | None = None
-    series_ohm: float | None = None
-    pulse_amplitude_V: float | None = None
-    pulse_width_s: float | None = None
-    pulse_series_ohm: float | None = None
-    pulses: int | None = None
-    seed: int = 0
-
-
-class SOTCharacterization(Strict):
-    """`characterize("sot_mtj", …)`: switching probability versus write current of SOT-MTJ neurons, fitted
-    sigmoids per device and width (`cosim.devices.sot_mtj.characterize`); None takes that routine's default."""
-
-    width: str = "all"  # all, a width preset (w50, w100, w200, w400) or a width in nm
-    instances: int = 8
-    pulses: int | None = None
-    points: int | None = None
-    coarse_points: int | None = None
-    coarse_pulses: int | None = None
-    backend: Literal["spice", "batch", "twin"] = "spice"
-    seed: int = 0
-
-
-class VerilogACharacterization(Strict):
-    """`characterize("verilog_a", …)`: I–V loops, a set/reset pulse train and what one read or pulse does to a
-    Verilog-A device brought with a preset (`cosim.devices.verilog_a.characterize`), through the family's own
-    netlist; the defaults are the M-SDC board's pulses. One of `preset` (one that ships) or `file` (yours)."""
-
-    preset: str | None = None
-    file: Path | None = None
-    amplitude_V: float = 1.0
-    frequencies_Hz: list[float] = [5e3, 1e4, 2e4]  # one loop each
-    series_ohm: float = 1e3
-    pulse_amplitude_V: float = 1.0
-    pulse_width_s: float = 1e-6
-    pulse_series_ohm: float = 1e3
-    pulses: int = 40
-    read_V: float = 0.1
-    seed: int = 0
-
-
 @dataclass(frozen=True)
 class Characterization:
     """What a characterisation wrote into `out`: its files (CSVs and PNGs); `tables` reads the CSVs back."""
@@ -276,61 +236,16 @@ class Characterization:
 
 def characterize(family: str, out: str | Path | None = None, *, progress: Callable[[str, dict], None] | None = None,
                  **options: Any) -> Characterization:
-    """Characterise a device family's models (msdc: `MSDCCharacterization`'s options; sot_mtj:
-    `SOTCharacterization`'s, `progress(width, summary)` after each width; verilog_a: `VerilogACharacterization`'s)
-    into `out` (None: a new folder under the system's temporary folder). Values may be SPICE-style text
-    (`pulse_width_s="5u"`)."""
+    """Characterise a device family's models into `out` (None: a new folder under the system's temporary
+    folder). The options are those of the family's `Characterization` model (e.g.
+    `cosim.devices.msdc.characterize.Options`); values may be SPICE-style text (`pulse_width_s="5u"`).
+    `progress(name, summary)` is called after each preset or width where the family reports one."""
     from cosim.devices import registry
 
-    name = registry.family(family).name
-    models = {"msdc": MSDCCharacterization, "sot_mtj": SOTCharacterization, "verilog_a": VerilogACharacterization}
-    if name not in models:
-        raise ConfigError(f"device family {name!r} has no characterisation here; allowed: {', '.join(models)}")
+    chosen = registry.family(family)
     try:
-        chosen = models[name].model_validate(options)
+        settings = chosen.Characterization.model_validate(options)
     except ValidationError as exc:
-        raise ConfigError(describe_error(exc, f"characterize {name}")) from None
-    out = Path(tempfile.mkdtemp(prefix=f"cosim-characterize-{name}-")) if out is None else Path(out)
-    run = {"msdc": _characterize_msdc, "verilog_a": _characterize_verilog_a}.get(name)
-    files = run(chosen, out) if run else _characterize_sot(chosen, out, progress)
-    return Characterization(name, out, files)
-
-
-def _given(options: Strict, names: dict[str, str]) -> dict[str, Any]:
-    """The options set (not None), by the names the routine's own settings use."""
-    return {theirs: getattr(options, ours) for ours, theirs in names.items() if getattr(options, ours) is not None}
-
-
-def _characterize_msdc(o: MSDCCharacterization, out: Path) -> list[Path]:
-    from cosim.devices.msdc import model as msdc
-    from cosim.devices.msdc.characterize import PulseTrain, SineSweep, characterize as run
-
-    names = msdc.preset_names() if o.preset.lower() == "all" else [msdc.PRESETS.key(o.preset)]
-    sweep = SineSweep(**_given(o, {"amplitude_V": "amplitude_V", "frequency_Hz": "frequency_Hz",
-                                   "series_ohm": "series_ohm"}))
-    train = PulseTrain(**_given(o, {"pulse_amplitude_V": "amplitude_V", "pulse_width_s": "width_s",
-                                    "pulse_series_ohm": "series_ohm", "pulses": "pulses"}))
-    return run(names, out, sweep, train, seed=o.seed)
-
-
-def _characterize_verilog_a(o: VerilogACharacterization, out: Path) -> list[Path]:
-    from cosim.devices.bench import PulseTrain, SineSweep
-    from cosim.devices.registry import family
-
-    if (o.preset is None) == (o.file is None):
-        raise ConfigError("characterize verilog_a: give one of preset (one that ships) or file (your preset file)")
-    if not o.frequencies_Hz or not all(f > 0 for f in o.frequencies_Hz):
-        raise ConfigError(f"characterize verilog_a: frequencies_Hz must be > 0, at least one; got {o.frequencies_Hz}")
-    verilog_a = family("verilog_a")
-    model = verilog_a.params(o.preset, o.file)
-    sweep = SineSweep(o.amplitude_V, max(o.frequencies_Hz), o.series_ohm)
-    train = PulseTrain(o.pulse_amplitude_V, o.pulse_width_s, o.pulse_series_ohm, o.pulses, o.read_V)
-    files, _ = verilog_a.characterize(model, o.preset or model.path.stem, out, sweep, o.frequencies_Hz, train, o.seed)
-    return files
-
-
-def _characterize_sot(o: SOTCharacterization, out: Path, progress) -> list[Path]:
-    from cosim.devices.sot_mtj.characterize import Sweep, characterize as run, resolve_width
-
-    sweep = Sweep(**_given(o, {name: name for name in ("coarse_points", "coarse_pulses", "points", "pulses")}))
-    return run(resolve_width(o.width), out, o.instances, sweep, o.seed, o.backend, progress=progress)
+        raise ConfigError(describe_error(exc, f"characterize {chosen.name}")) from None
+    out = Path(tempfile.mkdtemp(prefix=f"cosim-characterize-{chosen.name}-")) if out is None else Path(out)
+    return Characterization(chosen.name, out, chosen.characterize(settings, out, progress))

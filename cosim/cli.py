@@ -11,7 +11,6 @@ import json
 import math
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -138,17 +137,12 @@ def out_dir_option(default: Path | None = None, **kwargs):
 
 def check_scheduler(ctx, param, value: str | None) -> str | None:
     """--scheduler: 'local', or a Dask scheduler address SCHEME://HOST:PORT (tcp, tls, ws, wss)."""
-    if value is None or value == "local":
-        return value
+    from cosim.workers import check_scheduler as check
+
     try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (parts is None or port is None or parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname
-            or parts.path not in ("", "/") or parts.query or parts.fragment):
-        raise click.BadParameter(f"{value!r} is neither 'local' nor a scheduler address like tcp://HOST:PORT")
-    return value
+        return None if value is None else check(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def friendly_errors(func):
@@ -219,7 +213,59 @@ def demo(seed: int) -> None:
                   f"circuit time {eng(r.circuit_time_s, 's')}; wall time {eng(r.wall_time_s, 's', 2)}")
 
 
-@main.group()
+class _FamilyCommands(click.Group):
+    """`cosim characterize FAMILY`: a family without a command of its own here takes its `Characterization`
+    options as `-s key=value` (so a new device family needs no line in this file)."""
+
+    def list_commands(self, ctx):
+        from cosim.devices import registry
+
+        own = {"sot": "sot_mtj"}
+        return sorted(set(super().list_commands(ctx)) | {n for n in registry.names() if n not in own.values()})
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        from cosim.devices import registry
+
+        if name not in registry.names():
+            return None
+        return _generic_characterize(name)
+
+
+def _generic_characterize(family: str) -> click.Command:
+    from cosim.devices import registry
+
+    options = registry.family(family).Characterization
+    fields = ", ".join(f"{k} (default {v.default!r})" for k, v in options.model_fields.items())
+
+    @click.command(family, help=f"Characterise {family} in ngspice; options (-s key=value): {fields}.")
+    @click.option("-s", "--set", "settings", multiple=True, metavar="KEY=VALUE", help="A characterisation option.")
+    @out_dir_option(Path(f"runs/characterize_{family}"))
+    @friendly_errors
+    def command(settings: tuple[str, ...], out_dir: Path) -> None:
+        from cosim import api
+
+        given = {}
+        for item in settings:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise CosimError(f"-s {item!r}: expected KEY=VALUE")
+            given[key.strip()] = value
+        shown: list[tuple[str, dict]] = []
+        with console.status(Text(f"characterising {family} in ngspice")):
+            result = api.characterize(family, out_dir, progress=lambda name, s: shown.append((name, s)), **given)
+        for name, summary in shown:
+            console.print(Text(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                       for k, v in summary.items())))
+        for path in result.files:
+            console.print(f"wrote {path}")
+
+    return command
+
+
+@main.group(cls=_FamilyCommands)
 def characterize() -> None:
     """Characterise a device model in ngspice (I–V loops, pulse responses)."""
 
@@ -402,12 +448,17 @@ def export_netlist(source: Path, dialect: str, out_dir: Path, stimulus: str) -> 
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Continue an interrupted run in DIR from its last finished epoch (with its own config).")
 @click.option("--force", is_flag=True, help="Replace the run that --out already holds.")
+@click.option("--tile-workers", type=click.IntRange(min=1), metavar="N",
+              help="Run a tiled board's tiles (circuit.tile, crossbar.tile) on N local processes [default: serially].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT|local", callback=check_scheduler,
+              help="Run a tiled board's tiles on a Dask cluster: a scheduler address, or 'local' for a LocalCluster.")
 @json_option("the run's metrics (those of metrics.json)")
 @friendly_errors
 def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backend: str | None, seed: int | None,
-          resume_dir: Path | None, force: bool, as_json: bool) -> None:
+          resume_dir: Path | None, force: bool, tile_workers: int | None, scheduler: str | None,
+          as_json: bool) -> None:
     """Train a network with the hardware in the loop. CONFIG is an experiment file (sweeps/*.yaml); the
-    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml."""
+    default is the M-SDC on-chip training experiment, sweeps/eslami2024.yaml. Tile workers change no number."""
     from cosim import api, runs
 
     screen = make_console(stderr=True) if as_json else console
@@ -434,10 +485,11 @@ def train(config: Path | None, out_dir: Path, overrides: tuple[str, ...], backen
             bar.update(task, completed=epoch, status=status, **({"total": total} if total else {}))
 
         try:
+            execution = {"tile_workers": tile_workers, "scheduler": scheduler}
             if resume_dir is None:
-                run = api.train(cfg, out_dir, force=force, progress=progress)
+                run = api.train(cfg, out_dir, force=force, progress=progress, **execution)
             else:
-                run = api.resume(resume_dir, progress=progress)
+                run = api.resume(resume_dir, progress=progress, **execution)
         except KeyboardInterrupt:
             bar.stop()
             click.echo(f"interrupted: {out_dir} is marked {runs.INCOMPLETE}; continue it with "

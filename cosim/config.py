@@ -41,6 +41,10 @@ class Strict(BaseModel):
         annotation = _numeric_annotation(cls, info.field_name)
         return value if annotation is None else spice_numbers(value, annotation, info.field_name)
 
+    def given(self, names: dict[str, str]) -> dict[str, Any]:
+        """The fields set (not None) of `names` (ours → theirs), by the names another settings class uses."""
+        return {theirs: getattr(self, ours) for ours, theirs in names.items() if getattr(self, ours) is not None}
+
 
 # --- SPICE-style numbers in -------------------------------------------------------------------------------------
 

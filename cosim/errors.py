@@ -50,3 +50,7 @@ class ConvergenceError(SimulationError):
 
 class SimulationTimeout(SimulationError):
     """A simulation ran longer than its time limit and was stopped."""
+
+
+class WorkerError(CosimError):
+    """A worker process (a tile's simulator, or a Dask worker holding one) died or could not be reached."""

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -119,8 +120,8 @@ def test_errors_are_typed_and_name_what_is_wrong(tmp_path):
         cosim.resume(tmp_path / "empty")
     with pytest.raises(ConfigError, match="unknown device family 'memristor'"):
         cosim.characterize("memristor")
-    with pytest.raises(ConfigError, match="'dw_synapse' has no characterisation here; allowed: msdc, sot_mtj"):
-        cosim.characterize("dw_synapse")
+    with pytest.raises(ConfigError, match="characterize dw_synapse: unknown key 'width'"):
+        cosim.characterize("dw_synapse", tmp_path / "c", width="w100")
     with pytest.raises(ConfigError, match="characterize msdc: unknown key 'colour'"):
         cosim.characterize("msdc", tmp_path / "c", colour="red")
     with pytest.raises(ConfigError, match="characterize msdc: pulse_width_s = '5uV': the unit is s"):
@@ -143,6 +144,26 @@ def test_characterize_sot_on_the_twin_returns_its_tables(tmp_path):
     assert summaries == ["w100"] and result.family == "sot_mtj" and result.out == tmp_path
     assert set(result.tables) == {"sot_points", "sot_fits", "sot_summary"}
     assert len(result.tables["sot_fits"]) == 2 and all(p.is_file() for p in result.files)
+
+
+@pytest.mark.spice
+def test_every_family_characterises_through_one_call_and_the_generic_command(tmp_path):
+    """The domain-wall synapse has no command of its own in the CLI: `cosim characterize dw_synapse -s …` is
+    built from its Characterization options. Its read circuit in ngspice reads "1" as often as p(w) says."""
+    from click.testing import CliRunner
+
+    from cosim.cli import main
+
+    result = CliRunner().invoke(main, ["characterize", "dw_synapse", "-s", "reads=400", "-s", "points=5",
+                                       "--out", str(tmp_path / "dw")])
+    assert result.exit_code == 0, result.output
+    curve = pd.read_csv(tmp_path / "dw" / "probability_ellis2023.csv")
+    assert len(curve) == 4 and (curve["sense_errors"] == 0).all()  # p = 2 % is below the preset's floor d
+    assert (curve["z"].abs() < 4).all()  # binomial: 400 reads per point
+    assert (tmp_path / "dw" / "probability_ellis2023.png").stat().st_size > 0
+    bad = CliRunner().invoke(main, ["characterize", "dw_synapse", "-s", "reads=3", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "reads" in bad.output and "Traceback" not in bad.output
+    assert "dw_synapse" in CliRunner().invoke(main, ["characterize", "--help"]).output
 
 
 def test_a_sweep_spec_file_and_the_same_spec_as_a_mapping_make_the_same_sweep(tmp_path):

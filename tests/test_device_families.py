@@ -34,6 +34,18 @@ def test_a_family_is_one_folder_and_one_preset_file(name):
 
 
 @pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_is_characterised_through_the_same_call(name):
+    """`cosim.characterize(name, …)` and `cosim characterize NAME` need nothing but the family: its options
+    model refuses an unknown option in one line, by the family's name."""
+    family = registry.family(name)
+    assert issubclass(family.Characterization, cosim.config.Strict) and callable(family.characterize)
+    with pytest.raises(ConfigError, match=f"characterize {name}: unknown key 'nope'"):
+        cosim.characterize(name, None, nope=1)
+    result = CliRunner().invoke(main, ["characterize", name, "--help"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("name", FAMILIES)
 def test_variation_is_drawn_from_the_seed(name):
     family = registry.family(name)
     params = family.params(family.presets.names()[0])

@@ -119,3 +119,20 @@ def test_backends_agree_on_programming_and_reads():
         np.testing.assert_allclose(x, results["spice"][1], rtol=tol, atol=1e-6)
         np.testing.assert_allclose(out, results["spice"][2], rtol=tol)
         assert energy == pytest.approx(results["spice"][3], rel=tol)
+
+
+@pytest.mark.spice
+def test_select_lines_close_only_the_program_switch_where_they_cross():
+    """Raising a row select line and pulling a column line low programs that device alone: its neighbours on the
+    same row and the same column move only as much as their own reads move them."""
+    session, _ = eslami2024.build(cfg(backend="spice"))
+    net = session.network
+    target = next(p for p in net.points if p.layer == "l1" and p.row == 4 and p.col == 1)
+    neighbours = [p.index for p in net.points if p.layer == "l1" and (p.row == 4) != (p.col == 1)]
+    before = session.x.copy()
+    session.program([target.index], [Pulses(1.0, 5e-6, 4, 1)])
+    moved = np.abs(session.x - before)
+    assert moved[target.index] > 0.05
+    assert moved[neighbours].max() < 1e-4, moved[neighbours]
+    frame = session.ledger.frame()
+    assert frame["switch_events"].sum() == 2 and frame["device"].iloc[0] == target.instance

@@ -30,7 +30,7 @@ LAYERS = {
     # base modules: nothing of cosim above them
     **{f"cosim.{name}": -1 for name in ("errors", "units", "atomic", "input_files", "limits", "safe_yaml", "resources",
                                          "plots", "data", "digits", "datasets", "idx", "config", "registry",
-                                         "version")},
+                                         "workers", "version")},
 }
 
 

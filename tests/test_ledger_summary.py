@@ -24,6 +24,15 @@ RUNS = {
                        "-s", "data.max_test=12", "-s", "training.batch_size=12",
                        "-s", "characterization.coarse_points=4", "-s", "characterization.coarse_pulses=4",
                        "-s", "characterization.points=4", "-s", "characterization.pulses=4"],
+    # tiled boards: every tile books its own rows, the periphery between tiles its own
+    "eslami2024-tiles": ["sweeps/eslami2024.yaml", "--backend", "twin", "-s", "training.epochs=2",
+                         "-s", "evaluation.repeats=1", "-s", "data.n_test=10", "-s", "circuit.tile=[4,2]"],
+    "islam2024-msdc-tiles": ["sweeps/islam2024.yaml", "--backend", "twin", "-s", "network.hidden=4",
+                             "-s", "network.weights=msdc", "-s", "crossbar.tile=[16,3]", "-s", "training.software_epochs=2",
+                             "-s", "training.hil_epochs=1", "-s", "data.max_train=24", "-s", "data.max_test=12",
+                             "-s", "training.batch_size=12", "-s", "characterization.coarse_points=4",
+                             "-s", "characterization.coarse_pulses=4", "-s", "characterization.points=4",
+                             "-s", "characterization.pulses=4"],
     "ellis2023": ["sweeps/ellis2023.yaml", "--backend", "twin", "-s", "training.max_epochs=2", "-s", "training.patience=2",
                   "-s", "data.max_train=100", "-s", "evaluation.passes=2", "-s", "training.baseline=false"],
     "ellis2023-spice": ["sweeps/ellis2023.yaml", "--backend", "spice", "-s", "training.max_epochs=2",
@@ -47,6 +56,7 @@ def test_run_metrics_equal_the_report_totals(name, tmp_path):
     for key in shared:
         assert metrics[key] == pytest.approx(totals[key], rel=1e-9), key
     ledger = pd.read_parquet(run / "ledger.parquet")
+    assert (ledger["tile"] != "").any() == name.endswith("tiles")
     inference = ledger[ledger["phase"] == "inference"]
     assert metrics["energy_per_inference_J"] == pytest.approx(inference["energy_J"].sum() / inference["samples"].sum(),
                                                               rel=1e-12)

@@ -126,8 +126,11 @@ def test_programming_series_resistance_is_the_networks_thevenin_resistance():
     layer = net.layers[0]
     model = net.spec.switch.model()
     for point in (layer.points[0], layer.points[7], layer.points[-1]):
+        # the device's row select line raised, every other column line at its idle level: only its switch closes
+        control = {xb.PROGRAM_ENABLE: 1.0, point.row_select_node: xb.SELECT_V,
+                   **{xb.col_select_node(layer.prefix, c): xb.SELECT_V for c in range(layer.cols) if c != point.col}}
         lnet = nodal.layer_network(layer.items, [f"in{r}" for r in range(layer.rows)], [p.instance for p in layer.points],
-                                   {xb.PROGRAM_ENABLE: 1.0, point.select_node: 1.0}, {model.name.lower(): model},
+                                   control, {model.name.lower(): model},
                                    {xb.PROGRAM_BUS: 1.0 / net.spec.program_series_ohm})
         lu = lnet.factor(np.zeros(len(layer.points))).lu
         top, bottom = lnet.nodes[f"l1_t{point.row}_{point.col}"], lnet.nodes[f"l1_c{point.row}_{point.col}"]

@@ -109,21 +109,26 @@ def test_a_sweep_killed_midway_resumes_to_the_uninterrupted_result(tmp_path):
     spec = write_spec(tmp_path, grid={"device.preset": ["Cr", "C"]}, seeds=3)
     reference = sweeps.run(spec, tmp_path / "reference", workers=2).frame
     out = tmp_path / "killed"
+
+    def finished() -> int:
+        points = out / "points"
+        return sum(sweeps.point_status(p) == "done" for p in points.glob("p-*")) if points.exists() else 0
+
     command = [sys.executable, "-m", "cosim.cli", "sweep", str(spec), "--out", str(out), "--workers", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
-    while time.time() < deadline:
-        done = [p for p in (out / "points").glob("p-*") if sweeps.point_status(p) == "done"] if (out / "points").exists() else []
-        if len(done) >= 2:
-            break
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)  # the whole sweep: driver and its worker
+    while time.time() < deadline and finished() < 1:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGSTOP)  # freeze driver and worker first: no point finishes while we look
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    interrupted = pd.read_parquet(out / "results.parquet")
-    assert 2 <= (interrupted["status"] == "ok").sum() < 6, "the kill must land midway"
+    # the point folders are the record (results.parquet is rebuilt from them, and may lag by the point that was
+    # being written when the kill landed)
+    kept = finished()
+    assert 1 <= kept < 6, "the kill must land midway"
     resumed = sweeps.run(spec, out, workers=2)
-    assert resumed.skipped == (interrupted["status"] == "ok").sum()
-    assert resumed.done == 6 - resumed.skipped and resumed.failed == 0
+    assert resumed.skipped == kept
+    assert resumed.done == 6 - kept and resumed.failed == 0
     assert len(list((out / "points").iterdir())) == 6  # no duplicates
     pd.testing.assert_frame_equal(comparable(resumed.frame), comparable(reference))
 

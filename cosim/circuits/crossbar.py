@@ -5,7 +5,7 @@ Layout of one layer (prefix `p`):
 
     row driver p_in{r} ─R─ p_r{r}_0 ─R─ p_r{r}_1 ─ … ─R─ p_r{r}_C   (wire segments along each row)
     cross point (r, c): p_r{r}_c ─[read switch]─ p_t{r}_{c} ─device─ p_c{r}_{c}
-                        pbus     ─[program switch]─ p_t{r}_{c}
+                        pbus     ─[program switch, controlled by p_rsel{r} − p_csel{c}]─ p_t{r}_{c}
     column c:  p_c0_c ─R─ p_c1_c ─ … ─R─ p_col{c} ─[sense switch]─ p_cs{c} ─ ammeter V{p}s{c} ─ p_sum{c}
                p_col{c} ─[ground switch]─ 0
     reference column (index C): fixed conductance g_ref per row behind the same two switches as a device (its
@@ -18,7 +18,10 @@ Each device has two switches, as discrete-device hardware does: in read mode eve
 column's sense switch is closed, so columns sit at the neurons' virtual ground; in programming mode they
 open, the columns are grounded instead (the neurons never see programming currents), and one device's
 program switch connects it to the shared programming bus, whose driver and series resistor live in
-`network.py`.
+`network.py`. A program switch is selected as in real arrays, by a row select line and a column select line:
+it closes only where its row line is raised and its column line pulled low (`SELECT_V`, below), so a layer
+has rows + columns select controls instead of one per device (a voltage source per device cost a branch
+equation each, which ngspice walks in every analysis: docs/scale.md).
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ SWITCH_MODEL = "selsw"
 READ_ENABLE = "read_en"  # control node of all read and sense switches (1 V closed, 0 V open)
 PROGRAM_ENABLE = "prog_en"  # control node of the column ground switches
 PROGRAM_BUS = "pbus"
+# Select lines: the program switch of device (r, c) is controlled by V(row line r) − V(column line c). Row lines
+# idle at 0 V and are raised to SELECT_V; column lines idle at SELECT_V and are pulled to 0 V. Only the device
+# whose row and column are both selected sees +SELECT_V (closed); every other sees 0 or −SELECT_V (open).
+SELECT_V = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,25 +70,44 @@ class SwitchSpec:
         return ir.Model(SWITCH_MODEL, "sw", {"vt": self.threshold_V, "vh": 0.0, "ron": self.on_ohm, "roff": self.off_ohm})
 
 
+def row_select_node(layer: str, row: int) -> str:
+    return f"{layer}_rsel{row}"
+
+
+def col_select_node(layer: str, col: int) -> str:
+    return f"{layer}_csel{col}"
+
+
 @dataclass(frozen=True)
 class CrossPoint:
-    """Where one device sits: its netlist instance name, its terminal nodes, the control node and source of
-    its program switch, and the vector that reads its state."""
+    """Where one device sits: its netlist instance name, its terminal nodes, the select lines of its program
+    switch, and the vector that reads its state."""
 
     layer: str
     row: int
     col: int
     index: int  # position in the network's flat device list
     instance: str
-    select_node: str
     top_node: str  # the device's terminal on the row side (switch side)
     bottom_node: str  # its terminal on the column side
     state_vector: str
 
     @property
-    def select_source(self) -> str:
-        """The source that drives the program switch's control node."""
-        return f"Vsel{self.index}"
+    def row_select_node(self) -> str:
+        return row_select_node(self.layer, self.row)
+
+    @property
+    def col_select_node(self) -> str:
+        return col_select_node(self.layer, self.col)
+
+    @property
+    def row_select_source(self) -> str:
+        """The source that drives the row select line (`network.py` builds it)."""
+        return f"I{self.layer}rsel{self.row}"
+
+    @property
+    def col_select_source(self) -> str:
+        return f"I{self.layer}csel{self.col}"
 
 
 @dataclass
@@ -136,11 +162,11 @@ def crossbar_layer(
                 items.append(ir.Resistor(f"R{prefix}ref{r}", top, col_node, 1.0 / g_ref_S))
             else:
                 index = first_index + len(points)
-                select = f"sel{index}"
                 name = f"X{prefix}d{r}_{c}"
-                items.append(ir.Switch(f"S{prefix}p{r}_{c}", PROGRAM_BUS, top, select, "0", SWITCH_MODEL))
+                items.append(ir.Switch(f"S{prefix}p{r}_{c}", PROGRAM_BUS, top, row_select_node(prefix, r),
+                                       col_select_node(prefix, c), SWITCH_MODEL))
                 items.append(devices.element(name, top, col_node, index))
-                points.append(CrossPoint(prefix, r, c, index, name, select, top, col_node, devices.state_vector(name)))
+                points.append(CrossPoint(prefix, r, c, index, name, top, col_node, devices.state_vector(name)))
             below = f"{prefix}_c{r + 1}_{c}" if r + 1 < rows else f"{prefix}_col{c}"
             items.append(ir.Resistor(f"R{prefix}v{r}_{c}", col_node, below, wire))
             if wire_F > 0:

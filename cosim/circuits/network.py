@@ -5,7 +5,10 @@ memristors and 4 neurons; each layer has a reference column of fixed resistors (
 weight is w = G − g_ref, signed. Inputs enter as read voltages on `in{r}` (PWL sources `Vin{r}`, one time
 slot per sample); hidden neuron outputs drive the next layer's rows through 0 V ammeters (`V{p}in{r}`) so
 the energy each row delivers can be measured. One programming driver (`Vprog` through `Rprog`) reaches any
-device through its program switch (`sel{k}`), with all read switches open (`read_en` low).
+device through its program switch, closed by the device's row and column select lines (`crossbar.SELECT_V`),
+with all read switches open (`read_en` low). A select line is a current source into SELECT_LINE_OHM: a node at
+its level without a branch equation (a voltage source per line would add one, which ngspice walks in every
+analysis after the first; docs/scale.md).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from cosim.errors import ConfigError
 from cosim.netlist import ir
 
 IDLE = ir.Pwl((0.0, 1.0), (0.0, 0.0))  # sources that will carry PWL schedules are built as PWL
+SELECT_LINE_OHM = 1.0  # a select line's driver: a current source into this resistor
+SELECT_LINE_A = xb.SELECT_V / SELECT_LINE_OHM  # the driver's current of a line at SELECT_V
 # The board's controls: read-mode enable, programming-mode enable, and the programming driver (source, node).
 READ_ENABLE_SOURCE, PROGRAM_ENABLE_SOURCE, PROGRAM_SOURCE, PROGRAM_NODE = "Vrden", "Vpgen", "Vprog", "pdrv"
 
@@ -84,6 +89,18 @@ class Network:
         return [f"l{layer + 1}_y{c}" for c in range(self.spec.layers[layer + 1])]
 
 
+def select_lines(layer: xb.CrossbarLayer) -> list:
+    """The layer's row and column select lines, each a PWL current source into SELECT_LINE_OHM at its idle level
+    (rows at 0 V, columns at SELECT_V: every program switch open)."""
+    lines = [(p.row_select_source, p.row_select_node, 0.0) for p in layer.points if p.col == 0]
+    lines += [(p.col_select_source, p.col_select_node, SELECT_LINE_A) for p in layer.points if p.row == 0]
+    items = []
+    for source, node, idle_A in lines:
+        items += [ir.CurrentSource(source, ir.GROUND, node, ir.Pwl((0.0, 1.0), (idle_A, idle_A))),
+                  ir.Resistor("R" + source[1:], node, ir.GROUND, SELECT_LINE_OHM)]
+    return items
+
+
 def build_network(spec: NetworkSpec, library: list, devices: xb.Devices, title: str = "cosim network") -> Network:
     """The whole board: `devices` at the cross points, models from `library`."""
     net = ir.Netlist(title, list(library))
@@ -112,8 +129,8 @@ def build_network(spec: NetworkSpec, library: list, devices: xb.Devices, title: 
             net.add(activation(prefix, c, cols, spec.neuron))
         layers.append(layer)
         points.extend(layer.points)
-    for p in points:
-        net.add(ir.VoltageSource(p.select_source, p.select_node, "0", IDLE))
+    for layer in layers:
+        net.add(*select_lines(layer))
     net.validate()
     return Network(spec, net, layers, points, devices.state_param, tuple(devices.state_range),
                    getattr(devices, "read_variant", None))

@@ -89,8 +89,12 @@ class DeviceFamily(Protocol):
     presets: Presets
     twin: bool  # a numpy twin exists: the twin backend can run this family
     Variation: type[BaseModel]  # device-to-device variation settings (a config's `device.variation`)
-    # the family's measurement routine (its own arguments): what `cosim characterize` runs for it
-    characterize: Callable[..., Any]
+    Characterization: type[BaseModel]  # the options of its measurement routine (`cosim characterize FAMILY`)
+
+    def characterize(self, options: Any, out_dir: Path, progress: Callable[[str, dict], None] | None = None
+                     ) -> list[Path]:
+        """Measure the family's devices in ngspice as `options` (a `Characterization`) say; write CSVs and PNGs
+        into `out_dir`; the files written. `progress(name, summary)` after each preset or width, if any."""
 
     def params(self, preset: str | None = None, file: Path | None = None) -> BaseModel:
         """A validated parameter set: a preset by name, or a parameter file."""

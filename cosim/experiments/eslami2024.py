@@ -18,7 +18,7 @@ from cosim.devices import registry
 from cosim.errors import ConfigError
 from cosim.experiments import msdc_board
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
-from cosim.experiments.msdc_board import BoardDevices, ProgrammingConfig
+from cosim.experiments.msdc_board import BoardDevices, ProgrammingConfig, TileSize
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.schedule import Pulses
 from cosim.hil.session import CircuitSession, HardwareSession
@@ -42,6 +42,9 @@ class CircuitConfig(Strict):
     rf_ohm: float | Literal["auto"] = "auto"
     v_scale_V: float = Field(0.1, gt=0, le=MAX_VOLTAGE_V)
     switch_on_ohm: float = Field(10.0, ge=MIN_RESISTANCE_OHM, le=MAX_RESISTANCE_OHM)
+    # [rows, columns]: layers larger than this become several tile circuits, partial sums added digitally
+    # (cosim.hil.tiles); None: the whole network is one circuit
+    tile: TileSize = None
 
     @field_validator("rf_ohm")
     @classmethod
@@ -114,7 +117,7 @@ def board(cfg: Config) -> msdc_board.Board:
     return msdc_board.plan(family, params, cfg.device.variation, c.layers, read_V=c.read_V, wire_ohm=c.wire_ohm,
                            series_ohm=cfg.programming.series_ohm, switch_on_ohm=c.switch_on_ohm,
                            v_scale_V=c.v_scale_V, rf_ohm=c.rf_ohm, draw_seed=cfg.seed, state_seed=[cfg.seed, 1],
-                           initial_state=cfg.device.initial_state)
+                           initial_state=cfg.device.initial_state, tile=c.tile)
 
 
 def build(cfg: Config, backend: str | None = None) -> tuple[HardwareSession, msdc_board.Board]:
@@ -253,6 +256,9 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
     as-fabricated ones), driven by the toolkit's own session on an engine that records the transient:
     `read`, one forward pass of the training set; `program`, a set pulse and a verify read on every device,
     one after another; `none`, the circuit alone."""
+    if cfg.circuit.tile is not None:
+        raise ConfigError("circuit.tile: a tiled board is many circuits and does not export as one; export it "
+                          "untiled (-s circuit.tile=null)")
     parts = board(cfg)
     backend = model_backend or parts.family.model_backend()
     library = parts.family.spice_library(backend, exported=True, instances=parts.instances)

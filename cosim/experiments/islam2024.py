@@ -35,7 +35,7 @@ from cosim.devices.sot_mtj.characterize import Sweep, measure
 from cosim.errors import ConfigError
 from cosim.experiments import msdc_board
 from cosim.experiments.base import Experiment, ExperimentBase, ExportedCircuit, ExportSlot, RunResult
-from cosim.experiments.msdc_board import ProgrammingConfig, check_state
+from cosim.experiments.msdc_board import ProgrammingConfig, TileSize, check_state
 from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.session import Timing
 from cosim.hil.summary import run_metrics, summarize
@@ -107,6 +107,9 @@ class CrossbarSettings(Strict):
     # software-trained network divided by 0.9 (the programmable range), so those weights fit unclipped
     weight_scale: float | Literal["auto"] = "auto"
     programming: CrossbarProgramming = Field(default_factory=CrossbarProgramming)
+    # [rows, columns]: a crossbar larger than this becomes several tile circuits, partial sums added digitally
+    # (cosim.hil.tiles); None: one circuit
+    tile: TileSize = None
 
     @field_validator("preset")
     @classmethod
@@ -337,7 +340,7 @@ def crossbar_board(cfg: Config, n_inputs: int) -> msdc_board.Board:
                            read_V=c.read_V, wire_ohm=c.wire_ohm, series_ohm=c.programming.series_ohm,
                            switch_on_ohm=c.switch_on_ohm, v_scale_V=c.read_V,
                            draw_seed=int(np.random.default_rng([cfg.seed, 31]).integers(2**31)),
-                           state_seed=[cfg.seed, 32], initial_state=c.initial_state)
+                           state_seed=[cfg.seed, 32], initial_state=c.initial_state, tile=c.tile)
 
 
 def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: sn.MLP | None = None,

@@ -4,35 +4,46 @@ A board is a crossbar family's devices (the config's `device.family`; variation 
 cross points of a network of crossbar layers with reference columns and neurons, plus the programming driver
 (`cosim.circuits.network`). `plan` draws everything a board is made of without a simulator; `network` writes
 its netlist; `open_session` opens the hardware session of a backend: the numpy twin, or the circuit in an
-engine of `cosim.spice.engines.open_engine`.
+engine of `cosim.spice.engines.open_engine`. A board with a tile size is built as tiles (cosim.circuits.tiling):
+every layer split into tile circuits of at most that many rows and columns, each a one-layer board of its own
+(`tile_board`) run by `cosim.hil.tiles.TiledSession` on the tile workers of the current
+`cosim.hil.tile_pool.execution`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 
 from cosim.circuits import crossbar as xb
+from cosim.circuits import tiling
 from cosim.circuits.network import Network, NetworkSpec, build_network
 from cosim.circuits.neurons import NeuronSpec
 from cosim.config import Strict, as_value_error
 from cosim.devices import registry
 from cosim.devices.base import CrossbarFamily
 from cosim.errors import ConfigError
-from cosim.hil.ledger import Ledger
+from cosim.hil import tile_pool
+from cosim.hil.ledger import Ledger, PeripheralCosts
 from cosim.hil.session import CircuitSession, HardwareSession, Timing
+from cosim.hil.tiles import TiledSession
 from cosim.hil.twin import TwinSession
-from cosim.limits import MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_TIME_S, MAX_VOLTAGE_V, MIN_RESISTANCE_OHM, MIN_TIME_S
+from cosim.limits import (MAX_LAYER_SIZE, MAX_REPEATS, MAX_RESISTANCE_OHM, MAX_TIME_S, MAX_VOLTAGE_V,
+                          MIN_RESISTANCE_OHM, MIN_TIME_S)
 from cosim.netlist import ir
 from cosim.spice.engine import Engine
 from cosim.spice.engines import open_engine
 from cosim.training.onchip import ConductanceScale, Programmer, states_reading
 
 DEFAULT_FAMILY = "msdc"
+_TileSide = Annotated[StrictInt, Field(ge=1, le=MAX_LAYER_SIZE)]
+# A circuit's tile size [rows, columns]: a layer larger than it becomes several tile circuits; None: one circuit.
+TileSize = Annotated[tuple[_TileSide, _TileSide] | None, Field(strict=False)]
 
 
 def check_state(value: Any, family: str = DEFAULT_FAMILY) -> Any:
@@ -129,15 +140,17 @@ class Board:
     scale: ConductanceScale
     instances: Any  # the device instances with their variation
     x0: np.ndarray  # as-fabricated states
+    tile: tuple[int, int] | None = None  # built as tiles of at most (rows, columns); None: one circuit
 
 
 def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, read_V: float, wire_ohm: float,
          series_ohm: float, switch_on_ohm: float, v_scale_V: float, draw_seed: int, state_seed: list[int],
-         initial_state: float | str, rf_ohm: float | str = "auto", wire_F: float = 0.0) -> Board:
+         initial_state: float | str, rf_ohm: float | str = "auto", wire_F: float = 0.0,
+         tile: tuple[int, int] | None = None) -> Board:
     """A board of `layers` with devices of `params` (variation drawn from `draw_seed`, as-fabricated states
-    from `state_seed`: see BoardDevices.initial_state). Weights map to conductances through the device's read
-    conductance; the neurons' transimpedance is 1/g_half ("auto"), so one unit of weight on a full read voltage
-    moves a neuron's input by read_V."""
+    from `state_seed`), built as tiles of `tile` (rows, columns) when given. Weights map to conductances through
+    the device's read conductance; the neurons' transimpedance is 1/g_half ("auto"), so one unit of weight on a
+    full read voltage moves a neuron's input by read_V."""
     scale = ConductanceScale.for_device(family, params, read_V)
     spec = NetworkSpec(
         layers=tuple(layers), wire_ohm=wire_ohm, wire_F=wire_F, g_ref_S=scale.g_ref_S, read_V=read_V,
@@ -158,7 +171,7 @@ def plan(family: CrossbarFamily, params, variation, layers: tuple[int, ...], *, 
         x0 = states_reading(family, params, g, read_V, x)
     else:
         x0 = np.full(n, float(initial_state))
-    return Board(family, spec, scale, instances, x0)
+    return Board(family, spec, scale, instances, x0, None if tile is None else tuple(tile))
 
 
 class _Placed:
@@ -197,16 +210,18 @@ class Sized:
 
 
 def sized(layers: tuple[int, ...], *, wire_ohm: float = 1.0, wire_F: float = 0.0, preset: str = "Cr",
-          spread: float = 0.05, seed: int = 0, read_V: float = 0.1, family: str = DEFAULT_FAMILY) -> Sized:
+          spread: float = 0.05, seed: int = 0, read_V: float = 0.1, family: str = DEFAULT_FAMILY,
+          switch_on_ohm: float = xb.SwitchSpec().on_ohm, tile: tuple[int, int] | None = None) -> Sized:
     """A board of `layers` (e.g. (64, 64): one 64×64 crossbar and 64 neurons) without an experiment config
     (eslami2024's fixes 9 inputs), for scale studies and the solvers' tests: the board's layout and conductance
-    scale, R_on and R_off spread by `spread` (relative std), states uniform in [0.3, 0.7] of the range."""
+    scale, R_on and R_off spread by `spread` (relative std), states uniform in [0.3, 0.7] of the range; built as
+    tiles of `tile` when given (the network is then the whole board's layout)."""
     devices = registry.crossbar_family(family)
     variation = devices.Variation(r_on_rel_std=spread, r_off_rel_std=spread)
     board = plan(devices, devices.params(preset), variation, tuple(layers), read_V=read_V, wire_ohm=wire_ohm,
-                 wire_F=wire_F, series_ohm=1000.0, switch_on_ohm=xb.SwitchSpec().on_ohm, v_scale_V=0.1,
-                 draw_seed=seed, state_seed=[seed, 1], initial_state="random")
-    return Sized(board, network(board, "cosim msdc board"))
+                 wire_F=wire_F, series_ohm=1000.0, switch_on_ohm=switch_on_ohm, v_scale_V=0.1,
+                 draw_seed=seed, state_seed=[seed, 1], initial_state="random", tile=tile)
+    return Sized(board, network(board, "cosim msdc board", layout_only=tile is not None))
 
 
 def network(board: Board, title: str, *, library: list | None = None, x0: np.ndarray | None = None,
@@ -224,7 +239,19 @@ def open_session(board: Board, ledger: Ledger, backend: str, title: str, *, seed
                  engine: Engine | None = None) -> HardwareSession:
     """The board's hardware session on `backend`, the one place that chooses: the numpy twin, or the circuit in
     `engine` (default: a new engine of the backend, seeded with `seed`; None: the circuit draws no random
-    numbers)."""
+    numbers); a board with a tile size: its tiles, each on `backend` with an engine of its own."""
+    if board.tile is not None:
+        if engine is not None:
+            raise ConfigError("a tiled board opens an engine per tile; it cannot run in a given engine")
+        if backend == "twin" and not board.family.twin:
+            raise ConfigError(f"device family {board.family.name!r} has no numpy twin; use backend spice or batch")
+        tiles = tiling.split(board.spec.layers, board.tile)
+        openers = [functools.partial(open_tile, tile_board(board, t), ledger.peripherals, backend,
+                                     f"{title} tile {t.prefix} {t.row_block},{t.col_block}", seed, timing, timeout_s)
+                   for t in tiles]
+        return TiledSession(network(board, title, layout_only=True), tiles, openers, tile_pool.open_pool(len(tiles)),
+                            board.x0, ledger, backend=backend, counts_samples=counts_samples,
+                            model_backend="numpy" if backend == "twin" else board.family.model_backend())
     if backend == "twin":
         if not board.family.twin:
             raise ConfigError(f"device family {board.family.name!r} has no numpy twin; use backend spice or batch")
@@ -234,6 +261,25 @@ def open_session(board: Board, ledger: Ledger, backend: str, title: str, *, seed
     engine = engine or open_engine(backend, seed=seed, timeout_s=timeout_s)
     return CircuitSession(net, engine, board.x0, ledger, board.family.netlist_backend(net.netlist) or "", timing,
                           counts_samples)
+
+
+def tile_board(board: Board, tile: tiling.Tile) -> Board:
+    """One tile of `board` as a board of its own: its devices (instances and states), one layer of the tile's
+    shape whose column stage outputs z = R_f·(I_c − I_ref) (the activation follows once the tiles are summed)."""
+    spec = replace(board.spec, layers=tile.shape, neuron=replace(board.spec.neuron, activate=False))
+    index = np.array(tile.devices)
+    # a crossbar family's instances: a dataclass of per-device arrays, as `draw` returns them
+    instances = type(board.instances)(**{f.name: np.asarray(getattr(board.instances, f.name))[index]
+                                         for f in fields(board.instances)})
+    return replace(board, spec=spec, instances=instances, x0=board.x0[index], tile=None)
+
+
+def open_tile(board: Board, peripherals: PeripheralCosts, backend: str, title: str, seed: int | None,
+              timing: Timing, timeout_s: float) -> HardwareSession:
+    """A tile's session, as a tile worker opens it: the tile's board (`tile_board`) on `backend`, booking into a
+    ledger of its own with the run's peripheral costs and counting no samples (the tiled session does)."""
+    return open_session(board, Ledger(peripherals), backend, title, seed=seed, timing=timing, timeout_s=timeout_s,
+                        counts_samples=False)
 
 
 def programmer(session: HardwareSession, board: Board, p: ProgrammingConfig) -> Programmer:

@@ -113,7 +113,6 @@ def read_netlist(network: Network, edges: int, samples: int, hold_s: float) -> i
         raise ConfigError(f"samples per operating-point sweep must be >= 1, got {samples}")
     rule = edge_rule(edges)
     inputs = {name.lower() for name in network.input_sources}
-    selects = {p.select_node for p in network.points}
     held = {lib.name.lower() for lib in network.netlist.of_type(ir.SubcircuitLibrary) if lib.ic_params}
     items: list = []
     for item in network.netlist:
@@ -124,10 +123,9 @@ def read_netlist(network: Network, edges: int, samples: int, hold_s: float) -> i
         elif isinstance(item, ir.VoltageSource) and item.name.lower() in inputs:
             continue  # replaced by the level-selecting sources below
         elif isinstance(item, ir.VoltageSource) and not isinstance(item.waveform, ir.Dc):
-            if item.npos in selects:  # idle select controls: a resistor holds them at 0 V without a branch
-                item = ir.Resistor("R" + item.name[1:], item.npos, item.nneg, LEVEL_OHM)
-            else:
-                item = replace(item, waveform=ir.Dc(1.0 if item.npos == xb.READ_ENABLE else 0.0))
+            item = replace(item, waveform=ir.Dc(1.0 if item.npos == xb.READ_ENABLE else 0.0))
+        elif isinstance(item, ir.CurrentSource) and isinstance(item.waveform, ir.Pwl):  # select lines: idle
+            item = replace(item, waveform=ir.Dc(item.waveform.values[0]))
         items.append(item)
     for r, name in enumerate(network.input_sources):
         levels = [f"lv{r}_{k}" for k in range(samples)]

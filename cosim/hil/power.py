@@ -4,7 +4,8 @@ A supply is every voltage-type source of the board that can deliver energy: the 
 driver, and each neuron's transimpedance amplifier and activation outputs (an amplifier holding its column at
 virtual ground delivers R_f·I² into its feedback resistor: five times the energy of the rows on the M-SDC board).
 Not supplies: 0 V ammeters (no voltage) and the control sources (read and program enable, select lines), which
-drive only switch control inputs and draw no current. Current sources are not part of the boards; the read-mode
+drive only switch control inputs and draw no current, and the select lines' current sources (a control level
+modelled as a current into a resistor; the peripheral table books them as switch events). The read-mode
 circuit's level sources (cosim.hil.opread) only encode the samples' voltages.
 
 A device dissipates V(top) − V(bottom) times the current the switches on its top node bring it (its read switch

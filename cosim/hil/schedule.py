@@ -92,9 +92,10 @@ class Schedule:
     slots: list[Slot] = field(default_factory=list)
     t_s: float = 0.0
 
-    def wave(self, source: str) -> Waveform:
+    def wave(self, source: str, idle: float = 0.0) -> Waveform:
+        """The waveform of `source`, starting at its `idle` level when this schedule first drives it."""
         if source not in self.sources:
-            self.sources[source] = Waveform(name=source)
+            self.sources[source] = Waveform(values=[idle], name=source)
         return self.sources[source]
 
     def plateau(self, source: str, start: float, width: float, level: float) -> float:

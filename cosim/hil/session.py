@@ -21,7 +21,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from scipy.integrate import simpson
 
-from cosim.circuits.network import Network
+from cosim.circuits.network import SELECT_LINE_A, Network
 from cosim.errors import ConfigError
 from cosim.hil import opread, power
 from cosim.hil.ledger import Ledger
@@ -94,12 +94,20 @@ class HardwareSession(Protocol):
                 verify: bool = False) -> np.ndarray | None: ...
 
 
-def _check_devices(devices: Sequence[int], n: int) -> list[int]:
+def check_devices(devices: Sequence[int], n: int) -> list[int]:
     out = [int(d) for d in devices]
     bad = [d for d in out if not 0 <= d < n]
     if bad:
         raise ConfigError(f"device index {bad[0]} out of range: the network has {n} devices")
     return out
+
+
+def check_inputs(inputs: np.ndarray, rows: int) -> np.ndarray:
+    """A forward pass's inputs as a finite (samples × rows) array."""
+    inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
+    if inputs.ndim != 2 or inputs.shape[1] != rows or not np.all(np.isfinite(inputs)):
+        raise ConfigError(f"inputs must be finite with {rows} columns, got shape {inputs.shape}")
+    return inputs
 
 
 class _Session:
@@ -121,10 +129,8 @@ class _Session:
     def forward(self, inputs: np.ndarray, phase: str = "inference", epoch: int = -1) -> ForwardResult:
         """Read every sample through the network, one time slot per sample; returns neuron outputs and
         column currents at the middle of each read plateau."""
-        inputs = np.atleast_2d(np.asarray(inputs, dtype=float))
         spec, t = self.network.spec, self.timing
-        if inputs.ndim != 2 or inputs.shape[1] != spec.layers[0] or not np.all(np.isfinite(inputs)):
-            raise ConfigError(f"inputs must be finite with {spec.layers[0]} columns, got shape {inputs.shape}")
+        inputs = check_inputs(inputs, spec.layers[0])
         sched = Schedule(t.edge_s)
         neurons = sum(spec.layers[1:])
         sources = self.network.input_sources
@@ -144,7 +150,7 @@ class _Session:
 
     def read_conductance(self, devices: Sequence[int], phase: str = "read", epoch: int = -1) -> np.ndarray:
         """Connect each device in turn to the programming driver at the read voltage; G = I / V(device)."""
-        devices = _check_devices(devices, len(self.x))
+        devices = check_devices(devices, len(self.x))
         sched = Schedule(self.timing.edge_s)
         for d in devices:
             self._select_slot(sched, d, lambda start, d=d: self._read_pulse(sched, start, phase, d))
@@ -157,7 +163,7 @@ class _Session:
                 verify: bool = False) -> np.ndarray | None:
         """Apply pulses[k] to devices[k], one device after another; with `verify`, read each one right after
         its pulses (in the same transient) and return the conductances read."""
-        devices = _check_devices(devices, len(self.x))
+        devices = check_devices(devices, len(self.x))
         if len(pulses) != len(devices):
             raise ConfigError(f"need one pulse train per device: {len(devices)} devices, {len(pulses)} trains")
         sched = Schedule(self.timing.edge_s)
@@ -193,16 +199,22 @@ class _Session:
         wave.hold(sched.t_s, 1.0)
 
     def _select_slot(self, sched: Schedule, device: int, body) -> None:
-        """Close the device's program switch, run `body(start) -> end`, open it again."""
+        """Close the device's program switch (raise its row select line, pull its column line low), run
+        `body(start) -> end`, open it again."""
         t = self.timing
         start, first = sched.t_s, len(sched.slots)
-        wave = sched.wave(self.network.points[device].select_source)
-        if start > wave.times[-1]:
-            wave.hold(start, 0.0)
-        wave.hold(start + t.edge_s, 1.0)
+        point = self.network.points[device]
+        # (line, idle level, selected level), in the drivers' amperes
+        lines = ((sched.wave(point.row_select_source), 0.0, SELECT_LINE_A),
+                 (sched.wave(point.col_select_source, idle=SELECT_LINE_A), SELECT_LINE_A, 0.0))
+        for wave, idle, selected in lines:
+            if start > wave.times[-1]:
+                wave.hold(start, idle)
+            wave.hold(start + t.edge_s, selected)
         end = body(start + t.edge_s + t.select_s)
-        wave.hold(end + t.select_s, 1.0)
-        wave.hold(end + t.select_s + t.edge_s, 0.0)
+        for wave, idle, selected in lines:
+            wave.hold(end + t.select_s, selected)
+            wave.hold(end + t.select_s + t.edge_s, idle)
         sched.t_s = end + t.select_s + t.edge_s
         if len(sched.slots) > first:  # the controller chose this device and switched it in and out once
             sched.slots[first].switch_events += 2
@@ -241,7 +253,7 @@ class CircuitSession(_Session):
         engine.load(network.netlist)
         self._busy_sources: set[str] = set()
         self._built_waveforms = {e.name.lower(): e.waveform for e in network.netlist.elements
-                                 if isinstance(e, ir.VoltageSource)}
+                                 if isinstance(e, (ir.VoltageSource, ir.CurrentSource))}
         self._instances = [p.instance for p in network.points]
         self._states = [p.state_vector for p in network.points]
         why = opread.unsupported(network) if engine.can_sweep else f"the {engine.backend} engine runs transients only"

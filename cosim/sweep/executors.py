@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Iterator
 
 from cosim import runs
-from cosim.errors import ConfigError
 from cosim.experiments.registry import validate
 from cosim.experiments.run import run_to_dir
 from cosim.sweep.spec import Point
+from cosim.workers import dask_client, die_with, one_line
 
 
 def execute_point(config: dict, work_dir: Path | None = None) -> dict:
@@ -49,11 +49,6 @@ class Executor:
 
     def close(self) -> None:
         pass
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
 class LocalExecutor(Executor):
@@ -115,41 +110,14 @@ class LocalExecutor(Executor):
 def _process_main(config: dict, work_dir: str, sender, driver_pid: int) -> None:
     import tempfile
 
-    _die_with(driver_pid)
+    die_with(driver_pid)
     tempfile.tempdir = work_dir  # whatever the point puts in temporary folders goes where the driver cleans up
     try:
         result = ("ok", execute_point(config, Path(work_dir)))
     except BaseException as exc:  # reported to the driver as the point's error
-        result = ("error", _one_line(exc))
+        result = ("error", one_line(exc))
     sender.send(result)
     sender.close()
-
-
-def _die_with(driver_pid: int) -> None:
-    """End this worker when the driver process ends, even by SIGKILL (a worker left running would train on
-    for nobody): the kernel's parent-death signal on Linux, and a thread watching the parent pid elsewhere
-    (or should the signal be lost)."""
-    import os
-    import signal
-    import sys
-    import threading
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        while os.getppid() == driver_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    if os.getppid() != driver_pid:  # the driver died before the signal was armed
-        os._exit(1)
-    threading.Thread(target=watch, name="cosim-driver-watch", daemon=True).start()
 
 
 class DaskExecutor(Executor):
@@ -157,20 +125,7 @@ class DaskExecutor(Executor):
     LocalCluster started here (`local`); the task is the same function the local executor runs."""
 
     def __init__(self, scheduler: str, workers: int) -> None:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:  # pragma: no cover - distributed is a dependency
-            raise ConfigError("--scheduler needs the 'distributed' package: pip install distributed") from None
-        self.cluster = None
-        try:
-            if scheduler == "local":
-                self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
-                self.client = Client(self.cluster)
-            else:
-                self.client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {exc}") from None
+        self.client, self.cluster = dask_client(scheduler, workers)
 
     def run(self, points: list[Point]) -> Iterator[Outcome]:
         from distributed import as_completed
@@ -186,7 +141,7 @@ class DaskExecutor(Executor):
                 try:
                     payload = future.result()
                 except Exception as exc:  # a failing point (or a killed worker) is recorded, the sweep goes on
-                    yield Outcome(point, None, _one_line(exc), time.perf_counter() - started)
+                    yield Outcome(point, None, one_line(exc), time.perf_counter() - started)
                 else:
                     yield Outcome(point, payload["files"], None, payload["wall_time_s"])
         finally:

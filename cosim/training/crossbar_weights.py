@@ -13,6 +13,10 @@ makes of it, I = I50 + a·dI, is a fixed current gain k = dI·weight_scale/(read
 bias current. The controller keeps the full-precision weights (the network's w1, clipped to the programmable
 range) and programs a device with program-and-verify (`onchip.Programmer`) only once its target has moved by
 more than the programming tolerance; every read and pulse is booked in the session's ledger.
+
+The crossbar may be built as tiles (`crossbar.tile`, cosim.hil.tiles): the session then reads each tile and adds
+the tiles' partial sums digitally; its column currents keep I_c − I_ref the sum the tiles measured, and device
+indices are the whole crossbar's, so nothing here changes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cosim.devices.dw_synapse import model, spice
+from cosim.devices.dw_synapse import characterize, model, spice
 from cosim.errors import ConfigError
 
 
@@ -17,7 +17,10 @@ class DWSynapse:
     presets = model.PRESETS
     twin = True
     Variation = model.Variation
-    characterize = staticmethod(spice.read_cost)  # energy and time of one read, simulated (or from the twin)
+    Characterization = characterize.Options  # what `cosim characterize` takes for it
+
+    def characterize(self, options: characterize.Options, out_dir: Path, progress=None) -> list[Path]:
+        return characterize.run(options, out_dir, progress)
 
     def params(self, preset: str | None = None, file: Path | None = None) -> model.DWParams:
         if file is not None:

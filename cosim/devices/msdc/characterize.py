@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cosim import atomic
+from cosim.config import Strict
 from cosim.devices import bench
 from cosim.devices.bench import Device, PulseTrain, SineSweep
 from cosim.devices.msdc import model as msdc, spice as msdc_spice
@@ -81,3 +82,29 @@ def _plots(loops: dict, trains: dict, sweep: SineSweep, train: PulseTrain, out_d
                  f"{train.read_V:g} V after each")
     written.append(save_png(fig, out_dir / "pulses.png"))
     return written
+
+
+class Options(Strict):
+    """`cosim.characterize("msdc", …)`: a sine I–V sweep through a series resistor and a set/reset pulse train
+    read after every pulse, in ngspice; an option left None takes SineSweep's or PulseTrain's default."""
+
+    preset: str = "W"  # W, Cr, C, or all (side by side)
+    amplitude_V: float | None = None
+    frequency_Hz: float | None = None
+    series_ohm: float | None = None
+    pulse_amplitude_V: float | None = None
+    pulse_width_s: float | None = None
+    pulse_series_ohm: float | None = None
+    pulses: int | None = None
+    seed: int = 0
+
+
+def run(options: Options, out_dir: Path, progress=None) -> list[Path]:
+    """`characterize` with `options`: the files written."""
+    o = options
+    names = msdc.preset_names() if o.preset.lower() == "all" else [msdc.PRESETS.key(o.preset)]
+    sweep = SineSweep(**o.given({"amplitude_V": "amplitude_V", "frequency_Hz": "frequency_Hz",
+                                 "series_ohm": "series_ohm"}))
+    train = PulseTrain(**o.given({"pulse_amplitude_V": "amplitude_V", "pulse_width_s": "width_s",
+                                  "pulse_series_ohm": "series_ohm", "pulses": "pulses"}))
+    return characterize(names, out_dir, sweep, train, seed=o.seed)

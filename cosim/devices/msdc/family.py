@@ -20,9 +20,12 @@ class MSDC:
     presets = model.PRESETS
     twin = True
     Variation = model.Variation
-    characterize = staticmethod(characterize.characterize)
+    Characterization = characterize.Options  # what `cosim characterize` takes for it
     state_param = spice.STATE_PARAM
     state_range = (0.0, 1.0)
+
+    def characterize(self, options: characterize.Options, out_dir: Path, progress=None) -> list[Path]:
+        return characterize.run(options, out_dir, progress)
 
     def params(self, preset: str | None = None, file: Path | None = None) -> model.MSDCParams:
         return model.load_params_file(file) if file is not None else model.load_preset(preset)

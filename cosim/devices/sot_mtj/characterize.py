@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
 from cosim import atomic
+from cosim.config import Strict
 from cosim.devices.sot_mtj import model as sot_mtj
 from cosim.devices.sot_mtj.model import SOTArrays, SOTParams, Timing
 from cosim.devices.sot_mtj.spice import neuron_runner
@@ -238,3 +240,24 @@ def _plots(points: pd.DataFrame, fits: pd.DataFrame, summary: pd.DataFrame, out_
             ax.grid(alpha=0.3)
         written.append(save_png(fig, out_dir / "sot_scaling.png"))
     return written
+
+
+class Options(Strict):
+    """`cosim.characterize("sot_mtj", …)`: switching probability versus write current of SOT-MTJ neurons,
+    fitted sigmoids per device and width; an option left None takes Sweep's default."""
+
+    width: str = "all"  # all, a width preset (w50, w100, w200, w400) or a width in nm
+    instances: int = 8
+    pulses: int | None = None
+    points: int | None = None
+    coarse_points: int | None = None
+    coarse_pulses: int | None = None
+    backend: Literal["spice", "batch", "twin"] = "spice"
+    seed: int = 0
+
+
+def run(options: Options, out_dir: Path, progress=None) -> list[Path]:
+    """`characterize` with `options`; `progress(width, summary)` after each width: the files written."""
+    o = options
+    sweep = Sweep(**o.given({name: name for name in ("coarse_points", "coarse_pulses", "points", "pulses")}))
+    return characterize(resolve_width(o.width), out_dir, o.instances, sweep, o.seed, o.backend, progress=progress)

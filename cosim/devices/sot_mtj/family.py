@@ -17,8 +17,11 @@ class SOTMTJ:
     presets = model.PRESETS
     twin = True
     Variation = model.Variation
-    characterize = staticmethod(characterize.characterize)
+    Characterization = characterize.Options  # what `cosim characterize` takes for it
     runner = staticmethod(spice.neuron_runner)  # the neurons on a backend (twin or NeuronBank)
+
+    def characterize(self, options: characterize.Options, out_dir: Path, progress=None) -> list[Path]:
+        return characterize.run(options, out_dir, progress)
 
     def params(self, preset: str | None = None, file: Path | None = None) -> model.SOTParams:
         if file is not None:

@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 
 from cosim import atomic
+from cosim.config import Strict
 from cosim.devices import bench
 from cosim.devices.bench import Device, PulseTrain, SineSweep
 from cosim.devices.verilog_a import curves, spice
 from cosim.devices.verilog_a.instances import VAInstances
 from cosim.devices.verilog_a.preset import VAModel
+from cosim.errors import ConfigError
 from cosim.netlist import ir
 from cosim.plots import save_png
 from cosim.spice.engine import Engine
@@ -109,3 +111,37 @@ def _plots(loops: pd.DataFrame, pulses: pd.DataFrame, label: str, sweep: SineSwe
     ax.legend(fontsize=8)
     written.append(save_png(fig, out_dir / f"pulses_{label}.png"))
     return written
+
+
+class Options(Strict):
+    """`cosim.characterize("verilog_a", …)`: I–V loops, a set/reset pulse train and what one read or pulse does
+    to a Verilog-A device brought with a preset, through the family's own netlist; the defaults are the M-SDC
+    board's pulses. One of `preset` (one that ships) or `file` (yours)."""
+
+    preset: str | None = None
+    file: Path | None = None
+    amplitude_V: float = 1.0
+    frequencies_Hz: list[float] = [5e3, 1e4, 2e4]  # one loop each
+    series_ohm: float = 1e3
+    pulse_amplitude_V: float = 1.0
+    pulse_width_s: float = 1e-6
+    pulse_series_ohm: float = 1e3
+    pulses: int = 40
+    read_V: float = 0.1
+    seed: int = 0
+
+
+def run(options: Options, out_dir: Path, progress=None) -> list[Path]:
+    """`characterize` with `options`: the files written."""
+    from cosim.devices.verilog_a.family import FAMILY
+
+    o = options
+    if (o.preset is None) == (o.file is None):
+        raise ConfigError("characterize verilog_a: give one of preset (one that ships) or file (your preset file)")
+    if not o.frequencies_Hz or not all(f > 0 for f in o.frequencies_Hz):
+        raise ConfigError(f"characterize verilog_a: frequencies_Hz must be > 0, at least one; got {o.frequencies_Hz}")
+    model = FAMILY.params(o.preset, o.file)
+    sweep = SineSweep(o.amplitude_V, max(o.frequencies_Hz), o.series_ohm)
+    train = PulseTrain(o.pulse_amplitude_V, o.pulse_width_s, o.pulse_series_ohm, o.pulses, o.read_V)
+    files, _ = characterize(model, o.preset or model.path.stem, out_dir, sweep, o.frequencies_Hz, train, o.seed)
+    return files

@@ -28,11 +28,14 @@ class VerilogA:
     presets = Presets(NAME, "Verilog-A")
     twin = False
     Variation = inst.Variation
-    characterize = staticmethod(characterize.characterize)
+    Characterization = characterize.Options  # what `cosim characterize` takes for it
     state_param = STATE_PARAM
     # The board's state range is a family's (cosim.devices.base.CrossbarFamily): presets whose module keeps its
     # state in other units are refused by `params` with a line saying so.
     state_range = (0.0, 1.0)
+
+    def characterize(self, options: characterize.Options, out_dir: Path, progress=None) -> list[Path]:
+        return characterize.run(options, out_dir, progress)
 
     def params(self, preset: str | None = None, file: Path | None = None) -> VAModel:
         if file is not None:
