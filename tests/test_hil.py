@@ -51,6 +51,18 @@ def test_summary_divides_by_the_samples_each_row_served():
     assert "energy_per_inference_J" not in summarize(ledger.frame().iloc[3:])  # no inference: no such figure
 
 
+def test_summary_sums_device_energy_over_the_rows_that_measured_it():
+    ledger = Ledger(PeripheralCosts(adc_J=0.0))
+    ledger.book("inference", energy_J=10.0, circuit_time_s=1.0, wall_time_s=0.0, samples=4, device_energy_J=2.0)
+    ledger.book("set", energy_J=6.0, circuit_time_s=1.0, wall_time_s=0.0, pulses=1, samples=3, device_energy_J=3.0)
+    ledger.book("read", energy_J=1.0, circuit_time_s=1.0, wall_time_s=0.0)  # a backend that does not measure it
+    s = summarize(ledger.frame())
+    assert (s["device_energy_J"], s["training_device_energy_J"]) == (5.0, 3.0)
+    assert s["device_energy_per_inference_J"] == pytest.approx(0.5)
+    assert s["device_energy_per_training_sample_J"] == pytest.approx(1.0)
+    assert "device_energy_J" not in summarize(ledger.frame().iloc[2:])  # nothing measured: no device figure
+
+
 def test_ledger_round_trips_through_parquet(tmp_path):
     ledger = Ledger()
     ledger.book("read", energy_J=2e-12, circuit_time_s=1e-6, wall_time_s=1e-3, device="Xl1d0_0", layer="l1")

@@ -80,6 +80,8 @@ def test_ledger_books_slots_and_one_row_per_inference():
     assert training_time == pytest.approx(train_slots * slot)
     m = result.metrics
     assert (inference["samples"] == 1).all()  # one row per input
+    # the training rows serve each training input once (the read of its slot), so per-sample figures are right
+    assert frame.loc[frame["phase"] != "inference", "samples"].sum() == train_slots == m["training_samples"]
     assert m["energy_per_inference_J"] == pytest.approx(inference["energy_J"].mean())
     assert m["time_per_inference_s"] == pytest.approx(2 * slot)
     # an inference writes, resets and reads every hidden neuron: bounded by the driver range

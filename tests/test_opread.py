@@ -38,10 +38,10 @@ def inputs(rows: int, n: int = 5) -> np.ndarray:
 
 def run(s: CircuitSession, x: np.ndarray, passes: int = 1):
     """The last of `passes` forward passes (each starts from the states the one before left), the energies of
-    all, the states after. Sessions sharing the process's libngspice are run one after the other."""
+    all (what the supplies deliver, what the devices dissipate), the states after. Sessions sharing the process's libngspice are run one after the other."""
     for _ in range(passes):
         r = s.forward(x)
-    return r, np.array([e.energy_J for e in s.ledger.events]), s.x.copy()
+    return r, np.array([(e.energy_J, e.device_energy_J) for e in s.ledger.events]), s.x.copy()
 
 
 def worst(a, b) -> float:

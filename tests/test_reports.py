@@ -180,6 +180,13 @@ def test_the_peripheral_note_states_the_assumed_table_or_that_there_is_none():
     assert "books no peripheral events" in notes.peripheral_note(_run("b"))
 
 
+def test_a_run_that_scales_one_simulated_read_says_so():
+    scaled = notes.peripheral_note(_run("e", experiment="ellis2023"))
+    assert "only the energy and time of one synapse read come from ngspice" in scaled
+    assert "one synapse read" not in notes.peripheral_note(_run("e", experiment="ellis2023", backend="twin"))
+    assert notes.peripheral_note(_run("m")).endswith("come from the simulated waveforms (ngspice).")
+
+
 def test_short_series_are_not_plotted_and_bars_are_linear_with_their_values_written():
     import matplotlib
 

@@ -8,7 +8,9 @@ Layout of one layer (prefix `p`):
                         pbus     ─[program switch, controlled by p_rsel{r} − p_csel{c}]─ p_t{r}_{c}
     column c:  p_c0_c ─R─ p_c1_c ─ … ─R─ p_col{c} ─[sense switch]─ p_cs{c} ─ ammeter V{p}s{c} ─ p_sum{c}
                p_col{c} ─[ground switch]─ 0
-    reference column (index C): fixed conductance g_ref per row, read the same way.
+    reference column (index C): fixed conductance g_ref per row behind the same two switches as a device (its
+    program switch never closes), so I_c − I_ref of devices equal to the reference is zero, not the drop of a
+    read switch the reference lacks.
     wire capacitance (optional, `wire_F` > 0): C{p}wr{r}_{c} / C{p}wv{r}_{c} from the far node of every row and
     column segment to ground, so reads have dynamics (settling) and are simulated as transients.
 
@@ -153,13 +155,14 @@ def crossbar_layer(
     for c in range(cols + 1):
         for r in range(rows):
             row_node, col_node = f"{prefix}_r{r}_{c}", f"{prefix}_c{r}_{c}"
-            if c == cols:
-                items.append(ir.Resistor(f"R{prefix}ref{r}", row_node, col_node, 1.0 / g_ref_S))
+            top = f"{prefix}_t{r}_{c}"
+            items.append(ir.Switch(f"S{prefix}r{r}_{c}", row_node, top, READ_ENABLE, "0", SWITCH_MODEL))
+            if c == cols:  # the same switches as a device's (its program switch never closes): same path, same leak
+                items.append(ir.Switch(f"S{prefix}p{r}_{c}", PROGRAM_BUS, top, ir.GROUND, ir.GROUND, SWITCH_MODEL))
+                items.append(ir.Resistor(f"R{prefix}ref{r}", top, col_node, 1.0 / g_ref_S))
             else:
                 index = first_index + len(points)
-                top = f"{prefix}_t{r}_{c}"
                 name = f"X{prefix}d{r}_{c}"
-                items.append(ir.Switch(f"S{prefix}r{r}_{c}", row_node, top, READ_ENABLE, "0", SWITCH_MODEL))
                 items.append(ir.Switch(f"S{prefix}p{r}_{c}", PROGRAM_BUS, top, row_select_node(prefix, r),
                                        col_select_node(prefix, c), SWITCH_MODEL))
                 items.append(devices.element(name, top, col_node, index))

@@ -95,7 +95,7 @@ class Experiment:
     (states: a run's states.npz, or none for a config); `report_extras(cfg, states)` gives the conductance
     maps a report draws ({label: rows × columns in S}); `reference_exports` lists the (dialect, stimulus)
     exports shipped in netlists/<name>/, written from netlists/<name>.yaml; `title` names it in words for
-    reports."""
+    reports; `scaled_energy`, when not every booked event is simulated, says how its SPICE figures are scaled."""
 
     name: str
     Config: type[ExperimentBase]
@@ -105,3 +105,4 @@ class Experiment:
     report_extras: Callable[[Any, Mapping[str, np.ndarray]], dict[str, np.ndarray]] = no_extras
     resumable: bool = False
     title: str = ""
+    scaled_energy: str = ""

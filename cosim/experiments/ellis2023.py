@@ -266,4 +266,8 @@ def export_circuit(cfg: Config, states: Mapping[str, np.ndarray], stimulus: str,
 
 EXPERIMENT = Experiment(name="ellis2023", Config=Config, train=train, export_circuit=export_circuit,
                         reference_exports=(("ngspice", "read"),),
-                        title="Domain-wall stochastic synapses trained with the mean/variance rule (Ellis et al. 2023)")
+                        title="Domain-wall stochastic synapses trained with the mean/variance rule (Ellis et al. 2023)",
+                        scaled_energy="only the energy and time of one synapse read come from ngspice (one synapse read "
+                                      "64 times at the start of the run); every read the ledger books (hundreds of "
+                                      "millions in a run of seconds) is that per-read cost at the probabilities of "
+                                      "the moment, not a simulation of its own")

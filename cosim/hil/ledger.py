@@ -1,7 +1,9 @@
 """The ledger: the single source of energy and time. One row per hardware event.
 
-Circuit energy comes from the simulated waveforms (∫V·I of the driving sources) and circuit time from the
-hardware's own schedule; peripheral costs (controller steps, switch events, ADC conversions, and on tiled
+Circuit energy comes from the simulated waveforms: `energy_J` is ∫V·I of every source that supplies the circuit
+during the event (drivers and the neurons' amplifier outputs, cosim.hil.power), `device_energy_J` the part the
+devices themselves dissipate (what papers quoting a device's switching or read energy give; NaN where a backend
+does not measure it). Circuit time comes from the hardware's own schedule; peripheral costs (controller steps, switch events, ADC conversions, and on tiled
 boards the digital operations and DAC drives between tiles) come from a documented table that users can
 change. A tiled board's rows name their tile (`tile`, e.g. "l1[0,1]"; cosim.hil.tiles says what it books). Each row also says how many samples (inputs) the event served, so
 per-inference and per-training-sample figures need no second bookkeeping. Figures are summed from these rows
@@ -37,6 +39,9 @@ class PeripheralCosts(Strict):
       logic at 1 GHz, ~1 ns and ~1 pJ;
     - DAC drive (tiled boards: a digital activation driving a row of the next layer's tiles): an 8-bit DAC and
       its row buffer settling within 10 ns at ~1 mW: 10 ns, 10 pJ.
+
+    The neurons' amplifiers are not here: their outputs are sources of the simulated circuit, booked in the
+    circuit energy (what an amplifier's output delivers; its quiescent supply current is not modelled).
     """
 
     controller_step_J: float = Field(2.1e-7, ge=0, le=MAX_EVENT_ENERGY_J)
@@ -72,6 +77,7 @@ class Event:
     tile: str = ""  # the tile of a tiled board that booked the event ("": the whole board, or outside the tiles)
     digital_ops: int = 0
     dac_drives: int = 0
+    device_energy_J: float = float("nan")  # of energy_J, dissipated in the devices (NaN: not measured)
 
 
 @dataclass
@@ -82,7 +88,7 @@ class Ledger:
     def book(self, phase: str, *, energy_J: float, circuit_time_s: float, wall_time_s: float, device: str = "",
              layer: str = "", epoch: int = -1, pulses: int = 0, controller_steps: int = 0, switch_events: int = 0,
              adc_conversions: int = 0, samples: int = 0, tile: str = "", digital_ops: int = 0,
-             dac_drives: int = 0) -> Event:
+             dac_drives: int = 0, device_energy_J: float = float("nan")) -> Event:
         if phase not in PHASES:
             raise ConfigError(f"ledger phase {phase!r} is not one of {', '.join(PHASES)}")
         p = self.peripherals
@@ -93,7 +99,7 @@ class Ledger:
             + digital_ops * p.digital_op_J + dac_drives * p.dac_J,
             controller_steps * p.controller_step_s + switch_events * p.switch_s + adc_conversions * p.adc_s
             + digital_ops * p.digital_op_s + dac_drives * p.dac_s,
-            int(samples), tile, int(digital_ops), int(dac_drives),
+            int(samples), tile, int(digital_ops), int(dac_drives), float(device_energy_J),
         )
         self.events.append(event)
         return event

@@ -14,7 +14,8 @@ Per chunk: point 0 has every input at 0 V; sample k is solved at its plateau and
   backward-Euler step (V(x) = x_held + hold_s·dX/dt), so the plateau solve sits at the state of the read
   instant (the plateau's middle) even where the state moves fast (a hidden layer reading at −0.1 V moves an
   M-SDC Cr device by ~3e-5 per µs);
-- energy of a slot: P(1)·read_s + 2·edge_s·∫₀¹ P(s) ds (rise and fall are the same ramp), the integral by a
+- energy of a slot (every supply's, amplifier outputs included, and the devices' dissipation, cosim.hil.power):
+  P(1)·read_s + 2·edge_s·∫₀¹ P(s) ds (rise and fall are the same ramp), the integral by a
   Gauss–Radau rule for the weight s² (P = s²·Q(s): no current flows at zero input) with its fixed node at
   s = 1: exact for Q of degree ≤ 2·edges;
 - state drift: each point's rate dX/dt integrated over the slot, the ramps by the interpolating rule on
@@ -37,6 +38,7 @@ from scipy.special import roots_jacobi
 from cosim.circuits import crossbar as xb
 from cosim.circuits.network import Network
 from cosim.errors import ConfigError
+from cosim.hil import power
 from cosim.netlist import ir
 from cosim.netlist.numbers import number
 from cosim.spice.engine import Engine
@@ -159,32 +161,30 @@ class OpRead:
 
     outputs_V: list[np.ndarray]
     column_currents_A: list[np.ndarray]
-    energies_J: np.ndarray
+    energies_J: np.ndarray  # per sample: what every supply delivers (cosim.hil.power)
+    device_energies_J: np.ndarray  # per sample: what the devices dissipate
     x: np.ndarray
     wall_s: float
 
 
-def solve(engine: Engine, network: Network, x: np.ndarray, inputs: np.ndarray, read_s: float, edge_s: float,
-          edges: int, samples: int) -> OpRead:
+def solve(engine: Engine, network: Network, meter: power.Meter, x: np.ndarray, inputs: np.ndarray, read_s: float,
+          edge_s: float, edges: int, samples: int) -> OpRead:
     """Read every row of `inputs` (samples × rows, in units of the read voltage) through the loaded read-mode
-    circuit (`read_netlist(network, edges, samples, hold_time(read_s, edge_s))`), starting from states `x`."""
+    circuit (`read_netlist(network, edges, samples, hold_time(read_s, edge_s))`, measured by `meter`, its
+    `power.Meter`), starting from states `x`."""
     spec, rule = network.spec, edge_rule(edges)
     n_layers = len(spec.layers) - 1
-    rows = [f"b{name[1:].lower()}" for name in network.input_sources]
-    row_sources = rows + [s.lower() for layer in range(1, n_layers) for s in network.row_sources(layer)]
-    row_nodes = [f"in{r}" for r in range(spec.layers[0])] + [y for k in range(n_layers - 1)
-                                                             for y in network.output_nodes(k)]
     columns = [[layer.sense_source(c).lower() for c in range(layer.cols + 1)] for layer in network.layers]
     outputs = [network.output_nodes(k) for k in range(n_layers)]
     states = [p.state_vector for p in network.points]
-    vectors = ([f"i({s})" for s in row_sources + [c for layer in columns for c in layer]]
-               + [f"v({n})" for n in row_nodes + [y for layer in outputs for y in layer]] + states)
-    signs = np.array([-1.0] * len(rows) + [1.0] * (len(row_sources) - len(rows)))
+    power_vectors = meter.vectors
+    vectors = list(dict.fromkeys([f"i({c})" for layer in columns for c in layer]
+                                 + [f"v({y})" for layer in outputs for y in layer] + power_vectors + states))
     instances = [p.instance for p in network.points]
     x = np.asarray(x, dtype=float)
     outs: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
     cols: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
-    energies, wall = [], 0.0
+    energies, device_energies, wall = [], [], 0.0
     hold_s = hold_time(read_s, edge_s)
     for first in range(0, len(inputs), samples):
         chunk = inputs[first:first + samples]
@@ -199,8 +199,9 @@ def solve(engine: Engine, network: Network, x: np.ndarray, inputs: np.ndarray, r
         w = engine.dc(ir.DcSweep(ir.SWEEP_TEMPERATURE, 0.0, float(len(chunk) * rule.points), 1.0), vectors)
         wall += time.perf_counter() - started
         at = lambda v: w[v][1:].reshape(len(chunk), rule.points)  # noqa: E731 (samples × points)
-        power = sum(sign * at(f"v({n})") * at(f"i({s})") for sign, n, s in zip(signs, row_nodes, row_sources))
-        energies.append(read_s * power[:, -1] + 2.0 * edge_s * (power @ rule.power_weights))
+        points = {v: at(v) for v in power_vectors}
+        for watts, out in ((meter.supply_power(points), energies), (meter.device_power(points), device_energies)):
+            out.append(read_s * watts[:, -1] + 2.0 * edge_s * (watts @ rule.power_weights))
         for k in range(n_layers):
             cols[k].append(np.stack([at(f"i({c})")[:, -1] for c in columns[k]], 1))
             outs[k].append(np.stack([at(f"v({y})")[:, -1] for y in outputs[k]], 1))
@@ -211,4 +212,4 @@ def solve(engine: Engine, network: Network, x: np.ndarray, inputs: np.ndarray, r
         drift = read_s * ramp[:, -1] + 2.0 * edge_s * np.einsum("j,kjd->kd", rule.rate_weights, ramp)
         x = np.clip(x + drift.sum(0), *network.state_range)
     return OpRead([np.concatenate(o) for o in outs], [np.concatenate(c) for c in cols], np.concatenate(energies),
-                  x, wall)
+                  np.concatenate(device_energies), x, wall)

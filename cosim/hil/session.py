@@ -3,7 +3,8 @@ ngspice (persistent library or a fresh process per call), `twin` integrates the 
 
 Every operation is one transient holding as many events as no decision separates (all samples of a forward
 pass in time slots, every selected device's pulses one after another, as the hardware would do them), and
-every event is booked in the ledger with its energy (∫V·I of the sources that drive it) and circuit time.
+every event is booked in the ledger with its energy (∫V·I of every source that supplies the circuit, amplifier
+outputs included, and the part the devices dissipate: cosim.hil.power) and circuit time.
 Forward passes of boards whose reads have no dynamics may run as DC operating points instead (`Timing.read_mode`,
 cosim.hil.opread), booked the same way. Device state lives in numpy between operations and is written back as
 initial conditions before each run. Between operations the periphery works (the peripheral time the operation
@@ -25,7 +26,7 @@ from scipy.integrate import simpson
 
 from cosim.circuits.network import SELECT_LINE_A, Network
 from cosim.errors import ConfigError
-from cosim.hil import opread
+from cosim.hil import opread, power
 from cosim.hil.ledger import Ledger
 from cosim.hil.schedule import Pulses, Schedule, Slot
 from cosim.netlist import ir
@@ -66,6 +67,8 @@ class Timing:
 
 
 READ_MODES = ("auto", "op", "transient")
+# Per slot of an operation: the energy its supplies deliver, and the part its devices dissipate.
+Energies = tuple[Sequence[float], Sequence[float]]
 
 # (states, duration_s) -> the states after that long at zero bias (a crossbar family's `idle` on the board's devices)
 IdleDrift = Callable[[np.ndarray, float], np.ndarray]
@@ -151,7 +154,7 @@ class _Session:
         enable.values[0] = 1.0
         enable.hold(sched.t_s, 1.0)
         result, energies, wall = self._forward(sched, inputs)
-        self._book(sched, energies, wall, epoch)
+        self._book(sched, *energies, wall, epoch)
         return result
 
     def read_conductance(self, devices: Sequence[int], phase: str = "read", epoch: int = -1) -> np.ndarray:
@@ -162,7 +165,7 @@ class _Session:
             self._select_slot(sched, d, lambda start, d=d: self._read_pulse(sched, start, phase, d))
         self._programming_mode(sched)
         g, energies, wall = self._program(sched, devices, phase)
-        self._book(sched, energies, wall, epoch)
+        self._book(sched, *energies, wall, epoch)
         return g
 
     def program(self, devices: Sequence[int], pulses: Sequence[Pulses], epoch: int = -1,
@@ -183,15 +186,17 @@ class _Session:
             self._select_slot(sched, d, body)
         self._programming_mode(sched)
         g, energies, wall = self._program(sched, devices, "verify" if verify else None)
-        self._book(sched, energies, wall, epoch)
+        self._book(sched, *energies, wall, epoch)
         return g
 
     # --- for backends ----------------------------------------------------------------------------------
 
-    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
+    # Both return, with their results, the slots' energies (what the supplies deliver, what the devices
+    # dissipate) and the wall time they took.
+    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, Energies, float]:
         raise NotImplementedError
 
-    def _program(self, sched: Schedule, devices: list[int], read_phase: str | None) -> tuple[np.ndarray | None, list[float], float]:
+    def _program(self, sched: Schedule, devices: list[int], read_phase: str | None) -> tuple[np.ndarray | None, Energies, float]:
         raise NotImplementedError
 
     # --- schedule pieces -------------------------------------------------------------------------------
@@ -230,19 +235,20 @@ class _Session:
                                 adc_conversions=1))
         return end
 
-    def _book(self, sched: Schedule, energies: list[float], wall_s: float, epoch: int) -> None:
-        """One ledger row per slot: its energy, its circuit time, and its share of the run's wall time; then the
+    def _book(self, sched: Schedule, energies: Sequence[float], device_energies: Sequence[float], wall_s: float,
+              epoch: int) -> None:
+        """One ledger row per slot: its energies, its circuit time, and its share of the run's wall time; then the
         devices idle for the peripheral time the rows book (`idle`)."""
         total = max(sched.t_s, 1e-30)
         idle_s = 0.0
-        for s, energy in zip(sched.slots, energies):
+        for s, energy, device_energy in zip(sched.slots, energies, device_energies):
             point = self.network.points[s.device] if s.device >= 0 else None
             idle_s += self.ledger.book(
                 s.kind, energy_J=energy, circuit_time_s=s.end_s - s.start_s,
                 wall_time_s=wall_s * (s.end_s - s.start_s) / total,
                 device=point.instance if point else "", layer=point.layer if point else "", epoch=epoch,
                 pulses=s.pulses, controller_steps=s.controller_steps, switch_events=s.switch_events,
-                adc_conversions=s.adc_conversions, samples=s.samples,
+                adc_conversions=s.adc_conversions, samples=s.samples, device_energy_J=device_energy,
             ).peripheral_time_s
         self.t_s += sched.t_s
         if self.idle is not None and idle_s > 0:
@@ -274,46 +280,44 @@ class CircuitSession(_Session):
         # Op reads run the read-mode circuit in a second engine of the same kind; `engine` keeps the board (its
         # netlist is the circuit as programmed). Both share the process's one simulator (`_read_circuit`).
         self._reader: Engine | None = None
+        self._meter = power.Meter.of(network)
+        self._read_meter: power.Meter | None = None  # the read-mode circuit's (op reads)
 
-    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
+    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, Energies, float]:
         if self.read_mode == "op":
             t = self.timing
             reader = self._read_circuit()
-            r = opread.solve(reader, self.network, self.x, inputs, t.read_s, t.edge_s, self._edges, t.op_samples)
+            r = opread.solve(reader, self.network, self._read_meter, self.x, inputs, t.read_s, t.edge_s, self._edges,
+                             t.op_samples)
             self.engine.busy_s += r.wall_s  # the board engine's count covers this session's simulations
             self.x = r.x
-            return ForwardResult(r.outputs_V, r.column_currents_A), r.energies_J.tolist(), r.wall_s
+            return ForwardResult(r.outputs_V, r.column_currents_A), (r.energies_J, r.device_energies_J), r.wall_s
         spec, net = self.network.spec, self.network
         n_layers = len(spec.layers) - 1
-        row_sources = [s.lower() for layer in range(n_layers) for s in net.row_sources(layer)]
         columns = [layer.sense_source(c).lower() for layer in net.layers for c in range(layer.cols + 1)]
         outputs = [y for layer in range(n_layers) for y in net.output_nodes(layer)]
-        row_nodes = net.input_nodes + [y for k in range(n_layers - 1) for y in net.output_nodes(k)]
-        w, wall = self._run(sched, [f"i({s})" for s in row_sources + columns] + [f"v({n})" for n in outputs + row_nodes],
+        w, wall = self._run(sched, [f"i({c})" for c in columns] + [f"v({n})" for n in outputs] + self._meter.vectors,
                             step_s=self.timing.read_s / 2)
-        # Power delivered into the rows: by the inputs (−i of the source) and by neurons (+i of the ammeter).
-        signs = [-1.0] * spec.layers[0] + [1.0] * (len(row_sources) - spec.layers[0])
-        power = sum(sign * w[f"v({v})"] * w[f"i({s})"] for sign, v, s in zip(signs, row_nodes, row_sources))
         at = np.array([s.read_at_s for s in sched.slots])
-        sample = {k: np.interp(at, w["time"], v) for k, v in w.items() if k != "time"}
+        sample = {k: np.interp(at, w["time"], w[k]) for k in [f"i({c})" for c in columns] + [f"v({n})" for n in outputs]}
         currents = [np.stack([sample[f"i({layer.sense_source(c).lower()})"] for c in range(layer.cols + 1)], 1)
                     for layer in net.layers]
         outs = [np.stack([sample[f"v({n})"] for n in net.output_nodes(k)], 1) for k in range(n_layers)]
         latency = None
         if self._has_capacitors:
             latency = _read_latency(sched, w["time"], np.stack([w[f"i({c})"] for c in columns], 1), self.timing)
-        return ForwardResult(outs, currents, latency), _slot_energies(sched, w["time"], power), wall
+        return ForwardResult(outs, currents, latency), self._energies(sched, w), wall
 
-    def _program(self, sched: Schedule, devices: list[int], read_phase: str | None) -> tuple[np.ndarray | None, list[float], float]:
+    def _program(self, sched: Schedule, devices: list[int], read_phase: str | None) -> tuple[np.ndarray | None, Energies, float]:
         nodes = []
         for d in devices:
             p = self.network.points[d]
             nodes += [f"v({p.top_node})", f"v({p.bottom_node})"]
         pulsed = any(s.pulses for s in sched.slots)
         step_s = min(self.timing.read_s / 2, self.timing.program_step_s) if pulsed else self.timing.read_s / 2
-        drive_i, drive_v = f"i({self.network.program_source.lower()})", f"v({self.network.program_node})"
-        w, wall = self._run(sched, [drive_i, drive_v, *nodes], step_s=step_s)
-        energies = _slot_energies(sched, w["time"], -w[drive_v] * w[drive_i])
+        drive_i = f"i({self.network.program_source.lower()})"
+        w, wall = self._run(sched, [drive_i, *nodes, *self._meter.vectors], step_s=step_s)
+        energies = self._energies(sched, w)
         if read_phase is None:
             return None, energies, wall
         reads = {s.device: s.read_at_s for s in sched.slots if s.kind == read_phase}
@@ -323,6 +327,12 @@ class CircuitSession(_Session):
             v = w[f"v({p.top_node})"] - w[f"v({p.bottom_node})"]
             g[k] = -np.interp(reads[d], w["time"], w[drive_i]) / np.interp(reads[d], w["time"], v)
         return g, energies, wall
+
+    def _energies(self, sched: Schedule, w: dict[str, np.ndarray]) -> Energies:
+        """Per slot: ∫ of every supply's power and of the devices' dissipation (cosim.hil.power)."""
+        t = w["time"]
+        return (_slot_energies(sched, t, self._meter.supply_power(w)),
+                _slot_energies(sched, t, self._meter.device_power(w)))
 
     @property
     def read_engine(self) -> Engine:
@@ -336,8 +346,9 @@ class CircuitSession(_Session):
             e, t = self.engine, self.timing
             self._reader = type(e)(seed=e.seed, num_threads=e.num_threads, timeout_s=e.timeout_s,
                                    convergence_retry=e.convergence_retry)
-            self._reader.load(opread.read_netlist(self.network, self._edges, t.op_samples,
-                                                  opread.hold_time(t.read_s, t.edge_s)))
+            circuit = opread.read_netlist(self.network, self._edges, t.op_samples, opread.hold_time(t.read_s, t.edge_s))
+            self._reader.load(circuit)
+            self._read_meter = power.Meter.of(self.network, circuit)
         return self._reader
 
     def _run(self, sched: Schedule, vectors: list[str], step_s: float) -> tuple[dict[str, np.ndarray], float]:
@@ -382,24 +393,24 @@ def _read_latency(sched: Schedule, t: np.ndarray, currents: np.ndarray, timing: 
     return worst
 
 
-def _slot_energies(sched: Schedule, t: np.ndarray, power: np.ndarray) -> list[float]:
-    """∫ power dt over each slot, piece by piece between the schedule's corners (where every drive is linear in
+def _slot_energies(sched: Schedule, t: np.ndarray, watts: np.ndarray) -> list[float]:
+    """∫ watts dt over each slot, piece by piece between the schedule's corners (where every drive is linear in
     time and the power smooth), by Simpson's rule on the simulator's time points in the piece. ngspice takes only
     3–8 points on a 10 ns ramp, where the power grows as t²: the trapezoid rule on them was 3e-4 of a read's
     energy high, Simpson's 3e-8 (against a 1e-10 s step; docs/scale.md)."""
     corners = np.unique(np.concatenate([np.asarray(w.times) for w in sched.sources.values()]
                                        + [[0.0, sched.t_s]]))
     corners = corners[corners <= t[-1]]
-    edges = np.interp(corners, t, power)
+    edges = np.interp(corners, t, watts)
     # The simulator lands on every corner (a breakpoint); its first output point may follow t = 0.
     if t[0] > corners[0] and len(t) > 1:
-        edges[0] = power[0] + (power[1] - power[0]) * (corners[0] - t[0]) / (t[1] - t[0])
+        edges[0] = watts[0] + (watts[1] - watts[0]) * (corners[0] - t[0]) / (t[1] - t[0])
     pieces = np.searchsorted(corners, t, side="right") - 1
     tol = 1e-6 * np.diff(corners).min(initial=np.inf)
     energy = np.zeros(len(corners))
     for k, (a, b) in enumerate(zip(corners[:-1], corners[1:])):
         inside = (pieces == k) & (t > a + tol) & (t < b - tol)
-        times, values = np.r_[a, t[inside], b], np.r_[edges[k], power[inside], edges[k + 1]]
+        times, values = np.r_[a, t[inside], b], np.r_[edges[k], watts[inside], edges[k + 1]]
         energy[k + 1] = simpson(values, x=times) if len(times) > 2 else 0.5 * (values[0] + values[1]) * (b - a)
     cumulative = np.cumsum(energy)
     return [float(np.interp(s.end_s, corners, cumulative) - np.interp(s.start_s, corners, cumulative))

@@ -5,7 +5,9 @@ Forward passes solve each layer's resistive network (wire segments, switches, re
 transimpedance stages' virtual ground: `cosim.circuits.nodal`) for every input vector at once, hidden layers
 driven by the previous layer's activations. As the operating-point reads do (`cosim.hil.opread`), each sample is
 solved at its plateau and at the ramp's quadrature nodes: energy P(1)·read_s + 2·edge_s·∫₀¹P(s)ds from the solved
-row currents, state drift from the devices' switching rates at those points. A first solve holds the states of
+row currents and from every column's amplifier (gain·R_f·I² into its feedback resistor, reference column
+included), the devices' share from their own voltages and currents, state drift from the devices' switching
+rates at those points. A first solve holds the states of
 the pass's start; the rates it gives advance every device sample by sample, and a second solve (from the
 first's voltages) reads each sample at its own states at the read instant, as the transient does.
 
@@ -79,7 +81,7 @@ class TwinSession(_Session):
             self._reads = [(r, _subset(self.params, r.devices)) for r in reads]
         return self._reads
 
-    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, list[float], float]:
+    def _forward(self, sched: Schedule, inputs: np.ndarray) -> tuple[ForwardResult, Energies, float]:
         started = time.perf_counter()
         spec, t = self.network.spec, self.timing
         rule = opread.edge_rule(self._edges)
@@ -88,7 +90,7 @@ class TwinSession(_Session):
         gain = spec.neuron.opamp_gain / (1.0 + spec.neuron.opamp_gain)  # out = −A/(1 + A)·R_f·I at virtual ground
         v_in = (inputs * spec.read_V)[:, None, :] * scale[None, :, None]  # (samples, points, rows)
         v_zero = np.zeros((1, inputs.shape[1]))  # every input at 0 V: the ramps' start
-        outs, currents, energies = [], [], np.zeros(n)
+        outs, currents, energies, device_energies = [], [], np.zeros(n), np.zeros(n)
         for read, p in self._layer_reads():
             net = read.network
             flat = v_in.reshape(n * points, -1)
@@ -104,12 +106,17 @@ class TwinSession(_Session):
             self.x[read.devices] = x
             i_cols = read.column_currents(solved).reshape(n, points, -1)
             power = (v_in * net.input_currents(solved, flat).reshape(v_in.shape)).sum(-1)  # (samples, points)
+            # every column's amplifier (reference included) delivers gain·R_f·I² into its feedback resistor
+            power += gain * spec.neuron.rf_ohm * (i_cols ** 2).sum(-1)
+            v_dev = (solved.v @ net.incidence).reshape(n, points, -1)
+            device_power = (v_dev * solved.i_devices.reshape(v_dev.shape)).sum(-1)
             energies += t.read_s * power[:, -1] + 2.0 * t.edge_s * (power @ rule.power_weights)
+            device_energies += t.read_s * device_power[:, -1] + 2.0 * t.edge_s * (device_power @ rule.power_weights)
             y = spec.neuron.activation(gain * spec.neuron.rf_ohm * (i_cols[..., :-1] - i_cols[..., -1:]))
             currents.append(i_cols[:, -1])
             outs.append(y[:, -1])
             v_in, v_zero = y, spec.neuron.activation(gain * spec.neuron.rf_ohm * self._zero_columns(read, held))
-        return ForwardResult(outs, currents), list(energies), time.perf_counter() - started
+        return ForwardResult(outs, currents), (list(energies), list(device_energies)), time.perf_counter() - started
 
     @staticmethod
     def _zero_columns(read: nodal.CrossbarRead, held: nodal.Solution) -> np.ndarray:
@@ -150,7 +157,7 @@ class TwinSession(_Session):
         drive = sched.wave(self.network.program_source)
         times = np.asarray(drive.times, dtype=float)
         slots = sched.slots
-        energies = np.zeros(len(slots))
+        energies, device_energies = np.zeros(len(slots)), np.zeros(len(slots))
         g_read = np.full(len(slots), np.nan)
         driven = np.zeros(len(self.x))  # how long each device is driven; it waits at 0 V for the rest
         queues: dict[int, list[int]] = {}  # each device's events, in time order
@@ -179,8 +186,8 @@ class TwinSession(_Session):
                 ks = [k for k, _ in members]
                 corners = np.array([c for _, c in members])
                 devs = np.array([slots[k].device for k in ks])
-                e, g = self._integrate(devs, corners, drive.sample(corners), at)
-                energies[ks] = e
+                e, e_device, g = self._integrate(devs, corners, drive.sample(corners), at)
+                energies[ks], device_energies[ks] = e, e_device
                 if at >= 0:
                     g_read[ks] = g
         on, off = msdc.switching_rates_per_s(self.params, 0.0)
@@ -188,17 +195,18 @@ class TwinSession(_Session):
         self.x = _advanced(self.x, on * waiting, (on + off) * waiting)
         g = [g_read[k] for k, s in enumerate(slots) if s.kind == read_phase]
         result = np.array(g) if read_phase is not None else None
-        return result, list(energies), time.perf_counter() - started
+        return result, (energies, device_energies), time.perf_counter() - started
 
     def _integrate(self, devs: np.ndarray, t: np.ndarray, v: np.ndarray, read_at: int):
         """Drive devices `devs` by the driver's voltages `v` at corners `t` (both shape (m, corners)), each through
-        its programming path; update their states, return the energy the driver delivers to each and the
-        conductance the driver measures (its current over the device's voltage) at corner `read_at`."""
+        its programming path; update their states, return the energy the driver delivers to each, the energy each
+        device dissipates and the conductance the driver measures (its current over the device's voltage) at
+        corner `read_at`."""
         p = _subset(self.params, devs)
         pc = msdc.MSDCArrays(**{f.name: getattr(p, f.name)[:, None] for f in fields(p)})  # per node column
         path = nodal.ProgrammingPath(**{k: a[devs][:, None] for k, a in self._programming_paths().items()})
         x = self.x[devs].copy()
-        energy = np.zeros(len(devs))
+        energy, device_energy = np.zeros(len(devs)), np.zeros(len(devs))
         g = None
         v_nodes = None
         for j in range(t.shape[1] - 1):
@@ -216,13 +224,15 @@ class TwinSession(_Session):
                 x_nodes = x[:, None] + (x_new - x)[:, None] * _NODES
                 v_nodes = msdc.series_device_voltage_V(pc, path.divider * v_src, path.series_ohm, x_nodes, v_nodes)
                 x_new = _advance(pc, x, v_nodes, dt)
-                i_source = path.source_current(v_src, msdc.current(pc, v_nodes, x_nodes), v_nodes)
+                i_nodes = msdc.current(pc, v_nodes, x_nodes)
+                i_source = path.source_current(v_src, i_nodes, v_nodes)
                 energy += dt[:, 0] * ((v_src * i_source) @ _WEIGHTS)
+                device_energy += dt[:, 0] * ((v_nodes * i_nodes) @ _WEIGHTS)
                 x = x_new
         if read_at == t.shape[1] - 1:
             g = self._conductance(pc, path, v[:, -1:], x[:, None])
         self.x[devs] = x
-        return energy, g
+        return energy, device_energy, g
 
     @staticmethod
     def _conductance(p: msdc.MSDCArrays, path: nodal.ProgrammingPath, v_src: np.ndarray, x: np.ndarray) -> np.ndarray:

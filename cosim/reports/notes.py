@@ -119,7 +119,11 @@ def circuit_source(run: Run) -> str:
     """Where the run's circuit figures come from, in words."""
     if run.metrics.get("backend") == "twin":
         return "the circuit's equations (numpy twin)"
-    return "the simulated waveforms (ngspice)"
+    try:
+        scaled = get(experiment_name(run)).scaled_energy
+    except ConfigError:
+        scaled = ""
+    return f"the simulated waveforms (ngspice): {scaled}" if scaled else "the simulated waveforms (ngspice)"
 
 
 def peripheral_note(run: Run) -> str:

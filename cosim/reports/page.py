@@ -14,7 +14,7 @@ from cosim.reports.show import cell, is_number, label, unit_of
 
 COLLAPSE_ROWS = 16  # longer tables start folded (HTML) or are cut to this many rows with a link (Markdown)
 # the ledger's columns in reading order; any other column follows those of its unit
-ORDER = ("events", "pulses", "samples", "energy_J", "peripheral_energy_J", "energy_with_peripherals_J",
+ORDER = ("events", "pulses", "samples", "energy_J", "device_energy_J", "peripheral_energy_J", "energy_with_peripherals_J",
          "circuit_time_s", "peripheral_time_s", "time_with_peripherals_s", "wall_time_s")
 PERIPHERAL_COLUMNS = ("peripheral_energy_J", "energy_with_peripherals_J", "peripheral_time_s", "time_with_peripherals_s")
 

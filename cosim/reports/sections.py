@@ -25,6 +25,11 @@ ENERGY_ROWS = [
     ("training time, total", "training_circuit_time_s", "training_time_with_peripherals_s"),
     ("run energy (training and evaluation)", "energy_J", "energy_with_peripherals_J"),
     ("run time (training and evaluation)", "circuit_time_s", "time_with_peripherals_s"),
+    # the part of the circuit energy the devices dissipate (papers quote devices' switching and read energies)
+    ("device energy per inference", "device_energy_per_inference_J", None),
+    ("device energy per training sample", "device_energy_per_training_sample_J", None),
+    ("device energy, training", "training_device_energy_J", None),
+    ("device energy, run", "device_energy_J", None),
 ]
 CIRCUIT, WITH_PERIPHERALS = "circuit (simulated)", "with peripherals (assumed)"
 

@@ -20,6 +20,7 @@ LABELS = {
     "pulses": "pulses",
     "samples": "samples served",
     "energy_J": "circuit energy",
+    "device_energy_J": "of which in devices",
     "peripheral_energy_J": "peripheral energy (assumed)",
     "energy_with_peripherals_J": "energy with peripherals",
     "circuit_time_s": "circuit time",
