@@ -29,7 +29,7 @@ def device_model(board, read: nodal.CrossbarRead, x=None):
 def test_one_cross_point_follows_ohms_law_through_wires_and_switches():
     """1 row × 1 column, a linear device: the row's first segment feeds two branches, the device's (read switch,
     device, column segment, sense switch, the virtual ground's 1/((1 + A)/R_f)) and the reference column's
-    (second row segment, 1/g_ref, column segment, sense switch, virtual ground). The open switches' leaks
+    (second row segment, read switch, 1/g_ref, column segment, sense switch, virtual ground). The open switches' leaks
     (1 nS each, ~1e-10 A against ~1e-5 A) are the only difference."""
     board = msdc_board((1, 1), wire_ohm=2.0)
     read = nodal.crossbar_read(board.network, 0)
@@ -37,7 +37,7 @@ def test_one_cross_point_follows_ohms_law_through_wires_and_switches():
     sol = read.network.solve(np.array([[0.1]]), linear(np.array([g])))
     spec, ground = board.network.spec, 1 / read.g_sense_S
     r_device = spec.switch.on_ohm + 1 / g + 2.0 + spec.switch.on_ohm + ground
-    r_ref = 2.0 + 1 / spec.g_ref_S + 2.0 + spec.switch.on_ohm + ground
+    r_ref = 2.0 + spec.switch.on_ohm + 1 / spec.g_ref_S + 2.0 + spec.switch.on_ohm + ground
     v_row = 0.1 / (1 + 2.0 / r_device + 2.0 / r_ref)
     np.testing.assert_allclose(read.column_currents(sol)[0], [v_row / r_device, v_row / r_ref], rtol=1e-7)
 
@@ -76,7 +76,7 @@ def test_the_network_refuses_what_it_cannot_model():
 def test_the_programming_path_is_the_networks_thevenin_equivalent():
     """Programming mode (one program switch and the ground switches closed, the driver behind R_prog on the bus):
     the network seen from the device's terminals is a source divider·v_src behind series_ohm. The bus's load
-    (119 other devices behind open program switches, 1.2e-4 of R_prog's conductance) is part of it: R_prog + 2
+    (119 other devices and 12 reference cells behind open program switches, 1.3e-4 of R_prog's conductance) is part of it: R_prog + 2
     switches + the column segments below the device alone would be 1.2e-4 off. What the Thevenin source leaves
     out, the device's own open read switch (1 GΩ to the grounded rows, in parallel with ~1 kΩ), is ~1e-6 of it."""
     board = msdc_board((12, 10), wire_ohm=7.0)

@@ -360,7 +360,8 @@ class ProgrammingPath:
 
 def programming_path(network: Network, device: int) -> ProgrammingPath:
     """The series path of `device` while it is programmed (`ProgrammingPath`). The bus's load is the other
-    devices' open program switches, each in series with its device (~1e4 Ω against 1 GΩ: left out); the device's
+    devices' and the reference cells' open program switches, each in series with its cell (~1e4 Ω against 1 GΩ:
+    left out); the device's
     own open read switch loads its top node (~1e-5 of the driver's current) and is left out of the Thevenin
     source (~1e-6 of the device's voltage)."""
     spec = network.spec
@@ -374,7 +375,8 @@ def programming_path(network: Network, device: int) -> ProgrammingPath:
         below += resistors[(node, under)]
         node = under
     g_prog = 1.0 / spec.program_series_ohm
-    g_leak = (len(network.points) - 1) / spec.switch.off_ohm
+    open_switches = len(network.points) - 1 + sum(xl.rows for xl in network.layers)  # reference cells: one per row
+    g_leak = open_switches / spec.switch.off_ohm
     bus_ohm = 1.0 / (g_prog + g_leak)
     return ProgrammingPath(g_prog * bus_ohm, bus_ohm + 2 * spec.switch.on_ohm + below, g_prog * g_leak * bus_ohm,
                            below + spec.switch.on_ohm, 1.0 / spec.switch.off_ohm)
