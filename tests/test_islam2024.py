@@ -42,6 +42,7 @@ def test_the_shipped_experiment_file_validates():
     ("device.timing.write_width_s=-1", "device.timing.write_width_s"),
     ("data.source=/no/such/dir", "not a directory"),
     ("training.hil_init=later", "training.hil_init"),
+    ("training.hil_max_train=0", "training.hil_max_train"),
     ("device.colour=red", "unknown key 'device.colour'"),
 ])
 def test_bad_settings_name_the_key(override, message):
@@ -153,6 +154,16 @@ def test_mnist_format_files_run_with_pooling(tmp_path):
     m = islam2024.train(cfg).metrics
     assert m["data"].startswith("MNIST-format files") and m["n_test"] == 60
     assert m["accuracy_ideal_software"] > 0.9 and m["accuracy_hil"] > 0.9
+
+
+def test_hardware_in_loop_epochs_can_use_the_first_training_images_only():
+    """training.hil_max_train: software training sees all 600 images, each hardware-in-loop epoch the first 100
+    (the ledger books 100 device samples per epoch), and the same run without it books 600 per epoch."""
+    limited = islam2024.train(_cfg("training.hil_max_train=100", "training.hil_epochs=2", "training.software_epochs=2"))
+    m = limited.metrics
+    assert (m["n_train"], m["n_hil_train"], m["training_samples"]) == (600, 100, 200)
+    full = islam2024.train(_cfg("training.hil_epochs=1", "training.software_epochs=2")).metrics
+    assert (full["n_hil_train"], full["training_samples"]) == (600, 600)
 
 
 # --- weights in an M-SDC crossbar (network.weights: msdc) ------------------------------------------------------
