@@ -2,13 +2,17 @@
 energy and time versus the number of reads N, and the SPICE read circuit's statistics.
 
     .venv/bin/python scripts/ellis2023_results.py [--backend spice] [--workers 2] [--out docs/ellis2023]
-                                                  [--source digits | MNIST_DIR]
+                                                  [--source digits | mnist | MNIST_DIR]
+    .venv/bin/python scripts/ellis2023_results.py --source mnist --backend twin --seeds 1 --gains 1 \
+        --max-epochs 20 --patience 5 --out docs/ellis2023/mnist        # the MNIST table of docs/ellis2023.md
 
 Runs sweeps/ellis2023.yaml for N = 1, 2, 4, … 64 and seeds 0–4 with the published rule (output gain 1), and
 the same with the fixed output gain (1, 2, 4 or 8) of the best validation accuracy at N = 64 (see
 docs/ellis2023.md), the real-weight baseline, and the positive-only layer's exact-mean limit (N → ∞, no
 sampling). Writes results.csv, exact_mean.csv, reads_spice.csv (not with --backend twin), results.md and four
-plots into --out; every number in docs/ellis2023.md comes from them.
+plots into --out; every number in docs/ellis2023.md comes from them. `--source mnist` (installed with `cosim data
+install mnist`) max-pools the 28×28 images to 14×14 (196 inputs, the paper's setting); --seeds, --gains,
+--max-epochs and --patience shrink the sweep to a time budget (every row then says what it used).
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ def run_point(point: dict) -> dict:
 
     overrides = [f"backend={point['backend']}", f"seed={point['seed']}", f"training.reads={point['reads']}",
                  f"training.output_gain={point['gain']}", f"data.source={point['source']}",
-                 f"training.baseline={'true' if point['baseline'] else 'false'}"]
+                 f"training.baseline={'true' if point['baseline'] else 'false'}", *point["budget"]]
     result = ellis2023.train(load_experiment(CONFIG, overrides))
     m = result.metrics
-    row = {**point, **{k: v for k, v in m.items() if not isinstance(v, (dict, list))}}
+    row = {**{k: v for k, v in point.items() if k != "budget"}, **{k: v for k, v in m.items() if not isinstance(v, (dict, list))}}
     used = result.states["dw_input_used"]  # synapses whose input is on in some training image
     row["p_used"] = result.states["dw_p"][used].ravel().tolist()
     return row
@@ -49,7 +53,8 @@ def exact_mean_point(point: dict) -> dict:
     from cosim.experiments import ellis2023
     from cosim.training import meanvar as mv
 
-    cfg = load_experiment(CONFIG, [f"seed={point['seed']}", f"data.source={point['source']}", "backend=twin"])
+    cfg = load_experiment(CONFIG, [f"seed={point['seed']}", f"data.source={point['source']}", "backend=twin",
+                                   *point["budget"]])
     split, _, _ = ellis2023.prepare_data(cfg.data, cfg.seed)
     params = dw.load_preset(cfg.device.preset)
     devices = dw.draw_instances(params, cfg.device.variation, (split.x_train.shape[1], 10), cfg.seed)
@@ -58,7 +63,7 @@ def exact_mean_point(point: dict) -> dict:
     fit = mv.fit(layer, split, learning_rate=t.learning_rate, batch_size=t.batch_size, max_epochs=t.max_epochs,
                  patience=t.patience, rng=np.random.default_rng([cfg.seed, 31]))
     rng = np.random.default_rng(0)
-    return {**point, "validation_accuracy": fit.history[fit.best_epoch - 1]["validation_accuracy"],
+    return {**{k: v for k, v in point.items() if k != "budget"}, "validation_accuracy": fit.history[fit.best_epoch - 1]["validation_accuracy"],
             "test_accuracy": mv.evaluate(layer, split.x_test, split.y_test, 1, rng)[0]}
 
 
@@ -91,19 +96,21 @@ def _mean_std(frame: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
     return frame.groupby(by)[col].agg(["mean", "std"]).rename(columns={"mean": f"{col}_mean", "std": f"{col}_std"})
 
 
-def markdown(runs: pd.DataFrame, exact: pd.DataFrame, selection: pd.DataFrame, stats: pd.DataFrame,
-             gain: float) -> str:
+def markdown(runs: pd.DataFrame, exact: pd.DataFrame, selection: pd.DataFrame, stats: pd.DataFrame | None,
+             gain: float, setting: str) -> str:
+    """The tables of results.md; `stats` (the SPICE read circuit's) is None with the twin backend."""
     base = runs[runs["baseline"]].groupby("seed")["baseline_test_accuracy"].first()
-    lines = [f"Real-weight baseline (same layer, same training): test accuracy {base.mean():.4f} ± {base.std():.4f} "
-             f"(5 seeds: {', '.join(f'{v:.4f}' for v in base)})", ""]
+    seeds = f"{len(base)} seed{'s' if len(base) > 1 else ''}"
+    lines = [setting, "", f"Real-weight baseline (same layer, same training): test accuracy {base.mean():.4f} ± "
+             f"{base.std():.4f} ({seeds}: {', '.join(f'{v:.4f}' for v in base)})", ""]
     ex = exact.groupby("gain")[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
-    lines += ["Exact-mean limit of the positive-only layer (N → ∞, no sampling), per output gain (5 seeds):", "",
+    lines += [f"Exact-mean limit of the positive-only layer (N → ∞, no sampling), per output gain ({seeds}):", "",
               "| gain | validation acc | test acc |", "|---|---|---|"]
     for g, r in ex.iterrows():
         lines.append(f"| {g:g} | {r[('validation_accuracy', 'mean')]:.4f} ± {r[('validation_accuracy', 'std')]:.4f} | "
                      f"{r[('test_accuracy', 'mean')]:.4f} ± {r[('test_accuracy', 'std')]:.4f} |")
     sel = selection.groupby("gain")[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
-    lines += ["", f"Stochastic layer at N = {READS[-1]}, per output gain (5 seeds); the gain is chosen by validation "
+    lines += ["", f"Stochastic layer at N = {READS[-1]}, per output gain ({seeds}); the gain is chosen by validation "
               "accuracy:", "", "| gain | validation acc | test acc |", "|---|---|---|"]
     for g, r in sel.iterrows():
         lines.append(f"| {g:g} | {r[('validation_accuracy', 'mean')]:.4f} ± {r[('validation_accuracy', 'std')]:.4f} | "
@@ -118,13 +125,15 @@ def markdown(runs: pd.DataFrame, exact: pd.DataFrame, selection: pd.DataFrame, s
             e_inf=("energy_per_inference_J", "mean"), t_inf=("time_per_inference_s", "mean"),
             e_read=("energy_per_read_J", "mean"))
         lines += [f"Output gain {g:g}{' (the published rule)' if g == 1 else ''}:", "",
-                  "| N | test acc (mean ± std, 5 seeds) | gap to baseline (points) | std over 16 passes | "
+                  f"| N | test acc (mean ± std, {seeds}) | gap to baseline (points) | std over 16 passes | "
                   "p < 0.1 or p > 0.9 | epochs | energy / inference (J) | time / inference (s) | energy / read (J) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for n, r in agg.iterrows():
             lines.append(f"| {n} | {r.acc:.4f} ± {r.acc_std:.4f} | {100 * (base.mean() - r.acc):.1f} | {r.pass_std:.4f} | "
                          f"{r.nb:.3f} ± {r.nb_std:.3f} | {r.epochs:.0f} | {r.e_inf:.3e} | {r.t_inf:.2e} | {r.e_read:.4e} |")
         lines.append("")
+    if stats is None:
+        return "\n".join(lines)
     lines += ["SPICE read circuit, sampled frequency of '1' against p(w) "
               f"({int(stats['reads'].iloc[0])} reads per value, seed 0):", "",
               "| w | p(w) | frequency | binomial σ | z = (f − p)/σ | sensed = stored | E(0) SPICE (J) | E(1) SPICE (J) |",
@@ -153,7 +162,7 @@ def plots(runs: pd.DataFrame, out: Path, gain: float) -> None:
     ax.axhspan(base.mean() - base.std(), base.mean() + base.std(), color="k", alpha=0.1)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("reads per synapse N")
-    ax.set_ylabel("test accuracy (16 passes, 5 seeds)")
+    ax.set_ylabel(f"test accuracy (16 passes, {runs['seed'].nunique()} seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "accuracy_vs_reads.png", dpi=120)
@@ -169,7 +178,7 @@ def plots(runs: pd.DataFrame, out: Path, gain: float) -> None:
             ax.hist(p, bins=40, range=(0, 1), histtype="step", density=True, label=f"N = {n}")
         ax.set_yscale("log")
         ax.set_ylabel("density")
-        ax.set_title(f"trained p of the used synapses, 5 seeds, gain {g:g}", fontsize=9)
+        ax.set_title(f"trained p of the used synapses, {part['seed'].nunique()} seeds, gain {g:g}", fontsize=9)
     axes[0].legend(fontsize=7, ncol=4)
     axes[-1].set_xlabel("switching probability p")
     fig.tight_layout()
@@ -211,16 +220,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="spice", choices=["spice", "batch", "twin"])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--source", default="digits", help="digits, or a directory of MNIST-format files")
+    parser.add_argument("--source", default="digits",
+                        help="digits, mnist (installed by `cosim data install mnist`) or a directory of MNIST-format files")
     parser.add_argument("--out", type=Path, default=Path("docs/ellis2023"))
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0…n−1")
+    parser.add_argument("--gains", type=float, nargs="+", default=list(GAINS),
+                        help="output gains to choose from at N = 64 (1: the published rule only)")
+    parser.add_argument("--max-epochs", type=int, help="training.max_epochs (default: the config's 100)")
+    parser.add_argument("--patience", type=int, help="training.patience (default: the config's 20)")
     args = parser.parse_args()
+    seeds, gains = range(args.seeds), sorted(set(args.gains))
+    budget = [f"training.{key}={value}" for key, value in (("max_epochs", args.max_epochs), ("patience", args.patience))
+              if value is not None]
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("spawn")
 
     def point(n: int, seed: int, gain: float) -> dict:
         return {"reads": n, "seed": seed, "gain": gain, "backend": args.backend, "source": args.source,
-                "baseline": n == READS[0] and gain == 1.0}
+                "baseline": n == READS[0] and gain == 1.0, "budget": budget}
 
     rows: list[dict] = []
 
@@ -232,14 +250,14 @@ def main() -> None:
                   f"near-binary {row['near_binary_fraction']:.3f}, {row['wall_time_s']:.0f} s", flush=True)
 
     with ctx.Pool(args.workers) as pool:
-        exact = pd.DataFrame(pool.map(exact_mean_point, [{"seed": s, "gain": g, "source": args.source}
-                                                         for g in GAINS for s in SEEDS]))
+        exact = pd.DataFrame(pool.map(exact_mean_point, [{"seed": s, "gain": g, "source": args.source, "budget": budget}
+                                                         for g in gains for s in seeds]))
         # the gain is chosen where the claim is made (N = 64) by the stochastic layer's validation accuracy
-        collect(pool, [point(READS[-1], s, g) for g in GAINS for s in SEEDS])
+        collect(pool, [point(READS[-1], s, g) for g in gains for s in seeds])
         by_gain = pd.DataFrame(rows).groupby("gain")["validation_accuracy"].mean()
         gain = float(by_gain.idxmax())
         print(f"N = {READS[-1]} validation accuracy by gain: {by_gain.round(4).to_dict()} -> gain {gain:g}", flush=True)
-        collect(pool, [point(n, s, g) for g in sorted({1.0, gain}) for n in READS[:-1] for s in SEEDS])
+        collect(pool, [point(n, s, g) for g in sorted({1.0, gain}) for n in READS[:-1] for s in seeds])
     selection = pd.DataFrame(rows)
     selection = selection[selection["reads"] == READS[-1]]
     rows = [r for r in rows if r["gain"] in (1.0, gain)]
@@ -249,7 +267,11 @@ def main() -> None:
     exact.to_csv(args.out / "exact_mean.csv", index=False)
     if stats is not None:
         stats.to_csv(args.out / "reads_spice.csv", index=False)
-        (args.out / "results.md").write_text(markdown(runs, exact, selection, stats, gain))
+    n_train = int(runs["n_train"].iloc[0]) if "n_train" in runs else "?"
+    setting = (f"Data: {runs['data'].iloc[0] if 'data' in runs else args.source} ({n_train} training images after the "
+               f"validation split), backend {args.backend}, seeds 0…{args.seeds - 1}, output gains {gains}"
+               + (f", {' '.join(budget)}" if budget else "") + ".")
+    (args.out / "results.md").write_text(markdown(runs, exact, selection, stats, gain, setting))
     plots(runs, args.out, gain)
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/islam2024_results.py [--seeds 5] [--workers 2] [--out docs/islam2024]
     .venv/bin/python scripts/islam2024_results.py --spice [--seeds 2] [--out docs/islam2024]
+    .venv/bin/python scripts/islam2024_results.py --data mnist [--run runs/islam2024_mnist] [--out docs/islam2024/mnist]
 
 Default: sweeps/islam2024.yaml on the twin backend (the neuron probabilities and energies of the SPICE circuit,
 in numpy; tests/test_sot_spice.py and `cosim characterize sot` hold the two to binomial agreement), every
@@ -17,6 +18,12 @@ spice, its defaults) and the same config on the twin, per seed, and writes spice
 devices, the whole test set presented --passes times to the SPICE circuit and to the twin; per neuron, the
 number of firings against the exact expectation Σ P (z and χ²), and the accuracy of every pass; writes
 agreement.csv/.md.
+--data mnist: one run of the paper's data set on the twin (`cosim data install mnist` first): 784 inputs, 128
+SOT-MTJ neurons, the input→hidden weights in an M-SDC crossbar of 128×128 tiles, 10 software epochs on the
+60 000 training images, one hardware-in-loop epoch on the first 6 000 (`training.hil_max_train`), 4 samples per
+inference, the 10 000 test images (MNIST_OVERRIDES; about 25 min on 2 shared cores). The run goes to --run (kept:
+a finished run there is tabulated, not trained again; its ledger holds millions of rows) and its figures to
+mnist.md / mnist.json in --out.
 """
 
 from __future__ import annotations
@@ -32,6 +39,15 @@ import pandas as pd
 CONFIG = "sweeps/islam2024.yaml"
 PRESETS = ("w50", "w100", "w200", "w400")
 TABLE = ["evaluation.samples=4", "training.hil_epochs=10"]
+MNIST_OVERRIDES = ["backend=twin", "data.source=mnist", "network.hidden=128", "network.weights=msdc",
+                   "crossbar.tile=[128,128]", "training.software_epochs=10", "training.hil_epochs=1",
+                   "training.hil_max_train=6000", "evaluation.samples=4"]
+PUBLISHED_HIL = 0.9713  # Islam et al. 2024: hardware-in-loop inference accuracy on MNIST
+MNIST_FIGURES = ("accuracy_ideal_software", "accuracy_deployed", "accuracy_hil", "n_train", "n_hil_train", "n_test",
+                 "hidden", "crossbar_devices", "crossbar_weight_scale", "deploy_programming_pulses",
+                 "deploy_programming_energy_J", "deploy_weight_rms_error", "hil_programming_pulses",
+                 "hil_programming_energy_J", "energy_per_inference_J", "crossbar_energy_per_inference_J",
+                 "energy_per_inference_with_peripherals_J", "time_per_inference_s", "wall_time_s")
 
 
 def groups(seeds: int) -> list[dict]:
@@ -161,6 +177,37 @@ def agreement(passes: int, seed: int = 0) -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(rows), "\n".join(lines) + "\n"
 
 
+def mnist(run: Path) -> tuple[dict, str]:
+    """Train MNIST_OVERRIDES into `run` unless it holds a finished run; its figures and their table."""
+    import json
+
+    from cosim import api
+
+    if not (run / "metrics.json").exists() or (run / "INCOMPLETE").exists():
+        from cosim.experiments import load_experiment
+
+        api.train(load_experiment(CONFIG, MNIST_OVERRIDES), run, force=True, progress=True)
+    m = json.loads((run / "metrics.json").read_text())
+    f = {k: m[k] for k in MNIST_FIGURES}
+    text = "\n".join([
+        f"One run, seed 0, backend twin: {m['data']}; {f['n_train']} training images (hardware-in-loop epoch: the "
+        f"first {f['n_hil_train']}), {f['n_test']} test images, 784-{f['hidden']}-10, 4 samples per inference, "
+        f"input→hidden weights in {f['crossbar_devices']} M-SDC devices (128×128 tiles).", "",
+        "| training | test accuracy (%) | published (%) |", "|---|---|---|",
+        f"| ideal software (10 epochs, ideal neurons) | {100 * f['accuracy_ideal_software']:.2f} | – |",
+        f"| software-trained, deployed to the crossbar and devices | {100 * f['accuracy_deployed']:.2f} | – |",
+        f"| hardware-in-loop (+1 epoch on {f['n_hil_train']} images) | {100 * f['accuracy_hil']:.2f} | "
+        f"{100 * PUBLISHED_HIL:.2f} |", "",
+        f"Deployment: {f['deploy_programming_pulses']:,} programming pulses, "
+        f"{f['deploy_programming_energy_J'] * 1e6:.1f} µJ, weight RMS error {f['deploy_weight_rms_error']:.4f} "
+        f"(weight scale {f['crossbar_weight_scale']:.3f}); hardware-in-loop: {f['hil_programming_pulses']:,} pulses, "
+        f"{f['hil_programming_energy_J'] * 1e6:.1f} µJ. Per inference: {f['energy_per_inference_J'] * 1e9:.2f} nJ "
+        f"(crossbar {f['crossbar_energy_per_inference_J'] * 1e9:.2f} nJ; with peripherals "
+        f"{f['energy_per_inference_with_peripherals_J'] * 1e9:.0f} nJ), {f['time_per_inference_s'] * 1e6:.2f} µs. "
+        f"Wall time {f['wall_time_s'] / 60:.0f} min.", ""])
+    return f, text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
@@ -169,8 +216,19 @@ def main() -> None:
     parser.add_argument("--spice", action="store_true", help="SPICE versus twin on the shipped experiment")
     parser.add_argument("--agreement", action="store_true", help="network-level SPICE versus twin statistics")
     parser.add_argument("--passes", type=int, default=4)
+    parser.add_argument("--data", choices=["digits", "mnist"], default="digits",
+                        help="mnist: the single MNIST run of docs/islam2024.md (writes mnist.md into --out)")
+    parser.add_argument("--run", type=Path, default=Path("runs/islam2024_mnist"), help="run folder of --data mnist")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.data == "mnist":
+        import json
+
+        figures, text = mnist(args.run)
+        (args.out / "mnist.json").write_text(json.dumps(figures, indent=1) + "\n")
+        (args.out / "mnist.md").write_text(text, encoding="utf-8")
+        print(text)
+        return
     if args.agreement:
         frame, text = agreement(args.passes)
         frame.to_csv(args.out / "agreement.csv", index=False)

@@ -61,6 +61,8 @@ def test_same_seed_same_numbers():
 @pytest.mark.parametrize("override, message", [
     ("device.preset=Xx", "unknown domain-wall synapse preset 'Xx'; allowed: ellis2023"),
     ("data.source=/nonexistent/mnist", "not a directory"),
+    ("data.pool=0", "data.pool = 0: must be 'auto' or an integer in"),
+    ("data.pool=max", "data.pool"),
     ("read_circuit.r_state1_ohm=10000.0", "must differ"),
     ("training.reads=0", "training.reads"),
     ("training.patience=200", "patience must not exceed"),
@@ -94,6 +96,20 @@ def test_mnist_format_files_give_the_paper_s_196_inputs(tmp_path):
     assert set(np.unique(split.x_train)) == {0.0, 1.0}
     m = ellis2023.train(cfg).metrics
     assert m["inputs"] == 196 and m["synapses"] == 1960 and m["image_shape"] == [14, 14]
+
+
+def test_a_pool_factor_that_does_not_divide_the_images_is_refused(tmp_path):
+    images = np.zeros((20, 28, 28), dtype=np.uint8)
+    labels = np.arange(20, dtype=np.uint8) % 10
+    for stem in ("train", "t10k"):
+        _write_idx(tmp_path / f"{stem}-images-idx3-ubyte", images)
+        _write_idx(tmp_path / f"{stem}-labels-idx1-ubyte", labels)
+    for factor, shape in ((1, (28, 28)), (4, (7, 7))):
+        cfg = load_experiment(CONFIG, [f"data.source={tmp_path}", f"data.pool={factor}"])
+        assert ellis2023.prepare_data(cfg.data, cfg.seed)[2] == shape
+    cfg = load_experiment(CONFIG, [f"data.source={tmp_path}", "data.pool=3"])
+    with pytest.raises(ConfigError, match="data.pool = 3 does not divide the 28×28 images"):
+        ellis2023.prepare_data(cfg.data, cfg.seed)
 
 
 def test_train_command_writes_the_run_directory(tmp_path):

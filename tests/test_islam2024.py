@@ -43,6 +43,7 @@ def test_the_shipped_experiment_file_validates():
     ("device.timing.write_width_s=-1", "device.timing.write_width_s"),
     ("data.source=/no/such/dir", "not a directory"),
     ("training.hil_init=later", "training.hil_init"),
+    ("training.hil_max_train=0", "training.hil_max_train"),
     ("device.colour=red", "unknown key 'device.colour'"),
 ])
 def test_bad_settings_name_the_key(override, message):
@@ -160,6 +161,16 @@ def test_mnist_format_files_run_with_pooling(tmp_path):
     assert m["accuracy_ideal_software"] > 0.9 and m["accuracy_hil"] > 0.9
 
 
+def test_hardware_in_loop_epochs_can_use_the_first_training_images_only():
+    """training.hil_max_train: software training sees all 600 images, each hardware-in-loop epoch the first 100
+    (the ledger books 100 device samples per epoch), and the same run without it books 600 per epoch."""
+    limited = islam2024.train(_cfg("training.hil_max_train=100", "training.hil_epochs=2", "training.software_epochs=2"))
+    m = limited.metrics
+    assert (m["n_train"], m["n_hil_train"], m["training_samples"]) == (600, 100, 200)
+    full = islam2024.train(_cfg("training.hil_epochs=1", "training.software_epochs=2")).metrics
+    assert (full["n_hil_train"], full["training_samples"]) == (600, 600)
+
+
 # --- weights in an M-SDC crossbar (network.weights: msdc) ------------------------------------------------------
 
 IDEAL_CROSSBAR = [f"crossbar.variation.{k}_rel_std=0" for k in ("r_on", "r_off", "v_on", "v_off", "tau")]
@@ -251,6 +262,37 @@ def test_crossbar_forward_in_ngspice_matches_the_twin():
                 .column_currents_A[0] for backend in ("spice", "twin")}
     assert currents["spice"].shape == (12, 5)
     np.testing.assert_allclose(currents["spice"], currents["twin"], rtol=1e-4)
+
+
+@pytest.mark.spice
+def test_a_trained_tiled_crossbar_rebuilt_in_ngspice_reads_what_the_twin_read():
+    """What scripts/islam2024_spice_inference.py does: a run trained on the twin with its crossbar in 32×4 tiles,
+    the crossbar rebuilt in ngspice (tiles on two workers) from the run's final device states: each tile's states
+    are the run's, and the pre-activations of 8 test images are within 1 % of their range of the twin's and of
+    x·W_programmed + b1 (measured 0.11 % and 0.17 %)."""
+    from cosim.hil import tile_pool
+    from cosim.hil.ledger import Ledger
+
+    cfg = _cfg("network.weights=msdc", "network.hidden=4", "crossbar.tile=[32,4]", "training.software_epochs=3",
+               "training.hil_epochs=1", "data.max_train=100", "data.max_test=10")
+    result = islam2024.train(cfg)
+    mlp = sn.MLP(*(result.states[k] for k in ("w1", "b1", "w2", "b2")))
+    x = islam2024.board(cfg).x_test[:8]
+    trained = cfg.model_copy(update={"crossbar": cfg.crossbar.model_copy(
+        update={"weight_scale": result.metrics["crossbar_weight_scale"]})})
+    preact = {}
+    with tile_pool.execution(2):
+        for backend in ("twin", "spice"):
+            weights = islam2024.build_crossbar_weights(trained, 64, Ledger(), backend=backend)
+            weights.session.x = result.states["msdc_x"]
+            assert len(weights.session.tiles) == 2
+            preact[backend] = weights.preact(mlp, x)
+    span = np.ptp(preact["twin"])
+    assert span > 1
+    np.testing.assert_allclose(preact["spice"], preact["twin"], atol=0.01 * span)
+    # the circuits hold the trained states: what they read is the programmed weights' pre-activation
+    programmed = x @ result.states["w1_programmed"] + mlp.b1
+    np.testing.assert_allclose(preact["spice"], programmed, atol=0.01 * span)
 
 
 @pytest.mark.spice

@@ -152,6 +152,10 @@ class TrainingSettings(Strict):
     batch_size: int = Field(64, ge=1, le=4096)  # inputs per transient: one slot each
     learning_rate: float = Field(0.01, gt=0, le=MAX_LEARNING_RATE)  # Adam, software training
     hil_learning_rate: float = Field(0.01, gt=0, le=MAX_LEARNING_RATE)  # Adam, hardware-in-loop training
+    # hardware-in-loop epochs see the first N training images only (None: all of them); software training uses
+    # the whole training set. A budget for large sets: each hardware-in-loop input is a crossbar read and updates
+    # that reprogram devices, while software epochs are numpy.
+    hil_max_train: int | None = Field(None, ge=1, le=MAX_SAMPLES)
 
 
 class CharacterizationSettings(Strict):
@@ -303,8 +307,9 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
     marks["hil"] = len(ledger.events)
     if weights is not None:
         weights.update(hil, t.software_epochs)  # the starting weights: clipped to the range, programmed if needed
+    x_hil, y_hil = x_train[:t.hil_max_train], y_train[:t.hil_max_train]
     for epoch in range(t.hil_epochs):
-        report({"stage": "hil", **sn.train_epoch(hil, x_train, y_train, devices, slopes, cmap, t.batch_size,
+        report({"stage": "hil", **sn.train_epoch(hil, x_hil, y_hil, devices, slopes, cmap, t.batch_size,
                                                  t.hil_learning_rate, rng, t.software_epochs + epoch, weights)})
     marks["test"] = len(ledger.events)
     acc_hil = sn.accuracy(hil, x_test, y_test, devices, samples, t.batch_size, weights)
@@ -317,7 +322,8 @@ def train(cfg: Config, progress: Callable[[int, dict], None] | None = None) -> R
         "accuracy_hil": acc_hil,
         "backend": cfg.backend, "model_backend": runner.model_backend,
         "preset": cfg.device.preset, "width_m": params.width_m, "hidden": hidden, "data": b.data_name,
-        "n_test": int(len(y_test)), "samples_per_inference": samples,
+        "n_train": int(len(y_train)), "n_hil_train": int(len(y_hil)), "n_test": int(len(y_test)),
+        "samples_per_inference": samples,
         "nominal_i50_A": cmap.i50_A, "nominal_window_A": cmap.di_A * sot_mtj.WINDOW_PER_DI,
         "i50_rel_spread": float(np.std(true_i50) / np.mean(true_i50)),
         "i50_spread_in_windows": float(np.std(true_i50) / np.mean(true_di * sot_mtj.WINDOW_PER_DI)),
