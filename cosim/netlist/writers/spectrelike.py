@@ -41,7 +41,15 @@ class SpectreLikeWriter:
             return f"{name} {lower_nodes(e.nodes)} {kind} {self.waveform(e)}"
         if isinstance(e, ir.BehavioralSource):
             module, nodes = self.va.behavioural(e, f"{e.name} ({where})")
-            return f"{name} {lower_nodes(nodes)} {module}"
+            if e.kind != "V":
+                return f"{name} {lower_nodes(nodes)} {module}"
+            # A module's own branch cannot be saved; a 0 V source in series, carrying the B-source's name, makes
+            # `i(name)` (`name:flow(br)`) the current ngspice reports for it: from npos through it to nneg.
+            inner = f"{e.name}_out"
+            ammeter = ir.VoltageSource(f"V{e.name}", e.npos, inner, ir.Dc(0.0))
+            self.uses("vsource")
+            return "\n".join([f"{name} {lower_nodes(ammeter.nodes)} vsource {self.waveform(ammeter)}",
+                               f"{name}_src {lower_nodes((inner, *nodes[1:]))} {module}"])
         if isinstance(e, ir.Switch):
             return self.switch(e, name)
         if isinstance(e, ir.OsdiDevice):
