@@ -271,7 +271,9 @@ def main() -> None:
     setting = (f"Data: {runs['data'].iloc[0] if 'data' in runs else args.source} ({n_train} training images after the "
                f"validation split), backend {args.backend}, seeds 0…{args.seeds - 1}, output gains {gains}"
                + (f", {' '.join(budget)}" if budget else "") + ".")
-    (args.out / "results.md").write_text(markdown(runs, exact, selection, stats, gain, setting))
+    text = markdown(runs, exact, selection, stats, gain, setting)
+    # one seed has no spread over seeds: say nothing rather than "± nan"
+    (args.out / "results.md").write_text(text.replace(" ± nan", "") if len(seeds) == 1 else text)
     plots(runs, args.out, gain)
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
 
