@@ -130,7 +130,7 @@ class LayerNetwork:
             residual = self.g_linear @ v + self.incidence @ i_dev.T - rhs
             worst = float(np.max(np.abs(residual)))
             limit = rtol * float(np.max(np.abs(i_dev)))
-            if worst <= limit or self._within_rounding(v, i_dev, rhs, residual, limit):
+            if worst <= limit or self._within_rounding(v, i_dev, rhs, residual, worst, limit):
                 return Solution(v.T, i_dev, iteration, factorisations, factor)
             if worst > 0.25 * previous:  # the chord contracts too slowly: Newton at the present slopes
                 factor = self.factor(slope.mean(axis=0))
@@ -141,7 +141,7 @@ class LayerNetwork:
                                f"(largest current imbalance {worst:.3g} A, {rtol:g} of the largest device current)")
 
     def _within_rounding(self, v: np.ndarray, i_dev: np.ndarray, rhs: np.ndarray, residual: np.ndarray,
-                         limit: float) -> bool:
+                         worst: float, limit: float) -> bool:
         """Whether every node's imbalance is within `limit` or its own rounding error (64 ulp of the currents summed
         there): what no further iteration can improve. A bound on every node's rounding error from the largest row
         sums answers first when the worst imbalance is above it (most iterations), without the per-node sums."""
@@ -149,7 +149,7 @@ class LayerNetwork:
         g_rows, i_rows = self._largest_row_sums
         bound = ulps * (g_rows * float(np.max(np.abs(v))) + i_rows * float(np.max(np.abs(i_dev)))
                         + float(np.max(np.abs(rhs))))
-        if float(np.max(np.abs(residual))) > max(limit, bound):
+        if worst > max(limit, bound):  # worst: the largest |residual|
             return False
         noise = ulps * (self._magnitudes[0] @ np.abs(v) + self._magnitudes[1] @ np.abs(i_dev.T) + np.abs(rhs))
         return bool((np.abs(residual) <= np.maximum(limit, noise)).all())
