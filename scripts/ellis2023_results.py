@@ -96,25 +96,30 @@ def _mean_std(frame: pd.DataFrame, by: list[str], col: str) -> pd.DataFrame:
     return frame.groupby(by)[col].agg(["mean", "std"]).rename(columns={"mean": f"{col}_mean", "std": f"{col}_std"})
 
 
+def _pm(mean: float, std: float, digits: int = 4) -> str:
+    """mean ± std; the mean alone where there is no spread to give (one seed: std is NaN)."""
+    return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def markdown(runs: pd.DataFrame, exact: pd.DataFrame, selection: pd.DataFrame, stats: pd.DataFrame | None,
              gain: float, setting: str) -> str:
     """The tables of results.md; `stats` (the SPICE read circuit's) is None with the twin backend."""
     base = runs[runs["baseline"]].groupby("seed")["baseline_test_accuracy"].first()
     seeds = f"{len(base)} seed{'s' if len(base) > 1 else ''}"
-    lines = [setting, "", f"Real-weight baseline (same layer, same training): test accuracy {base.mean():.4f} ± "
-             f"{base.std():.4f} ({seeds}: {', '.join(f'{v:.4f}' for v in base)})", ""]
+    lines = [setting, "", f"Real-weight baseline (same layer, same training): test accuracy "
+             f"{_pm(base.mean(), base.std())} ({seeds}: {', '.join(f'{v:.4f}' for v in base)})", ""]
     ex = exact.groupby("gain")[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
     lines += [f"Exact-mean limit of the positive-only layer (N → ∞, no sampling), per output gain ({seeds}):", "",
               "| gain | validation acc | test acc |", "|---|---|---|"]
     for g, r in ex.iterrows():
-        lines.append(f"| {g:g} | {r[('validation_accuracy', 'mean')]:.4f} ± {r[('validation_accuracy', 'std')]:.4f} | "
-                     f"{r[('test_accuracy', 'mean')]:.4f} ± {r[('test_accuracy', 'std')]:.4f} |")
+        lines.append(f"| {g:g} | {_pm(r[('validation_accuracy', 'mean')], r[('validation_accuracy', 'std')])} | "
+                     f"{_pm(r[('test_accuracy', 'mean')], r[('test_accuracy', 'std')])} |")
     sel = selection.groupby("gain")[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
     lines += ["", f"Stochastic layer at N = {READS[-1]}, per output gain ({seeds}); the gain is chosen by validation "
               "accuracy:", "", "| gain | validation acc | test acc |", "|---|---|---|"]
     for g, r in sel.iterrows():
-        lines.append(f"| {g:g} | {r[('validation_accuracy', 'mean')]:.4f} ± {r[('validation_accuracy', 'std')]:.4f} | "
-                     f"{r[('test_accuracy', 'mean')]:.4f} ± {r[('test_accuracy', 'std')]:.4f} |")
+        lines.append(f"| {g:g} | {_pm(r[('validation_accuracy', 'mean')], r[('validation_accuracy', 'std')])} | "
+                     f"{_pm(r[('test_accuracy', 'mean')], r[('test_accuracy', 'std')])} |")
     lines += ["", f"Output gain chosen: {gain:g}", ""]
     for g in sorted(runs["gain"].unique()):
         part = runs[runs["gain"] == g]
@@ -129,8 +134,8 @@ def markdown(runs: pd.DataFrame, exact: pd.DataFrame, selection: pd.DataFrame, s
                   "p < 0.1 or p > 0.9 | epochs | energy / inference (J) | time / inference (s) | energy / read (J) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for n, r in agg.iterrows():
-            lines.append(f"| {n} | {r.acc:.4f} ± {r.acc_std:.4f} | {100 * (base.mean() - r.acc):.1f} | {r.pass_std:.4f} | "
-                         f"{r.nb:.3f} ± {r.nb_std:.3f} | {r.epochs:.0f} | {r.e_inf:.3e} | {r.t_inf:.2e} | {r.e_read:.4e} |")
+            lines.append(f"| {n} | {_pm(r.acc, r.acc_std)} | {100 * (base.mean() - r.acc):.1f} | {r.pass_std:.4f} | "
+                         f"{_pm(r.nb, r.nb_std, 3)} | {r.epochs:.0f} | {r.e_inf:.3e} | {r.t_inf:.2e} | {r.e_read:.4e} |")
         lines.append("")
     if stats is None:
         return "\n".join(lines)
@@ -271,9 +276,7 @@ def main() -> None:
     setting = (f"Data: {runs['data'].iloc[0] if 'data' in runs else args.source} ({n_train} training images after the "
                f"validation split), backend {args.backend}, seeds 0…{args.seeds - 1}, output gains {gains}"
                + (f", {' '.join(budget)}" if budget else "") + ".")
-    text = markdown(runs, exact, selection, stats, gain, setting)
-    # one seed has no spread over seeds: say nothing rather than "± nan"
-    (args.out / "results.md").write_text(text.replace(" ± nan", "") if len(seeds) == 1 else text)
+    (args.out / "results.md").write_text(markdown(runs, exact, selection, stats, gain, setting))
     plots(runs, args.out, gain)
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
 
