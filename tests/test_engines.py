@@ -183,9 +183,9 @@ def divider(r_ohm: float) -> ir.Netlist:
 
 
 def test_two_shared_engines_each_run_their_own_circuit():
-    """libngspice holds one circuit per process. Two engines used in turn each simulate their own circuit
-    (with their own alterations), reloading it when the other one loaded since: engine A once ran B's
-    10 Ω circuit (−0.1 A) while A.netlist still said 1 kΩ (−1 mA)."""
+    """libngspice is one per process. Engines used in turn each simulate their own circuit (with their own
+    alterations), switching to it without loading it again: engine A once ran B's 10 Ω circuit (−0.1 A) while
+    A.netlist still said 1 kΩ (−1 mA)."""
     from cosim.spice.engines import open_engine
 
     a, b = open_engine("spice"), open_engine("spice")
@@ -203,7 +203,36 @@ def test_two_shared_engines_each_run_their_own_circuit():
     assert a.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-0.25e-3, rel=1e-9)
     assert c.tran(TAU_S / 100, TAU_S / 10, ["v(out)"])["v(out)"][0] == pytest.approx(0.5, abs=1e-3)
     assert a.netlist.element("R1").value_ohm == 4e3 and b.netlist.element("R1").value_ohm == 10.0
-    assert (a.reloads, b.reloads, c.reloads) == (3, 1, 1)
+    assert (a.reloads, b.reloads, c.reloads) == (0, 0, 0)
+    assert (a.switches, b.switches, c.switches) == (4, 2, 1)  # alterations switch too
+
+
+def test_circuits_past_the_resident_limit_are_loaded_again_with_their_alterations(monkeypatch):
+    """At most RESIDENT_CIRCUITS stay in libngspice: the least recently used engine's circuit is removed and
+    loaded again (with its alterations) when that engine runs next; a collected engine's circuit is removed."""
+    import gc
+
+    from cosim.spice import shared
+    from cosim.spice.engines import open_engine
+
+    monkeypatch.setattr(shared, "RESIDENT_CIRCUITS", 2)
+    a, b, c = (open_engine("spice") for _ in range(3))
+    a.load(divider(1e3))
+    a.alter("R1", value_ohm=2e3)
+    b.load(divider(10.0))
+    c.load(divider(100.0))  # removes a's circuit, the least recently used
+    assert a._title not in a._ng.resident and len(a._ng.resident) == 2
+    assert a.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-0.5e-3, rel=1e-9)
+    assert a.reloads == 1
+    assert c.tran(1e-6, 1e-5, ["i(v1)"])["i(v1)"][-1] == pytest.approx(-1e-2, rel=1e-9)
+    assert c.reloads == 0 and b.reloads == 0
+    title = c._title
+    del c
+    gc.collect()
+    d = open_engine("spice")
+    d.load(divider(50.0))  # the collected engine's circuit goes first
+    listed = d._ng.command("setcirc").text()
+    assert title not in listed and a._title in listed and d._title in listed
 
 
 def test_open_engine_makes_the_engine_of_a_backend():

@@ -296,9 +296,10 @@ def test_a_trained_tiled_crossbar_rebuilt_in_ngspice_reads_what_the_twin_read():
 
 
 @pytest.mark.spice
-def test_crossbar_circuit_is_reloaded_after_the_neuron_bank_ran():
-    """libngspice holds one circuit per process: after the neuron bank ran, the crossbar loads its own circuit
-    (with its altered states) again, and reads what it read before."""
+def test_crossbar_circuit_is_current_again_after_the_neuron_bank_ran():
+    """The crossbar and the neuron bank share the process's libngspice: after the neuron bank ran, the crossbar
+    makes its own circuit (with its altered states) current again, without loading it, and reads what it read
+    before."""
     from cosim.hil.ledger import Ledger
 
     cfg = _cfg_full("backend=spice", "network.weights=msdc", "network.hidden=4", "crossbar.weight_scale=3")
@@ -309,7 +310,7 @@ def test_crossbar_circuit_is_reloaded_after_the_neuron_bank_ran():
     before = weights.session.forward(x).column_currents_A[0]
     runner.run(np.full((2, 4), b.cmap.i50_A))
     after = weights.session.forward(x).column_currents_A[0]
-    assert weights.session.read_engine.reloads == 1
+    assert weights.session.read_engine.reloads == 0 and weights.session.read_engine.switches >= 1
     np.testing.assert_allclose(after, before, rtol=1e-4)
 
 

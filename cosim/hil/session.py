@@ -340,8 +340,8 @@ class CircuitSession(_Session):
         return self._read_circuit() if self.read_mode == "op" else self.engine
 
     def _read_circuit(self) -> Engine:
-        """The engine holding the read-mode circuit. It and the board's engine share one simulator; each
-        reloads its own circuit when the other one ran since (SharedEngine's ownership of the loaded circuit)."""
+        """The engine holding the read-mode circuit. It and the board's engine share one simulator, which keeps
+        both circuits loaded; each makes its own current before it runs (SharedEngine)."""
         if self._reader is None:
             e, t = self.engine, self.timing
             self._reader = type(e)(seed=e.seed, num_threads=e.num_threads, timeout_s=e.timeout_s,

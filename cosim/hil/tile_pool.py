@@ -4,7 +4,7 @@ whole run; a host runs the requests for its tiles in the order given, so a tile 
 same order whichever pool runs it, and the numbers come out the same bit for bit.
 
 Local workers are started with the spawn method, each owns the tiles k with k mod workers = its number and its
-own ngspice (libngspice holds one circuit per process: a worker with several tiles reloads between them), and
+own ngspice (which keeps each of its tiles' circuits loaded and switches between them, cosim.spice.shared), and
 ends with the process that started it (cosim.workers.die_with). A worker that dies is a WorkerError naming it.
 With a scheduler, each Dask worker holds one host as an actor (a stateful object that stays on its worker).
 How many workers run the tiles changes no number, so it is an option of the command (`--tile-workers`,

@@ -6,21 +6,28 @@ stopped by a timeout), copies the requested vectors into numpy and destroys the 
 periodically so memory stays flat over long runs, and only while no background run is active: clearing it
 (ngSpice_Command(NULL) frees ngspice's control structures) during a `bg_tran` crashes the process.
 
-libngspice is one instance per process and holds one circuit: the one last loaded. It records which engine
-loaded it (`owner`); an engine that is no longer the owner sends no `alter` into another engine's circuit and
-loads its own again (the netlist with every alteration so far, which Engine.netlist keeps) before it runs,
-so several engines in one process each simulate their own circuit. ngspice's random generator is shared
-too: an engine's seed is set when the engine is made.
+libngspice is one instance per process; it keeps every circuit loaded into it and simulates the current one.
+Each engine's circuit carries a title unique in the process, and the engine makes it current (`setcirc`,
+microseconds) before it alters or runs anything, so several engines in one process (the tiles of a layer, a
+board and its read-mode circuit, a crossbar and a neuron bank) each simulate their own circuit without loading
+it again (seconds for a 128×128 tile). At most RESIDENT_CIRCUITS stay loaded: past that the least recently used
+one is removed, and its engine loads it again (the netlist with every alteration so far, which Engine.netlist
+keeps) when it next runs; an engine's circuit is removed when the engine is garbage-collected. ngspice's random
+generator is shared too: an engine's seed is set when the engine is made.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
+import re
 import tempfile
 import sys
 import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -39,6 +46,13 @@ logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # it warns about every 
 
 # Sweeps asking for more vectors than this keep every vector instead (see _simulate).
 _SAVE_LIST_MAX = 256
+
+# Circuits kept loaded in libngspice at once (module docstring): enough for a layer's tiles, a board's read-mode
+# circuit and a neuron bank in one worker. Memory is the price: loading a 128×128 tile's board grew the process by
+# 0.18 GB, its read-mode circuit (16 samples per sweep) by 0.58 GB (measured RSS).
+RESIDENT_CIRCUITS = 16
+_TITLES = itertools.count(1)
+_LISTED = re.compile(r"^\s*(?:Current)?\s*(\d+)\t(.*)$")
 
 # ngspice truncates command lines past about 1 kB (a long `alter @v1[pwl] = [...]` silently loses points);
 # longer alterations are applied by reloading the circuit with the new values instead.
@@ -73,7 +87,9 @@ def _make_library():
             self.started = threading.Event()  # the background thread of the current run has started
             self.finished = threading.Event()  # ... and has ended
             self.exited = False
-            self.owner: object | None = None  # the token of the engine whose circuit is loaded
+            self.owner: object | None = None  # the token of the engine whose circuit is current
+            self.resident: OrderedDict[str, None] = OrderedDict()  # circuit titles loaded, least recently used first
+            self.orphans: set[str] = set()  # titles of garbage-collected engines' circuits, removed at the next load
             self.broken: str | None = None  # set when a background run could not be stopped
             self.interrupted = False  # a Ctrl-C arrived during a callback (see _defer_interrupts)
             self.starting = True
@@ -141,6 +157,42 @@ def _make_library():
             if refused:
                 raise SimulationError("ngspice could not load the circuit", self.transcript.text())
             return self.transcript
+
+        def circuit_number(self, title: str) -> int | None:
+            """setcirc's number of the loaded circuit whose title starts with `title` (ngspice lists the newest
+            first)."""
+            if not self.resident:
+                return None
+            for line in self.command("setcirc").text().splitlines():
+                match = _LISTED.match(line)
+                if match and match.group(2).split(" ", 1)[0].lower() == title:
+                    return int(match.group(1))
+            return None
+
+        def select(self, title: str) -> bool:
+            """Make the circuit titled `title` current; False when it is not loaded."""
+            number_ = self.circuit_number(title)
+            if number_ is None:
+                self.resident.pop(title, None)
+                return False
+            self.command(f"setcirc {number_}")
+            self.resident.move_to_end(title)
+            return True
+
+        def remove(self, title: str) -> None:
+            """Remove the circuit titled `title` if it is loaded."""
+            if self.select(title):
+                self.command("remcirc")
+            self.resident.pop(title, None)
+            self.owner = None  # ngspice made another circuit current
+
+        def make_room(self) -> None:
+            """Remove garbage-collected engines' circuits, then the least recently used ones past the limit."""
+            for title in list(self.orphans):
+                self.orphans.discard(title)
+                self.remove(title)
+            while len(self.resident) >= RESIDENT_CIRCUITS:
+                self.remove(next(iter(self.resident)))
 
         def vector(self, name: str, last_only: bool) -> np.ndarray | None:
             info = self._ngspice_shared.ngGet_Vec_Info(name.encode("ascii"))
@@ -210,8 +262,11 @@ class SharedEngine(Engine):
         self._saved: tuple[str, ...] | None = None
         self._reload_pending = False
         self._state_alters: dict[str, Mapping[str, tuple[str, float]]] = {}  # subcircuit -> (alter target, scale)
-        self._token = object()  # what libngspice's owner is while this engine's circuit is loaded
-        self.reloads = 0  # times this engine loaded its circuit again after another engine had loaded one
+        self._token = object()  # what libngspice's owner is while this engine's circuit is current
+        self._title = f"cosim-{os.getpid()}-{next(_TITLES)}"  # the circuit's title in ngspice, unique in the process
+        weakref.finalize(self, self._ng.orphans.add, self._title)
+        self.reloads = 0  # times this engine loaded its circuit again after it had been removed
+        self.switches = 0  # times this engine made its circuit current again after another engine's had run
         self.version = self._ng.ngspice_version or 0
         self._cmd(f"set num_threads={int(self.num_threads)}")
         if seed is not None:
@@ -221,21 +276,29 @@ class SharedEngine(Engine):
 
     def _load_text(self, text: str) -> None:
         self._ng.owner = None  # nobody's circuit until this one is in place
-        for _ in range(2):  # forget earlier circuits so memory does not grow with reloads
-            self._ng.command("destroy all")
-            self._ng.command("remcirc")
+        self._ng.command("destroy all")
+        self._ng.remove(self._title)  # this engine's earlier circuit
+        self._ng.make_room()
         self._saved = None
         self._state_alters = {}
         osdi = [line.split(None, 1)[1] for line in text.splitlines() if line.startswith("pre_osdi ")]
         for path in osdi:  # in shared mode, models are loaded by command before the circuit
             self._check(self._ng.command(f"osdi {path}"), f"loading the OSDI model {path}")
-        transcript = self._ng.load_lines(_strip_control_blocks(text))
+        first, _, rest = _strip_control_blocks(text).partition("\n")
+        self._ng.resident[self._title] = None  # from here on ngspice may hold a circuit by this title
+        transcript = self._ng.load_lines(f"{self._title} {first}\n{rest}")
         self._check(transcript, "loading the circuit")
         self._ng.owner = self._token
 
     def _owns_circuit(self) -> bool:
-        """Whether the circuit in libngspice is this engine's; if not, it is loaded again before the next run."""
+        """Make this engine's circuit current; False when it is no longer loaded (it is loaded again before the
+        next run)."""
         if self._ng.owner is self._token:
+            return True
+        if not self._reload_pending and self._ng.select(self._title):
+            self._ng.owner = self._token
+            self._saved = None  # the save list in force was set for another circuit
+            self.switches += 1
             return True
         self._reload_pending = True  # Engine.netlist holds the circuit with every alteration
         return False
