@@ -246,3 +246,34 @@ def test_open_engine_makes_the_engine_of_a_backend():
     assert isinstance(batch, BatchEngine) and batch.seed == 3 and batch.timeout_s == 10.0
     with pytest.raises(ConfigError, match="twin"):
         open_engine("twin")
+
+
+@pytest.mark.spice
+def test_states_written_in_one_batch_reach_each_engines_own_circuit():
+    """set_initial_state writes many states in one batch: each instance's state capacitor holds its value
+    (v(x) at the first time point), also after another engine's circuit ran; bad values and elements are one
+    NetlistError each and change nothing."""
+    from cosim.spice.engines import open_engine
+
+    cell = ir.SubcircuitDef("cell", ("a", "b"), (ir.Resistor("R1", "a", "b", 1.0),
+                                                 ir.Capacitor("cx", "x", "0", 1.0, ic_V=0.0),
+                                                 ir.Resistor("rx", "x", "0", 1e12)), {"x0": 0.0}, ic_params={"x0": "cx"})
+
+    def board(n: int) -> ir.Netlist:
+        return ir.Netlist("cells", [ir.VoltageSource("V1", "a", "0", ir.Dc(1.0)), cell]
+                          + [ir.SubcircuitInstance(f"X{k}", ("a", "0"), "cell") for k in range(n)])
+
+    a, b = open_engine("spice"), open_engine("spice")
+    a.load(board(3))
+    b.load(board(2))
+    a.set_initial_state({"X0": 0.25, "X1": 0.5, "X2": 0.75}, "x0")  # while b's circuit is current
+    b.set_initial_state({"X0": 0.1, "X1": 0.2}, "x0")
+    first = lambda e, n: [e.tran(1e-9, 1e-8, [f"v(x{k}.x)" for k in range(n)])[f"v(x{k}.x)"][0] for k in range(n)]  # noqa: E731
+    assert first(a, 3) == pytest.approx([0.25, 0.5, 0.75], abs=1e-9)
+    assert first(b, 2) == pytest.approx([0.1, 0.2], abs=1e-9)
+    assert a.netlist.element("X2").params["x0"] == 0.75
+    for bad, param in (({"X0": float("nan")}, "x0"), ({"X0": "0.5"}, "x0"), ({"V1": 0.5}, "x0"),
+                       ({"X0": 0.5}, "ron"), ({"X9": 0.5}, "x0")):
+        with pytest.raises(NetlistError):
+            a.set_initial_state(bad, param)
+    assert first(a, 3) == pytest.approx([0.25, 0.5, 0.75], abs=1e-9)

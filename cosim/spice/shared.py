@@ -35,6 +35,7 @@ import numpy as np
 
 from cosim.errors import NetlistError, SimulationError
 from cosim.netlist import ir
+from cosim.netlist.ir import check_number
 from cosim.netlist.writers import ngspice
 from cosim.netlist.numbers import number
 from cosim.spice import install
@@ -131,6 +132,21 @@ def _make_library():
             self.raise_interrupt()
             if refused:
                 raise SimulationError(f"ngspice refused the command {text[:80]!r}", self.transcript.text())
+            return self.transcript
+
+        def commands(self, texts: list[str]) -> Transcript:
+            """Several commands, one transcript; the first refused one stops the batch."""
+            if self.exited:
+                raise SimulationError("ngspice has exited in this process; start a new process")
+            if self.broken:
+                raise SimulationError(self.broken)
+            self.transcript = Transcript()
+            send = self._ngspice_shared.ngSpice_Command
+            for text in texts:
+                if send(text.encode("ascii")) != 0:
+                    self.raise_interrupt()
+                    raise SimulationError(f"ngspice refused the command {text[:80]!r}", self.transcript.text())
+            self.raise_interrupt()
             return self.transcript
 
         def raise_interrupt(self) -> None:
@@ -302,6 +318,28 @@ class SharedEngine(Engine):
             return True
         self._reload_pending = True  # Engine.netlist holds the circuit with every alteration
         return False
+
+    def set_initial_state(self, values: Mapping[str, float], param: str) -> None:
+        """Engine.set_initial_state in one batch: every value checked as `alter` checks it, then one ngspice
+        command per instance without the per-command bookkeeping (every operation writes every state: at
+        4096 devices the one-by-one path cost ~0.1 s per operation, a fifth of an operating-point read)."""
+        items = [(self._element(name), check_number(value, f"{name} parameter {param!r}"))
+                 for name, value in values.items()]
+        commands = []
+        for element, value in items:
+            if type(element) is not ir.SubcircuitInstance:
+                raise NetlistError(f"{element.name} is not a subcircuit instance; it has no state {param!r}")
+            target = self._state_targets(element.subckt).get(param)
+            if target is None:
+                raise NetlistError(f"{element.name}: {param!r} is not a state parameter of {element.subckt}")
+            commands.append(_state_alter(element.name.lower(), *target, value))
+        for element, value in items:
+            self._changes.setdefault(element.name, {})[param] = value
+        self._owns_circuit()
+        if not self._reload_pending:  # else the reload writes Engine.netlist, which holds the values
+            self._check(self._ng.commands(commands), f"setting {len(commands)} states")
+            self._commands += len(commands)
+            self._count()
 
     def _apply_alter(self, element: ir.Element, changes: Mapping[str, object]) -> None:
         self._owns_circuit()  # another engine's circuit never receives this one's alterations
