@@ -12,9 +12,9 @@ each of 8 devices, in an ngspice transient and on the twin (each device through 
 the twin backend's forward pass (`TwinSession.forward`: the tile's resistive network with its IR drop, devices by
 Newton, energy and drift), "solve" the bare network solve inside it. The twin's error is the largest column-
 current difference to the transient's, as a fraction of the largest column current (both include the drift within
-the pass). The projection: 10,000 MNIST images through the islam2024 network's 784→32 crossbar, as tiles of 128×32
-(7 tiles), two tiles at once on 2 cores, each tile's time per image from the power law fitted over the square tiles
-at 128·32 devices. The last line is `scale: op-read <x>x transient, twin <y>x ngspice, twin error <e>` at the 64×64
+the pass). The projections: 10,000 MNIST images through a 784→32 crossbar as 7 tiles of 128×32, and through the
+784→128 crossbar of islam2024's MNIST network as 7 tiles of 128×128, two tiles at once on 2 cores, each tile's time
+per image from the power law fitted over the square tiles at the tile's number of devices. The last line is `scale: op-read <x>x transient, twin <y>x ngspice, twin error <e>` at the 64×64
 tile, <y> the twin's forward pass against the transient (the spice backend's) and <e> the largest twin error.
 """
 
@@ -35,7 +35,8 @@ from cosim.spice.shared import SharedEngine
 
 SAMPLES = 16
 PROGRAMMED = 8
-IMAGES, CORES, MNIST_TILE, MNIST_TILES = 10_000, 2, (128, 32), 7  # 784 rows in 7 row blocks of ≤ 128
+IMAGES, CORES, MNIST_TILES = 10_000, 2, 7  # 784 rows in 7 row blocks of ≤ 128
+MNIST_LAYERS = {"784→32": (128, 32), "784→128": (128, 128)}  # crossbar: tile
 
 
 def timed(call):
@@ -91,11 +92,11 @@ def exponent(devices: list[int], seconds: list[float]) -> float:
     return float(np.polyfit(np.log(devices), np.log(seconds), 1)[0])
 
 
-def mnist_hours(devices: list[int], seconds: list[float]) -> float:
-    """Hours for IMAGES images through MNIST_TILES tiles of MNIST_TILE, CORES tiles at once, from the power law of
+def mnist_hours(devices: list[int], seconds: list[float], tile: tuple[int, int]) -> float:
+    """Hours for IMAGES images through MNIST_TILES tiles of `tile`, CORES tiles at once, from the power law of
     `seconds` (per pass of SAMPLES) over `devices`."""
     slope, offset = np.polyfit(np.log(devices), np.log(seconds), 1)
-    per_image_s = float(np.exp(offset) * (MNIST_TILE[0] * MNIST_TILE[1]) ** slope) / SAMPLES
+    per_image_s = float(np.exp(offset) * (tile[0] * tile[1]) ** slope) / SAMPLES
     return per_image_s * MNIST_TILES * IMAGES / CORES / 3600.0
 
 
@@ -122,10 +123,11 @@ def main() -> None:
             ("programming", "program_s"), ("twin programming", "twin_program_s"))
     print("cost growth (time ∝ devices^k over the square tiles): " + ", ".join(
         f"{name} k = {exponent(n, [m[key] for m in square]):.2f}" for name, key in keys))
-    print(f"projection, {IMAGES} MNIST images through the 784→32 crossbar ({MNIST_TILES} tiles of "
-          f"{MNIST_TILE[0]}×{MNIST_TILE[1]}, {CORES} cores): " + ", ".join(
-              f"{name} {mnist_hours(n, [m[key] for m in square]):.2g} h"
-              for name, key in (("transient", "transient_s"), ("op read", "op_s"), ("twin", "twin_s"))))
+    for layer, tile in MNIST_LAYERS.items():
+        print(f"projection, {IMAGES} MNIST images through a {layer} crossbar ({MNIST_TILES} tiles of "
+              f"{tile[0]}×{tile[1]}, {CORES} cores): " + ", ".join(
+                  f"{name} {mnist_hours(n, [m[key] for m in square], tile):.2g} h"
+                  for name, key in (("transient", "transient_s"), ("op read", "op_s"), ("twin", "twin_s"))))
     last = next(m for m in rows if m["tile"] == "64x64")
     print(f"scale: op-read {last['transient_s'] / last['op_s']:.1f}x transient, "
           f"twin {last['transient_s'] / last['twin_s']:.0f}x ngspice, "
