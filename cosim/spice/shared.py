@@ -122,11 +122,15 @@ def _make_library():
             ffi.from_handle(user_data).exited = True
             return exit_status
 
-        def command(self, text: str) -> Transcript:
+        def usable(self) -> None:
+            """Refuse commands once ngspice has exited or a run could not be stopped."""
             if self.exited:
                 raise SimulationError("ngspice has exited in this process; start a new process")
             if self.broken:
                 raise SimulationError(self.broken)
+
+        def command(self, text: str) -> Transcript:
+            self.usable()
             self.transcript = Transcript()
             refused = self._ngspice_shared.ngSpice_Command(text.encode("ascii")) != 0
             self.raise_interrupt()
@@ -136,10 +140,7 @@ def _make_library():
 
         def commands(self, texts: list[str]) -> Transcript:
             """Several commands, one transcript; the first refused one stops the batch."""
-            if self.exited:
-                raise SimulationError("ngspice has exited in this process; start a new process")
-            if self.broken:
-                raise SimulationError(self.broken)
+            self.usable()
             self.transcript = Transcript()
             send = self._ngspice_shared.ngSpice_Command
             for text in texts:
