@@ -178,8 +178,6 @@ def _make_library():
         def circuit_number(self, title: str) -> int | None:
             """setcirc's number of the loaded circuit whose title starts with `title` (ngspice lists the newest
             first)."""
-            if not self.resident:
-                return None
             for line in self.command("setcirc").text().splitlines():
                 match = _LISTED.match(line)
                 if match and match.group(2).split(" ", 1)[0].lower() == title:
@@ -187,8 +185,9 @@ def _make_library():
             return None
 
         def select(self, title: str) -> bool:
-            """Make the circuit titled `title` current; False when it is not loaded."""
-            number_ = self.circuit_number(title)
+            """Make the circuit titled `title` current; False when it is not loaded. `resident` holds every title
+            loaded (a title enters it before its circuit is loaded), so other titles need no listing."""
+            number_ = self.circuit_number(title) if title in self.resident else None
             if number_ is None:
                 self.resident.pop(title, None)
                 return False
