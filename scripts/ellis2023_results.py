@@ -101,6 +101,14 @@ def _pm(mean: float, std: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def _accuracy_by_gain(frame: pd.DataFrame) -> list[str]:
+    """Validation and test accuracy per output gain, mean ± std over seeds, as a markdown table."""
+    stats = frame.groupby("gain")[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
+    return ["| gain | validation acc | test acc |", "|---|---|---|"] + [
+        f"| {g:g} | {_pm(r[('validation_accuracy', 'mean')], r[('validation_accuracy', 'std')])} | "
+        f"{_pm(r[('test_accuracy', 'mean')], r[('test_accuracy', 'std')])} |" for g, r in stats.iterrows()]
+
+
 def markdown(runs: pd.DataFrame, exact: pd.DataFrame, selection: pd.DataFrame, stats: pd.DataFrame | None,
              gain: float, setting: str) -> str:
     """The tables of results.md; `stats` (the SPICE read circuit's) is None with the twin backend."""
@@ -108,18 +116,10 @@ def markdown(runs: pd.DataFrame, exact: pd.DataFrame, selection: pd.DataFrame, s
     seeds = f"{len(base)} seed{'s' if len(base) > 1 else ''}"
     lines = [setting, "", f"Real-weight baseline (same layer, same training): test accuracy "
              f"{_pm(base.mean(), base.std())} ({seeds}: {', '.join(f'{v:.4f}' for v in base)})", ""]
-    ex = exact.groupby("gain")[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
     lines += [f"Exact-mean limit of the positive-only layer (N → ∞, no sampling), per output gain ({seeds}):", "",
-              "| gain | validation acc | test acc |", "|---|---|---|"]
-    for g, r in ex.iterrows():
-        lines.append(f"| {g:g} | {_pm(r[('validation_accuracy', 'mean')], r[('validation_accuracy', 'std')])} | "
-                     f"{_pm(r[('test_accuracy', 'mean')], r[('test_accuracy', 'std')])} |")
-    sel = selection.groupby("gain")[["validation_accuracy", "test_accuracy"]].agg(["mean", "std"])
+              *_accuracy_by_gain(exact)]
     lines += ["", f"Stochastic layer at N = {READS[-1]}, per output gain ({seeds}); the gain is chosen by validation "
-              "accuracy:", "", "| gain | validation acc | test acc |", "|---|---|---|"]
-    for g, r in sel.iterrows():
-        lines.append(f"| {g:g} | {_pm(r[('validation_accuracy', 'mean')], r[('validation_accuracy', 'std')])} | "
-                     f"{_pm(r[('test_accuracy', 'mean')], r[('test_accuracy', 'std')])} |")
+              "accuracy:", "", *_accuracy_by_gain(selection)]
     lines += ["", f"Output gain chosen: {gain:g}", ""]
     for g in sorted(runs["gain"].unique()):
         part = runs[runs["gain"] == g]
