@@ -84,6 +84,7 @@ def test_the_programming_path_is_the_networks_thevenin_equivalent():
     layer = net.layers[0]
     model = net.spec.switch.model()
     g_devices = np.full(len(layer.points), 1e-4)
+    paths = nodal.programming_paths(net)
     for point in (layer.points[0], layer.points[57], layer.points[-1]):
         # the device's row select line raised, every other column line at its idle level: only its switch closes
         control = {xb.PROGRAM_ENABLE: 1.0, point.row_select_node: xb.SELECT_V,
@@ -96,7 +97,8 @@ def test_the_programming_path_is_the_networks_thevenin_equivalent():
         unit = np.zeros(lnet.g_linear.shape[0])
         unit[top], unit[bottom] = 1.0, -1.0
         v = factor.solve(unit)
-        path = nodal.programming_path(net, point.index)
+        path = nodal.ProgrammingPath(**{f: float(getattr(paths, f)[point.index])
+                                        for f in nodal.ProgrammingPath.__dataclass_fields__})
         alone = net.spec.program_series_ohm + 2 * net.spec.switch.on_ohm + 7.0 * (layer.rows - point.row)
         assert path.series_ohm == pytest.approx(v[top] - v[bottom], rel=5e-6)
         assert abs(alone / path.series_ohm - 1) > 1e-4

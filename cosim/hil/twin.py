@@ -12,7 +12,7 @@ the pass's start; the rates it gives advance every device sample by sample, and 
 first's voltages) reads each sample at its own states at the read instant, as the transient does.
 
 Programming and conductance reads integrate the schedule's piecewise-linear drive segment by segment (corner to
-corner), vectorised over devices, each device behind its own programming path (`nodal.programming_path`: R_prog,
+corner), vectorised over devices, each device behind its own programming path (`nodal.programming_paths`: R_prog,
 the bus's leaks, two closed switches, the column's segments below it). Devices are independent while they wait
 (at 0 V, drifting by their zero-bias rates), so the k-th event of every device in an operation is integrated at
 once. Each segment takes as many substeps as the switching physics needs (the largest switching rate any device
@@ -146,10 +146,10 @@ class TwinSession(_Session):
     # --- programming and reads ---------------------------------------------------------------------------
 
     def _programming_paths(self) -> dict[str, np.ndarray]:
-        """Every device's programming path (`nodal.programming_path`), as arrays over the board's devices."""
+        """Every device's programming path (`nodal.programming_paths`), as arrays over the board's devices."""
         if self._paths is None:
-            paths = [nodal.programming_path(self.network, d) for d in range(len(self.x))]
-            self._paths = {f.name: np.array([getattr(q, f.name) for q in paths]) for f in fields(nodal.ProgrammingPath)}
+            paths = nodal.programming_paths(self.network)
+            self._paths = {f.name: getattr(paths, f.name) for f in fields(nodal.ProgrammingPath)}
         return self._paths
 
     def _program(self, sched: Schedule, devices: list[int], read_phase: str | None):
