@@ -172,7 +172,8 @@ class TwinSession(_Session):
                     continue
                 k = q[r]
                 s = slots[k]
-                inside = times[(times > s.start_s) & (times < s.end_s)].tolist()
+                # the drive's corners strictly inside the slot (`times` increases: Waveform.hold)
+                inside = times[np.searchsorted(times, s.start_s, "right"):np.searchsorted(times, s.end_s)].tolist()
                 corners = [s.start_s, *inside, s.end_s]
                 at = -1
                 if s.read_at_s is not None and s.start_s < s.read_at_s < s.end_s:
