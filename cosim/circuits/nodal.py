@@ -326,7 +326,7 @@ def crossbar_read(network: Network, layer: int) -> CrossbarRead:
     xl = network.layers[layer]
     spec = network.spec
     g_sense = (1.0 + spec.neuron.opamp_gain) / spec.neuron.rf_ohm
-    inputs = [_row_input(xl, r) for r in range(xl.rows)]
+    inputs = _row_inputs(xl)
     to_ground = {xl.sum_node(c): g_sense for c in range(xl.cols + 1)}
     to_ground[xb.PROGRAM_BUS] = 1.0 / spec.program_series_ohm
     model = spec.switch.model()
@@ -341,13 +341,20 @@ def crossbar_read(network: Network, layer: int) -> CrossbarRead:
                         g_sense)
 
 
-def _row_input(layer: xb.CrossbarLayer, row: int) -> str:
-    """The node that drives a row: the far end of the row's first wire segment."""
-    name = f"R{layer.prefix}w{row}_0".lower()
+def _row_inputs(layer: xb.CrossbarLayer) -> list[str]:
+    """The nodes that drive the rows: the far end of each row's first wire segment (found in one pass over the
+    layer's items; a search per row cost 0.4 s on a 128×128 tile)."""
+    first = {f"R{layer.prefix}w{r}_0".lower(): r for r in range(layer.rows)}
+    nodes: dict[int, str] = {}
     for item in layer.items:
-        if isinstance(item, ir.Resistor) and item.name.lower() == name:
-            return item.n1
-    raise ConfigError(f"layer {layer.prefix}: no first wire segment of row {row}")
+        if isinstance(item, ir.Resistor):
+            row = first.get(item.name.lower())
+            if row is not None:
+                nodes[row] = item.n1
+    missing = [r for r in range(layer.rows) if r not in nodes]
+    if missing:
+        raise ConfigError(f"layer {layer.prefix}: no first wire segment of row {missing[0]}")
+    return [nodes[r] for r in range(layer.rows)]
 
 
 @dataclass(frozen=True)
