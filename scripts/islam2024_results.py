@@ -177,8 +177,9 @@ def agreement(passes: int, seed: int = 0) -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(rows), "\n".join(lines) + "\n"
 
 
-def mnist(run: Path) -> tuple[dict, str]:
-    """Train MNIST_OVERRIDES into `run` unless it holds a finished run; its figures and their table."""
+def mnist(run: Path, tile_workers: int) -> tuple[dict, str]:
+    """Train MNIST_OVERRIDES into `run` (its seven tiles on `tile_workers` processes) unless it holds a finished
+    run; its figures and their table."""
     import json
 
     from cosim import api
@@ -186,7 +187,8 @@ def mnist(run: Path) -> tuple[dict, str]:
     if not (run / "metrics.json").exists() or (run / "INCOMPLETE").exists():
         from cosim.experiments import load_experiment
 
-        api.train(load_experiment(CONFIG, MNIST_OVERRIDES), run, force=True, progress=True)
+        api.train(load_experiment(CONFIG, MNIST_OVERRIDES), run, force=True, progress=True,
+                  tile_workers=tile_workers)
     m = json.loads((run / "metrics.json").read_text())
     f = {k: m[k] for k in MNIST_FIGURES}
     text = "\n".join([
@@ -211,7 +213,7 @@ def mnist(run: Path) -> tuple[dict, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="processes: runs of the sweeps, tiles of --data mnist")
     parser.add_argument("--out", type=Path, default=Path("docs/islam2024"))
     parser.add_argument("--spice", action="store_true", help="SPICE versus twin on the shipped experiment")
     parser.add_argument("--agreement", action="store_true", help="network-level SPICE versus twin statistics")
@@ -224,7 +226,7 @@ def main() -> None:
     if args.data == "mnist":
         import json
 
-        figures, text = mnist(args.run)
+        figures, text = mnist(args.run, args.workers)
         (args.out / "mnist.json").write_text(json.dumps(figures, indent=1) + "\n")
         (args.out / "mnist.md").write_text(text, encoding="utf-8")
         print(text)
