@@ -70,7 +70,7 @@ class TwinSession(_Session):
         self.substeps = substeps
         self._edges = opread.default_edges(network) if timing.edge_nodes is None else timing.edge_nodes
         self._reads: list[tuple[nodal.CrossbarRead, msdc.MSDCArrays]] | None = None
-        self._paths: dict[str, np.ndarray] | None = None
+        self._paths: nodal.ProgrammingPath | None = None
 
     # --- forward pass ------------------------------------------------------------------------------------
 
@@ -145,11 +145,10 @@ class TwinSession(_Session):
 
     # --- programming and reads ---------------------------------------------------------------------------
 
-    def _programming_paths(self) -> dict[str, np.ndarray]:
-        """Every device's programming path (`nodal.programming_paths`), as arrays over the board's devices."""
+    def _programming_paths(self) -> nodal.ProgrammingPath:
+        """Every device's programming path (`nodal.programming_paths`: fields are arrays over the board's devices)."""
         if self._paths is None:
-            paths = nodal.programming_paths(self.network)
-            self._paths = {f.name: getattr(paths, f.name) for f in fields(nodal.ProgrammingPath)}
+            self._paths = nodal.programming_paths(self.network)
         return self._paths
 
     def _program(self, sched: Schedule, devices: list[int], read_phase: str | None):
@@ -205,7 +204,8 @@ class TwinSession(_Session):
         corner `read_at`."""
         p = _subset(self.params, devs)
         pc = msdc.MSDCArrays(**{f.name: getattr(p, f.name)[:, None] for f in fields(p)})  # per node column
-        path = nodal.ProgrammingPath(**{k: a[devs][:, None] for k, a in self._programming_paths().items()})
+        paths = self._programming_paths()
+        path = nodal.ProgrammingPath(**{f.name: getattr(paths, f.name)[devs][:, None] for f in fields(paths)})
         x = self.x[devs].copy()
         energy, device_energy = np.zeros(len(devs)), np.zeros(len(devs))
         g = None
