@@ -131,3 +131,48 @@ def test_spice_and_twin_train_to_the_same_network():
     assert np.median(rel) < 0.005 and np.sum(rel > 0.005) <= 2, np.round(rel, 4)
     assert rel.max() < 0.05, np.round(rel, 4)
     assert runs_["twin"].metrics["pulses"] == pytest.approx(runs_["spice"].metrics["pulses"], rel=0.15)
+
+
+class _RecordingSession:
+    """Devices that move 0.3 µS towards a pulse's polarity per pulse; records the devices of every call."""
+
+    def __init__(self, n: int) -> None:
+        self.g = np.full(n, 1e-6)
+        self.calls: list[list[int]] = []
+
+    def program(self, devices, pulses, epoch, verify):
+        self.calls.append(list(devices))
+        for d, p in zip(devices, pulses):
+            self.g[d] += 0.3e-6 * p.polarity
+        return self.g[list(devices)]
+
+
+def _programmer(session, group):
+    scale = onchip.ConductanceScale(g_ref_S=2e-6, g_half_S=2e-6)
+    return onchip.Programmer(session, scale, 1.0, 1e-6, 1e-7, 50, 0.1, False, 1.0, 5e-5, group)
+
+
+def test_grouped_programming_brings_each_group_to_its_targets_before_the_next_starts():
+    """group=3 on 8 devices: no call pulses more than 3 devices, the groups (0–2, 3–5, 6–7) are programmed one
+    after another, and every device ends within tolerance as without groups."""
+    targets = np.linspace(1.5e-6, 3.5e-6, 8)
+    session = _RecordingSession(8)
+    g = _programmer(session, 3).program(np.arange(8), targets, session.g.copy(), epoch=0)
+    tol = 0.1 * 2e-6
+    assert np.all(np.abs(g - targets) <= tol)
+    assert max(len(c) for c in session.calls) <= 3
+    group_of_call = [{d // 3 for d in c} for c in session.calls]
+    assert all(len(s) == 1 for s in group_of_call)
+    order = [s.pop() for s in group_of_call]
+    assert order == sorted(order) and set(order) == {0, 1, 2}
+    whole = _RecordingSession(8)
+    g_whole = _programmer(whole, None).program(np.arange(8), targets, whole.g.copy(), epoch=0)
+    np.testing.assert_allclose(g, g_whole)  # devices that do not interact: the same pulses either way
+    assert max(len(c) for c in whole.calls) == 8
+
+
+def test_a_programming_group_must_hold_a_device():
+    with pytest.raises(ValueError, match="group must be >= 1"):
+        _programmer(_RecordingSession(2), 0)
+    with pytest.raises(ConfigError, match="programming.group"):
+        load_experiment(None, ["programming.group=0"])

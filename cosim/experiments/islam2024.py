@@ -82,6 +82,9 @@ class CrossbarProgramming(ProgrammingConfig):
 
     reset_pulse: bool = False
     tolerance: float = Field(0.02, gt=0, lt=1)  # of the conductance half-range
+    # after deployment, whole-crossbar reads that re-program the devices which relaxed out of tolerance while
+    # the rest were programmed (CrossbarWeights.program)
+    refresh_passes: int = Field(0, ge=0, le=100)
 
 
 def _default_msdc_variation() -> msdc.Variation:
@@ -376,7 +379,8 @@ def build_crossbar_weights(cfg: Config, n_inputs: int, ledger: Ledger, trained: 
         weight_scale = float(np.abs(trained.w1).max()) / W_LIMIT
     else:
         raise ConfigError("crossbar.weight_scale 'auto' needs trained weights; give a number > 0")
-    return CrossbarWeights(session, parts.scale, msdc_board.programmer(session, parts, c.programming), weight_scale)
+    return CrossbarWeights(session, parts.scale, msdc_board.programmer(session, parts, c.programming), weight_scale,
+                           refresh_passes=c.programming.refresh_passes)
 
 
 CROSSBAR_TIMEOUT_S = 3600.0  # one transient programs up to every device of the crossbar
@@ -404,6 +408,7 @@ def crossbar_metrics(frame, marks: dict[str, int], weights, deploy, cmap: sn.Cur
         "crossbar_weight_scale": weights.weight_scale,
         "crossbar_current_gain": weights.current_gain * cmap.di_A,  # write-current amperes per I_c − I_ref ampere
         "deploy_programmed_devices": deploy.devices,
+        "deploy_refresh_passes": deploy.refreshes,
         "deploy_weight_rms_error": deploy.rms_error,
         "deploy_programming_pulses": deploy_rows["pulses"],
         "deploy_programming_energy_J": deploy_rows["energy_J"],

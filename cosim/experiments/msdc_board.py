@@ -130,6 +130,8 @@ class ProgrammingConfig(Strict):
     reset_pulse: bool = True
     reset_amplitude_V: float = Field(1.0, gt=0, le=MAX_VOLTAGE_V)
     reset_width_s: float = Field(5e-5, ge=MIN_TIME_S, le=MAX_TIME_S)
+    # devices programmed to convergence together (onchip.Programmer.group); None: all in one group
+    group: int | None = Field(None, ge=1, le=MAX_REPEATS)
 
 
 @dataclass(frozen=True)
@@ -301,7 +303,7 @@ def open_tile(board: Board, peripherals: PeripheralCosts, backend: str, title: s
 def programmer(session: HardwareSession, board: Board, p: ProgrammingConfig) -> Programmer:
     """Program-and-verify of the board's devices with the settings `p`."""
     return Programmer(session, board.scale, p.amplitude_V, p.width_s, p.min_width_s, p.max_pulses, p.tolerance,
-                      p.reset_pulse, p.reset_amplitude_V, p.reset_width_s)
+                      p.reset_pulse, p.reset_amplitude_V, p.reset_width_s, p.group)
 
 
 def conductance_maps(board: Board, x: np.ndarray, read_V: float) -> dict[str, np.ndarray]:

@@ -31,18 +31,22 @@ from cosim.training.onchip import W_LIMIT, ConductanceScale, Programmer
 
 @dataclass
 class ProgrammingStats:
-    devices: int  # devices that needed programming
+    devices: int  # devices that needed programming (each counted once)
     rms_error: float  # RMS of (verified − target) over all weights, in software weight units
+    refreshes: int = 0  # whole-crossbar reads after programming that found devices to program again
 
 
 class CrossbarWeights:
     """The first layer's weights in a crossbar session (rows × cols devices, layer 0 of its network)."""
 
     def __init__(self, session: HardwareSession, scale: ConductanceScale, programmer: Programmer,
-                 weight_scale: float) -> None:
+                 weight_scale: float, refresh_passes: int = 0) -> None:
         layer = session.network.layers[0]
         self.session, self.scale, self.programmer = session, scale, programmer
         self.weight_scale = float(weight_scale)
+        if refresh_passes < 0:
+            raise ValueError(f"refresh_passes must be >= 0, got {refresh_passes}")
+        self.refresh_passes = int(refresh_passes)
         self.rows, self.cols = layer.rows, layer.cols
         self.read_V = session.network.spec.read_V
         self.index = np.empty((self.rows, self.cols), dtype=int)
@@ -74,18 +78,36 @@ class CrossbarWeights:
         self.g_known[devices] = self.session.read_conductance(devices, phase="read", epoch=epoch)
         return self.known_weights()
 
-    def program(self, w: np.ndarray, epoch: int = -1) -> ProgrammingStats:
+    def program(self, w: np.ndarray, epoch: int = -1, refresh_passes: int | None = None) -> ProgrammingStats:
         """Program-and-verify the devices whose verified weight is off `w` (clipped to ±limit) by more than the
-        tolerance; returns how many needed it and the RMS error left over all weights."""
+        tolerance; returns how many needed it and the RMS error left over all weights.
+
+        A device verified early relaxes at zero bias while the rest of the crossbar is programmed (one device
+        after another on the programming bus), so on a large crossbar the weights it holds at the end are no
+        longer those verified. Each refresh pass (`refresh_passes`, default the crossbar's) reads every device
+        again and programs those that drifted out of tolerance; touching up a device near its target takes a
+        pulse or two, so each pass is far shorter than the one before and the drift it leaves smaller."""
         if self.g_known is None:
             self.read_all(epoch)
+        passes = self.refresh_passes if refresh_passes is None else int(refresh_passes)
+        if passes < 0:
+            raise ValueError(f"refresh_passes must be >= 0, got {passes}")
         target = np.clip(np.asarray(w, dtype=float), -self.limit, self.limit) / self.weight_scale
-        known = self.scale.weights(self.g_known[self.index])
-        change = np.abs(target - known) > self.programmer.tolerance
-        devices = self.index[change]
-        self.g_known = self.programmer.program(devices, self.scale.conductances(target[change]), self.g_known, epoch)
+        programmed = np.zeros(self.index.shape, dtype=bool)
+        refreshes = 0
+        for attempt in range(1 + passes):
+            if attempt > 0:
+                self.read_all(epoch)  # what the devices hold now
+            change = np.abs(target - self.scale.weights(self.g_known[self.index])) > self.programmer.tolerance
+            if not change.any():
+                break
+            refreshes += attempt > 0
+            programmed |= change
+            devices = self.index[change]
+            self.g_known = self.programmer.program(devices, self.scale.conductances(target[change]), self.g_known,
+                                                   epoch)
         error = self.known_weights() - target * self.weight_scale
-        return ProgrammingStats(int(devices.size), float(np.sqrt(np.mean(error ** 2))))
+        return ProgrammingStats(int(programmed.sum()), float(np.sqrt(np.mean(error ** 2))), refreshes)
 
     def preact(self, mlp, x: np.ndarray, *, phase: str = "read", epoch: int = -1) -> np.ndarray:
         """Pre-activations of inputs x (B × rows) from the column currents the crossbar measures."""
@@ -96,4 +118,4 @@ class CrossbarWeights:
         """After a training step: keep the controller's weights inside the programmable range and program the
         devices whose targets moved by more than the tolerance."""
         np.clip(mlp.w1, -self.limit, self.limit, out=mlp.w1)
-        return self.program(mlp.w1, epoch)
+        return self.program(mlp.w1, epoch, refresh_passes=0)

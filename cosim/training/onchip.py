@@ -133,7 +133,13 @@ def predict(y_out: np.ndarray) -> np.ndarray:
 @dataclass
 class Programmer:
     """Program-and-verify: one pulse per device per round, verified in the same transient; the pulse width
-    halves whenever the error changes sign (so it settles instead of oscillating)."""
+    halves whenever the error changes sign (so it settles instead of oscillating).
+
+    `group` bounds how many devices share a round. A round pulses its devices one after another on the
+    programming bus, and between two of its own pulses a device relaxes at zero bias for the whole round: on a
+    crossbar of thousands of devices that wait (tens of ms) undoes more than the tolerance, and the loop chases
+    the drift instead of converging. With a group, the devices are programmed `group` at a time, each group to
+    convergence before the next starts. None: all devices in one group."""
 
     session: HardwareSession
     scale: ConductanceScale
@@ -145,13 +151,24 @@ class Programmer:
     reset_pulse: bool
     reset_amplitude_V: float
     reset_width_s: float
+    group: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.group is not None and self.group < 1:
+            raise ValueError(f"programming group must be >= 1 device (or None), got {self.group}")
 
     def program(self, devices: np.ndarray, g_target: np.ndarray, g_known: np.ndarray, epoch: int) -> np.ndarray:
         """Bring devices[k] to g_target[k]; returns the verified conductances of all devices (g_known updated)."""
         g_known = g_known.copy()
         devices = np.asarray(devices, dtype=int)
-        if devices.size == 0:
-            return g_known
+        g_target = np.asarray(g_target, dtype=float)
+        size = devices.size if self.group is None else self.group
+        for start in range(0, devices.size, max(size, 1)):
+            self._converge(devices[start:start + size], g_target[start:start + size], g_known, epoch)
+        return g_known
+
+    def _converge(self, devices: np.ndarray, g_target: np.ndarray, g_known: np.ndarray, epoch: int) -> None:
+        """Program-and-verify one group of devices, updating g_known in place."""
         if self.reset_pulse:
             reset = Pulses(self.reset_amplitude_V, self.reset_width_s, 1, -1)
             g_known[devices] = self.session.program(list(devices), [reset] * len(devices), epoch, verify=True)
@@ -171,7 +188,6 @@ class Programmer:
             last_sign[idx] = sign
             pulses = [Pulses(self.amplitude_V, float(width[i]), 1, int(s)) for i, s in zip(idx, sign)]
             g_known[devices[idx]] = self.session.program(list(devices[idx]), pulses, epoch, verify=True)
-        return g_known
 
 
 @dataclass(frozen=True)
