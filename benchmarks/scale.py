@@ -13,7 +13,7 @@ the twin backend's forward pass (`TwinSession.forward`: the tile's resistive net
 Newton, energy and drift), "solve" the bare network solve inside it. The twin's error is the largest column-
 current difference to the transient's, as a fraction of the largest column current (both include the drift within
 the pass). The projections: 10,000 MNIST images through a 784→32 crossbar as 7 tiles of 128×32, and through the
-784→128 crossbar of islam2024's MNIST network as 7 tiles of 128×128, two tiles at once on 2 cores, each tile's time
+784→128 crossbar of islam2024's MNIST network as 7 tiles of 128×128 and as 26 of 64×64, two tiles at once on 2 cores, each tile's time
 per image from the power law fitted over the square tiles at the tile's number of devices. The last line is `scale: op-read <x>x transient, twin <y>x ngspice, twin error <e>` at the 64×64
 tile, <y> the twin's forward pass against the transient (the spice backend's) and <e> the largest twin error.
 """
@@ -35,8 +35,10 @@ from cosim.spice.shared import SharedEngine
 
 SAMPLES = 16
 PROGRAMMED = 8
-IMAGES, CORES, MNIST_TILES = 10_000, 2, 7  # 784 rows in 7 row blocks of ≤ 128
-MNIST_LAYERS = {"784→32": (128, 32), "784→128": (128, 128)}  # crossbar: tile
+IMAGES, CORES, MNIST_INPUTS = 10_000, 2, 784
+# (hidden columns, tile): 784→32 as 7 tiles of 128×32; islam2024's 784→128 as 7 tiles of 128×128 and as the
+# 26 tiles of 64×64 its MNIST run uses (scripts/islam2024_results.py)
+MNIST_LAYERS = [(32, (128, 32)), (128, (128, 128)), (128, (64, 64))]
 
 
 def timed(call):
@@ -92,12 +94,17 @@ def exponent(devices: list[int], seconds: list[float]) -> float:
     return float(np.polyfit(np.log(devices), np.log(seconds), 1)[0])
 
 
-def mnist_hours(devices: list[int], seconds: list[float], tile: tuple[int, int]) -> float:
-    """Hours for IMAGES images through MNIST_TILES tiles of `tile`, CORES tiles at once, from the power law of
-    `seconds` (per pass of SAMPLES) over `devices`."""
+def tile_count(cols: int, tile: tuple[int, int]) -> int:
+    """Tiles of a MNIST_INPUTS × cols crossbar cut into blocks of at most `tile`."""
+    return -(-MNIST_INPUTS // tile[0]) * -(-cols // tile[1])
+
+
+def mnist_hours(devices: list[int], seconds: list[float], cols: int, tile: tuple[int, int]) -> float:
+    """Hours for IMAGES images through the tiles of a 784 × cols crossbar, CORES tiles at once, from the power
+    law of `seconds` (per pass of SAMPLES) over `devices`."""
     slope, offset = np.polyfit(np.log(devices), np.log(seconds), 1)
     per_image_s = float(np.exp(offset) * (tile[0] * tile[1]) ** slope) / SAMPLES
-    return per_image_s * MNIST_TILES * IMAGES / CORES / 3600.0
+    return per_image_s * tile_count(cols, tile) * IMAGES / CORES / 3600.0
 
 
 def main() -> None:
@@ -123,10 +130,10 @@ def main() -> None:
             ("programming", "program_s"), ("twin programming", "twin_program_s"))
     print("cost growth (time ∝ devices^k over the square tiles): " + ", ".join(
         f"{name} k = {exponent(n, [m[key] for m in square]):.2f}" for name, key in keys))
-    for layer, tile in MNIST_LAYERS.items():
-        print(f"projection, {IMAGES} MNIST images through a {layer} crossbar ({MNIST_TILES} tiles of "
-              f"{tile[0]}×{tile[1]}, {CORES} cores): " + ", ".join(
-                  f"{name} {mnist_hours(n, [m[key] for m in square], tile):.2g} h"
+    for cols, tile in MNIST_LAYERS:
+        print(f"projection, {IMAGES} MNIST images through a {MNIST_INPUTS}→{cols} crossbar "
+              f"({tile_count(cols, tile)} tiles of {tile[0]}×{tile[1]}, {CORES} cores): " + ", ".join(
+                  f"{name} {mnist_hours(n, [m[key] for m in square], cols, tile):.2g} h"
                   for name, key in (("transient", "transient_s"), ("op read", "op_s"), ("twin", "twin_s"))))
     last = next(m for m in rows if m["tile"] == "64x64")
     print(f"scale: op-read {last['transient_s'] / last['op_s']:.1f}x transient, "
