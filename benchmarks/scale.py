@@ -13,7 +13,7 @@ the twin backend's forward pass (`TwinSession.forward`: the tile's resistive net
 Newton, energy and drift), "solve" the bare network solve inside it. The twin's error is the largest column-
 current difference to the transient's, as a fraction of the largest column current (both include the drift within
 the pass). The projections: 10,000 MNIST images through a 784→32 crossbar as 7 tiles of 128×32, and through the
-784→128 crossbar of islam2024's MNIST network as 7 tiles of 128×128 and as 26 of 64×64, two tiles at once on 2 cores, each tile's time
+784→128 crossbar of islam2024's MNIST network as 7 tiles of 128×128, 26 of 64×64 and 100 of 32×32, two tiles at once on 2 cores, each tile's time
 per image from the power law fitted over the square tiles at the tile's number of devices. The last line is `scale: op-read <x>x transient, twin <y>x ngspice, twin error <e>` at the 64×64
 tile, <y> the twin's forward pass against the transient (the spice backend's) and <e> the largest twin error.
 """
@@ -36,9 +36,9 @@ from cosim.spice.shared import SharedEngine
 SAMPLES = 16
 PROGRAMMED = 8
 IMAGES, CORES, MNIST_INPUTS = 10_000, 2, 784
-# (hidden columns, tile): 784→32 as 7 tiles of 128×32; islam2024's 784→128 as 7 tiles of 128×128 and as the
-# 26 tiles of 64×64 its MNIST run uses (scripts/islam2024_results.py)
-MNIST_LAYERS = [(32, (128, 32)), (128, (128, 128)), (128, (64, 64))]
+# (hidden columns, tile): 784→32 as 7 tiles of 128×32; islam2024's 784→128 as 7 tiles of 128×128, 26 of 64×64
+# and the 100 tiles of 32×32 its MNIST run uses (scripts/islam2024_results.py)
+MNIST_LAYERS = [(32, (128, 32)), (128, (128, 128)), (128, (64, 64)), (128, (32, 32))]
 
 
 def timed(call):

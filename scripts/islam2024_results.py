@@ -19,7 +19,7 @@ devices, the whole test set presented --passes times to the SPICE circuit and to
 number of firings against the exact expectation Σ P (z and χ²), and the accuracy of every pass; writes
 agreement.csv/.md.
 --data mnist: one run of the paper's data set on the twin (`cosim data install mnist` first): 784 inputs, 128
-SOT-MTJ neurons, the input→hidden weights in an M-SDC crossbar of 64×64 tiles programmed with three refresh
+SOT-MTJ neurons, the input→hidden weights in an M-SDC crossbar of 32×32 tiles programmed with three refresh
 passes, 10 software epochs on the 60 000 training images, one hardware-in-loop epoch on the first 6 000
 (`training.hil_max_train`), 4 samples per inference, the 10 000 test images (MNIST_OVERRIDES). The run goes to --run (kept:
 a finished run there is tabulated, not trained again; its ledger holds millions of rows) and its figures to
@@ -39,9 +39,9 @@ import pandas as pd
 CONFIG = "sweeps/islam2024.yaml"
 PRESETS = ("w50", "w100", "w200", "w400")
 TABLE = ["evaluation.samples=4", "training.hil_epochs=10"]
-MNIST_TILE = (64, 64)
+MNIST_TILE = (32, 32)
 # Three refresh passes after deployment: the M-SDC devices relax at zero bias (τ ≈ 0.73 s) while the rest of their
-# tile is programmed; with 64×64 tiles each pass is short enough that the next finds less drift (docs/islam2024.md)
+# tile is programmed; with 32×32 tiles each pass is short enough that the next finds less drift (docs/islam2024.md)
 MNIST_OVERRIDES = ["backend=twin", "data.source=mnist", "network.hidden=128", "network.weights=msdc",
                    f"crossbar.tile=[{MNIST_TILE[0]},{MNIST_TILE[1]}]", "crossbar.programming.refresh_passes=3", "training.software_epochs=10", "training.hil_epochs=1",
                    "training.hil_max_train=6000", "evaluation.samples=4"]
