@@ -36,6 +36,12 @@ class ProgrammingStats:
     refreshes: int = 0  # whole-crossbar reads after programming that found devices to program again
 
 
+def _passes(refresh_passes: int) -> int:
+    if refresh_passes < 0:
+        raise ValueError(f"refresh_passes must be >= 0, got {refresh_passes}")
+    return int(refresh_passes)
+
+
 class CrossbarWeights:
     """The first layer's weights in a crossbar session (rows × cols devices, layer 0 of its network)."""
 
@@ -44,9 +50,7 @@ class CrossbarWeights:
         layer = session.network.layers[0]
         self.session, self.scale, self.programmer = session, scale, programmer
         self.weight_scale = float(weight_scale)
-        if refresh_passes < 0:
-            raise ValueError(f"refresh_passes must be >= 0, got {refresh_passes}")
-        self.refresh_passes = int(refresh_passes)
+        self.refresh_passes = _passes(refresh_passes)
         self.rows, self.cols = layer.rows, layer.cols
         self.read_V = session.network.spec.read_V
         self.index = np.empty((self.rows, self.cols), dtype=int)
@@ -89,9 +93,7 @@ class CrossbarWeights:
         pulse or two, so each pass is far shorter than the one before and the drift it leaves smaller."""
         if self.g_known is None:
             self.read_all(epoch)
-        passes = self.refresh_passes if refresh_passes is None else int(refresh_passes)
-        if passes < 0:
-            raise ValueError(f"refresh_passes must be >= 0, got {passes}")
+        passes = self.refresh_passes if refresh_passes is None else _passes(refresh_passes)
         target = np.clip(np.asarray(w, dtype=float), -self.limit, self.limit) / self.weight_scale
         programmed = np.zeros(self.index.shape, dtype=bool)
         refreshes = 0
