@@ -43,7 +43,8 @@ MNIST_TILE = (32, 32)
 # Three refresh passes after deployment: the M-SDC devices relax at zero bias (τ ≈ 0.73 s) while the rest of their
 # tile is programmed; with 32×32 tiles each pass is short enough that the next finds less drift (docs/islam2024.md)
 MNIST_OVERRIDES = ["backend=twin", "data.source=mnist", "network.hidden=128", "network.weights=msdc",
-                   f"crossbar.tile=[{MNIST_TILE[0]},{MNIST_TILE[1]}]", "crossbar.programming.refresh_passes=3", "training.software_epochs=10", "training.hil_epochs=1",
+                   f"crossbar.tile=[{MNIST_TILE[0]},{MNIST_TILE[1]}]", "crossbar.programming.refresh_passes=3",
+                   "training.software_epochs=10", "training.hil_epochs=1",
                    "training.hil_max_train=6000", "evaluation.samples=4"]
 PUBLISHED_HIL = 0.9713  # Islam et al. 2024: hardware-in-loop inference accuracy on MNIST
 MNIST_FIGURES = ("accuracy_ideal_software", "accuracy_deployed", "accuracy_hil", "n_train", "n_hil_train", "n_test",
@@ -205,8 +206,9 @@ def mnist(run: Path, tile_workers: int) -> tuple[dict, str]:
         f"| hardware-in-loop (+1 epoch on {f['n_hil_train']} images) | {100 * f['accuracy_hil']:.2f} | "
         f"{100 * PUBLISHED_HIL:.2f} |", "",
         f"Deployment: {f['deploy_programming_pulses']:,} programming pulses, "
-        f"{f['deploy_programming_energy_J'] * 1e6:.1f} µJ, {f['deploy_programming_time_s']:.2f} s of circuit time summed "
-        f"over the tiles, {f['deploy_refresh_passes']} refresh passes, weight RMS error {f['deploy_weight_rms_error']:.4f} "
+        f"{f['deploy_programming_energy_J'] * 1e6:.1f} µJ, {f['deploy_programming_time_s']:.2f} s of circuit time "
+        f"summed over the tiles, {f['deploy_refresh_passes']} refresh passes, weight RMS error "
+        f"{f['deploy_weight_rms_error']:.4f} "
         f"(weight scale {f['crossbar_weight_scale']:.3f}); hardware-in-loop: {f['hil_programming_pulses']:,} pulses, "
         f"{f['hil_programming_energy_J'] * 1e6:.1f} µJ. Per inference: {f['energy_per_inference_J'] * 1e9:.2f} nJ "
         f"(crossbar {f['crossbar_energy_per_inference_J'] * 1e9:.2f} nJ; with peripherals "
